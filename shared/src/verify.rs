@@ -1,0 +1,413 @@
+//! The `verify` command line, compatible with `model_signing verify` 1.1.1 (and upstream HEAD).
+//!
+//! Every flag is accepted in its 1.1.1 spelling and in the other spelling (hyphens for
+//! underscores and back), as upstream HEAD does. [`VerifyCommand::to_args`] renders the canonical
+//! 1.1.1 spelling, so the arguments the operator injects also work with the Python CLI image.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The verification methods, as named on the command line.
+pub const METHODS: [&str; 3] = ["sigstore", "key", "certificate"];
+
+/// `verify [METHOD] MODEL_PATH --signature PATH ...`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum VerifyMethod {
+    /// Verify a Sigstore (keyless) signature: Fulcio certificate, Rekor entry, identity.
+    Sigstore(SigstoreArgs),
+    /// Verify a signature made with an elliptic-curve private key.
+    Key(KeyArgs),
+    /// Verify a signature made with a certificate that chains to a trusted root.
+    Certificate(CertificateArgs),
+}
+
+impl VerifyMethod {
+    /// The method's name on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sigstore(_) => "sigstore",
+            Self::Key(_) => "key",
+            Self::Certificate(_) => "certificate",
+        }
+    }
+
+    /// The options shared by every method.
+    pub fn common(&self) -> &CommonVerifyArgs {
+        match self {
+            Self::Sigstore(a) => &a.common,
+            Self::Key(a) => &a.common,
+            Self::Certificate(a) => &a.common,
+        }
+    }
+}
+
+/// Options of `verify sigstore`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SigstoreArgs {
+    #[command(flatten)]
+    pub common: CommonVerifyArgs,
+    /// The expected identity of the signer: a SAN of the Fulcio certificate (e.g. an email
+    /// address or a workflow URI). Compared for exact equality.
+    #[arg(long, value_name = "ID")]
+    pub identity: String,
+    /// The expected OIDC issuer of the signer's identity (e.g. `https://accounts.google.com`).
+    #[arg(
+        long = "identity_provider",
+        visible_alias = "identity-provider",
+        value_name = "URL"
+    )]
+    pub identity_provider: String,
+    /// Trust material: a ClientTrustConfig JSON (as `model_signing` takes) or a bare
+    /// `trusted_root.json`. Default: the public-good Sigstore root embedded in the binary.
+    #[arg(
+        long = "trust_config",
+        visible_alias = "trust-config",
+        value_name = "FILE"
+    )]
+    pub trust_config: Option<PathBuf>,
+    /// Use the embedded Sigstore staging root instead of the public-good one.
+    #[arg(long = "use_staging", visible_alias = "use-staging")]
+    pub use_staging: bool,
+}
+
+/// Options of `verify key`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    pub common: CommonVerifyArgs,
+    /// PEM file with the EC public key (P-256, P-384 or P-521) that matches the signing key.
+    #[arg(long = "public_key", visible_alias = "public-key", value_name = "PEM")]
+    pub public_key: PathBuf,
+}
+
+/// Options of `verify certificate`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct CertificateArgs {
+    #[command(flatten)]
+    pub common: CommonVerifyArgs,
+    /// PEM file(s) with the trusted certificates; the path from the signing certificate must end
+    /// at a self-signed certificate found here. Repeat the flag for several files.
+    #[arg(
+        long = "certificate_chain",
+        visible_alias = "certificate-chain",
+        value_name = "PEM"
+    )]
+    pub certificate_chain: Vec<PathBuf>,
+    /// Log the SHA-256 fingerprints of the certificates (to stderr).
+    #[arg(long = "log_fingerprints", visible_alias = "log-fingerprints")]
+    pub log_fingerprints: bool,
+}
+
+/// How the result is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// `Verification succeeded` / `Verification failed with error: ...`, as `model_signing`.
+    #[default]
+    Text,
+    /// One JSON object on stdout with the method, the signer, the root digest and the counts.
+    Json,
+}
+
+/// Options every `verify` method takes.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct CommonVerifyArgs {
+    /// The model: a directory, or a single file.
+    #[arg(value_name = "MODEL_PATH")]
+    pub model_path: PathBuf,
+    /// The signature (a Sigstore bundle, usually `model.sig`).
+    #[arg(long, value_name = "PATH")]
+    pub signature: PathBuf,
+    /// A file or directory to leave out, relative to the current directory (as `model_signing`
+    /// does), dropped when outside the model. Repeat the flag for several paths.
+    #[arg(
+        long = "ignore-paths",
+        visible_alias = "ignore_paths",
+        value_name = "PATH"
+    )]
+    pub ignore_paths: Vec<PathBuf>,
+    /// Leave out the top-level `.git`, `.gitattributes`, `.github` and `.gitignore` (default).
+    #[arg(
+        long = "ignore-git-paths",
+        visible_alias = "ignore_git_paths",
+        overrides_with = "no_ignore_git_paths"
+    )]
+    pub ignore_git_paths: bool,
+    /// Hash the top-level git files too.
+    #[arg(
+        long = "no-ignore-git-paths",
+        visible_alias = "no_ignore_git_paths",
+        overrides_with = "ignore_git_paths"
+    )]
+    pub no_ignore_git_paths: bool,
+    /// Follow symbolic links to files (a link to a directory contributes nothing).
+    #[arg(long = "allow_symlinks", visible_alias = "allow-symlinks")]
+    pub allow_symlinks: bool,
+    /// Only check the files the signature lists; unsigned extra files are not looked at.
+    #[arg(
+        long = "ignore_unsigned_files",
+        visible_alias = "ignore-unsigned-files",
+        overrides_with = "no_ignore_unsigned_files"
+    )]
+    pub ignore_unsigned_files: bool,
+    /// Fail on files the signature does not list (default).
+    #[arg(
+        long = "no-ignore_unsigned_files",
+        visible_alias = "no-ignore-unsigned-files",
+        overrides_with = "ignore_unsigned_files"
+    )]
+    pub no_ignore_unsigned_files: bool,
+    /// Output format (extension: `json` is for CI pipelines).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+impl CommonVerifyArgs {
+    /// Options with the defaults of `model_signing` for the given model and signature.
+    pub fn new(model_path: impl Into<PathBuf>, signature: impl Into<PathBuf>) -> Self {
+        Self {
+            model_path: model_path.into(),
+            signature: signature.into(),
+            ignore_paths: Vec::new(),
+            ignore_git_paths: false,
+            no_ignore_git_paths: false,
+            allow_symlinks: false,
+            ignore_unsigned_files: false,
+            no_ignore_unsigned_files: false,
+            output: OutputFormat::Text,
+        }
+    }
+
+    /// Whether the top-level git paths are left out (the last of the two flags wins).
+    pub fn effective_ignore_git_paths(&self) -> bool {
+        !self.no_ignore_git_paths
+    }
+
+    /// Whether only the signed files are checked.
+    pub fn effective_ignore_unsigned_files(&self) -> bool {
+        self.ignore_unsigned_files
+    }
+}
+
+/// A whole `verify` invocation, the arguments after the program name.
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(name = "verify", no_binary_name = true)]
+pub struct VerifyCommand {
+    #[command(subcommand)]
+    pub method: VerifyMethod,
+}
+
+impl VerifyCommand {
+    /// Parses the arguments that follow `verify` (the method comes first; a missing method means
+    /// `sigstore`, as in `model_signing`).
+    pub fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        Self::try_parse_from(default_method(args))
+    }
+
+    /// The canonical arguments after `verify`, in the spelling `model_signing` 1.1.1 accepts.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut out = vec![self.method.name().to_owned()];
+        let c = self.method.common();
+        out.push(path_arg(&c.model_path));
+        out.push("--signature".into());
+        out.push(path_arg(&c.signature));
+        for p in &c.ignore_paths {
+            out.push("--ignore-paths".into());
+            out.push(path_arg(p));
+        }
+        if c.no_ignore_git_paths {
+            out.push("--no-ignore-git-paths".into());
+        }
+        if c.allow_symlinks {
+            out.push("--allow_symlinks".into());
+        }
+        if c.ignore_unsigned_files {
+            out.push("--ignore_unsigned_files".into());
+        }
+        if c.output != OutputFormat::Text {
+            out.push("--output".into());
+            out.push("json".into());
+        }
+        match &self.method {
+            VerifyMethod::Sigstore(s) => {
+                out.extend(["--identity".into(), s.identity.clone()]);
+                out.extend(["--identity_provider".into(), s.identity_provider.clone()]);
+                if let Some(t) = &s.trust_config {
+                    out.extend(["--trust_config".into(), path_arg(t)]);
+                }
+                if s.use_staging {
+                    out.push("--use_staging".into());
+                }
+            }
+            VerifyMethod::Key(k) => {
+                out.extend(["--public_key".into(), path_arg(&k.public_key)]);
+            }
+            VerifyMethod::Certificate(c) => {
+                for p in &c.certificate_chain {
+                    out.extend(["--certificate_chain".into(), path_arg(p)]);
+                }
+                if c.log_fingerprints {
+                    out.push("--log_fingerprints".into());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn path_arg(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Inserts `sigstore` when the first argument after `verify` is neither a method nor an option,
+/// as `model_signing verify MODEL --signature ...` does.
+pub fn default_method(mut args: Vec<OsString>) -> Vec<OsString> {
+    let needs_default = match args.first().and_then(|a| a.to_str()) {
+        Some(first) => !first.starts_with('-') && !METHODS.contains(&first) && first != "help",
+        None => false,
+    };
+    if needs_default {
+        args.insert(0, OsString::from("sigstore"));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> VerifyCommand {
+        VerifyCommand::try_parse_args(args.iter().copied()).unwrap()
+    }
+
+    fn roundtrip(cmd: &VerifyCommand) {
+        let args = cmd.to_args();
+        let back = VerifyCommand::try_parse_args(args.clone()).unwrap();
+        assert_eq!(&back, cmd, "args: {args:?}");
+    }
+
+    #[test]
+    fn every_method_round_trips_through_its_arguments() {
+        let mut common = CommonVerifyArgs::new("/data/model dir", "/data/model dir/model.sig");
+        common.ignore_paths = vec!["/data/model dir/ignore-me".into(), "x".into()];
+        common.no_ignore_git_paths = true;
+        common.allow_symlinks = true;
+        common.ignore_unsigned_files = true;
+        common.output = OutputFormat::Json;
+        roundtrip(&VerifyCommand {
+            method: VerifyMethod::Key(KeyArgs {
+                common: common.clone(),
+                public_key: "/keys/key.pub".into(),
+            }),
+        });
+        roundtrip(&VerifyCommand {
+            method: VerifyMethod::Certificate(CertificateArgs {
+                common: common.clone(),
+                certificate_chain: vec!["/ca/a.pem".into(), "/ca/b.pem".into()],
+                log_fingerprints: true,
+            }),
+        });
+        roundtrip(&VerifyCommand {
+            method: VerifyMethod::Sigstore(SigstoreArgs {
+                common: CommonVerifyArgs::new("/m", "/m/model.sig"),
+                identity: "someone@example.com".into(),
+                identity_provider: "https://accounts.example.com".into(),
+                trust_config: Some("/trust/root.json".into()),
+                use_staging: true,
+            }),
+        });
+    }
+
+    #[test]
+    fn both_spellings_of_every_flag_are_accepted() {
+        let a = parse(&[
+            "key",
+            "m",
+            "--signature",
+            "s",
+            "--public_key",
+            "k",
+            "--allow_symlinks",
+            "--ignore_paths",
+            "i",
+            "--no_ignore_git_paths",
+            "--ignore-unsigned-files",
+        ]);
+        let b = parse(&[
+            "key",
+            "m",
+            "--signature",
+            "s",
+            "--public-key",
+            "k",
+            "--allow-symlinks",
+            "--ignore-paths",
+            "i",
+            "--no-ignore-git-paths",
+            "--ignore_unsigned_files",
+        ]);
+        assert_eq!(a, b);
+        let c = a.method.common();
+        assert!(!c.effective_ignore_git_paths());
+        assert!(c.effective_ignore_unsigned_files());
+        assert!(c.allow_symlinks);
+    }
+
+    #[test]
+    fn the_last_of_a_flag_pair_wins() {
+        let cmd = parse(&[
+            "key",
+            "m",
+            "--signature",
+            "s",
+            "--public_key",
+            "k",
+            "--no-ignore-git-paths",
+            "--ignore-git-paths",
+        ]);
+        assert!(cmd.method.common().effective_ignore_git_paths());
+        let cmd = parse(&[
+            "key",
+            "m",
+            "--signature",
+            "s",
+            "--public_key",
+            "k",
+            "--ignore-git-paths",
+            "--no-ignore-git-paths",
+        ]);
+        assert!(!cmd.method.common().effective_ignore_git_paths());
+    }
+
+    #[test]
+    fn a_missing_method_means_sigstore() {
+        let cmd = parse(&[
+            "model",
+            "--signature",
+            "s",
+            "--identity",
+            "a",
+            "--identity_provider",
+            "b",
+        ]);
+        assert_eq!(cmd.method.name(), "sigstore");
+        assert_eq!(cmd.method.common().model_path, PathBuf::from("model"));
+        // An option first is a usage error, as upstream.
+        assert!(VerifyCommand::try_parse_args(["--signature", "s", "model"]).is_err());
+    }
+
+    #[test]
+    fn missing_required_options_are_usage_errors() {
+        let err = VerifyCommand::try_parse_args(["key", "m", "--public_key", "k"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = VerifyCommand::try_parse_args(["key", "--signature", "s", "--public_key", "k"])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+}

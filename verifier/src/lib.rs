@@ -1,0 +1,1 @@
+//! Native verification of OpenSSF model signatures (the `model_signing` format).
