@@ -1,5 +1,74 @@
-//! `model-verifier`: command-line entry point.
+//! `model-verifier`: command-line entry point, compatible with `model_signing` (1.1.1 and HEAD).
+//!
+//! Exit codes: 0 success, 1 verification (or signing, or digest) failed, 2 usage error.
 
-fn main() {
-    println!("model-verifier {}", env!("CARGO_PKG_VERSION"));
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mv_shared::verify::{VerifyCommand, VerifyMethod};
+
+mod cli;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "model-verifier",
+    version,
+    about = "Verify (and sign) ML models in the OpenSSF model signing format, natively.",
+    long_about = None
+)]
+struct Cli {
+    /// Log level for diagnostic lines on stderr (error, warn, info, debug, trace).
+    #[arg(long = "log-level", global = true, default_value = "warn")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify a model against its signature.
+    Verify {
+        #[command(subcommand)]
+        method: VerifyMethod,
+    },
+    /// Sign a model (key or certificate).
+    #[command(subcommand)]
+    Sign(cli::SignMethod),
+    /// Print the model's root digest (`sha256:<hex>`), as `model_signing digest`.
+    Digest(cli::DigestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(normalize_args(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints usage errors to stderr and exits 2; --help/--version to stdout, 0.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    cli::init_logging(&cli.log_level);
+    match cli.command {
+        Command::Verify { method } => cli::verify(VerifyCommand { method }),
+        Command::Sign(method) => cli::sign(method),
+        Command::Digest(args) => cli::digest(&args),
+    }
+}
+
+/// `verify MODEL ...` without a method means `verify sigstore MODEL ...` (as `model_signing`).
+fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.collect();
+    // The first token that is not a global option is the command.
+    let mut i = 1;
+    while i < args.len()
+        && (args[i] == "--log-level" || args[i].to_string_lossy().starts_with("--log-level="))
+    {
+        i += if args[i] == "--log-level" { 2 } else { 1 };
+    }
+    if args.get(i).is_some_and(|a| a == "verify") {
+        let rest = args.split_off(i + 1);
+        args.extend(mv_shared::verify::default_method(rest));
+    }
+    args
 }
