@@ -6,3 +6,6 @@
 //! directory; [`manifest`] compares the two.
 
 pub mod envelope;
+pub mod bundle;
+pub mod dsse;
+pub mod keys;
