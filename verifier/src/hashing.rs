@@ -1,0 +1,503 @@
+//! The hashing engine: algorithms, serializations and the parallel hasher.
+//!
+//! Work items (whole files, or shards of files) are hashed in parallel with rayon, largest
+//! first so that one big file does not finish last. Each item is streamed through a
+//! per-thread buffer with `read(2)`: memory stays constant whatever the model size, the page
+//! cache is not charged to our RSS (as a whole-file `mmap` would be), and a file truncated
+//! while we read it is an error, not a `SIGBUS`. Several items in flight keep the disk busy
+//! while other threads hash; BLAKE3 additionally hashes each chunk on several threads.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use blake2::Blake2b512;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+/// The default shard size of `model_signing` (10^9 bytes, not 2^30).
+pub const DEFAULT_SHARD_SIZE: u64 = 1_000_000_000;
+
+/// Bytes read per `read(2)` call.
+const CHUNK: usize = 1 << 20;
+/// BLAKE3 chunks are larger so each one splits across threads.
+const BLAKE3_CHUNK: usize = 4 << 20;
+/// Below this chunk size BLAKE3's multithreading costs more than it gains.
+const BLAKE3_RAYON_MIN: usize = 256 << 10;
+
+/// A content hash function of the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HashAlgorithm {
+    /// SHA-256 (the default and the only one the `model_signing` CLI uses).
+    #[default]
+    Sha256,
+    /// BLAKE2b with 64-byte output (written as `blake2b`).
+    Blake2b,
+    /// BLAKE3 with 32-byte output.
+    Blake3,
+}
+
+impl HashAlgorithm {
+    /// The name written in the signature (`sha256`, `blake2b`, `blake3`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Blake2b => "blake2b",
+            Self::Blake3 => "blake3",
+        }
+    }
+
+    /// Digest size in bytes.
+    pub fn digest_len(self) -> usize {
+        match self {
+            Self::Sha256 | Self::Blake3 => 32,
+            Self::Blake2b => 64,
+        }
+    }
+
+    /// Hashes a byte slice in one go.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        let mut h = StreamHasher::new(self);
+        h.update(data);
+        h.finalize()
+    }
+}
+
+impl fmt::Display for HashAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An algorithm name that is not one of the format's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported hash algorithm '{0}' (expected sha256, blake2b or blake3)")]
+pub struct UnknownAlgorithm(pub String);
+
+impl FromStr for HashAlgorithm {
+    type Err = UnknownAlgorithm;
+
+    /// Accepts the signature names and the Python API's config name `blake2`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sha256" => Ok(Self::Sha256),
+            "blake2b" | "blake2" => Ok(Self::Blake2b),
+            "blake3" => Ok(Self::Blake3),
+            other => Err(UnknownAlgorithm(other.to_owned())),
+        }
+    }
+}
+
+/// How a model is cut into resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Serialization {
+    /// One resource per file (the default).
+    #[default]
+    Files,
+    /// Files cut into shards of `shard_size` bytes (the last one shorter; empty files vanish).
+    Shards {
+        /// Shard size in bytes, > 0.
+        shard_size: u64,
+    },
+}
+
+impl Serialization {
+    /// The `method` written in the signature.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Files => "files",
+            Self::Shards { .. } => "shards",
+        }
+    }
+}
+
+/// Algorithm and serialization together: everything that decides the resource digests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HashingConfig {
+    /// The content hash.
+    pub algorithm: HashAlgorithm,
+    /// Files or shards.
+    pub serialization: Serialization,
+}
+
+impl HashingConfig {
+    /// The config as `model_signing` builds it. BLAKE3 is never sharded (Python turns it into
+    /// file serialization silently; so do we, so the signatures agree).
+    pub fn new(algorithm: HashAlgorithm, serialization: Serialization) -> Self {
+        let serialization = match (algorithm, serialization) {
+            (HashAlgorithm::Blake3, Serialization::Shards { .. }) => Serialization::Files,
+            (_, s) => s,
+        };
+        Self {
+            algorithm,
+            serialization,
+        }
+    }
+
+    /// The `algorithm` string of each resource: `sha256`, or `sha256-sharded-<size>`.
+    pub fn resource_algorithm(&self) -> String {
+        match self.serialization {
+            Serialization::Files => self.algorithm.name().to_owned(),
+            Serialization::Shards { shard_size } => {
+                format!("{}-sharded-{shard_size}", self.algorithm.name())
+            }
+        }
+    }
+}
+
+/// An incremental hasher for one of the algorithms.
+#[derive(Debug, Clone)]
+pub enum StreamHasher {
+    /// SHA-256.
+    Sha256(Sha256),
+    /// BLAKE2b-512.
+    Blake2b(Box<Blake2b512>),
+    /// BLAKE3.
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl StreamHasher {
+    /// A fresh hasher.
+    pub fn new(algorithm: HashAlgorithm) -> Self {
+        match algorithm {
+            HashAlgorithm::Sha256 => Self::Sha256(Sha256::new()),
+            HashAlgorithm::Blake2b => Self::Blake2b(Box::default()),
+            HashAlgorithm::Blake3 => Self::Blake3(Box::default()),
+        }
+    }
+
+    /// Feeds bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(data),
+            Self::Blake2b(h) => h.update(data),
+            Self::Blake3(h)
+                if data.len() >= BLAKE3_RAYON_MIN && rayon::current_num_threads() > 1 =>
+            {
+                h.update_rayon(data);
+            }
+            Self::Blake3(h) => {
+                h.update(data);
+            }
+        }
+    }
+
+    /// The digest bytes.
+    pub fn finalize(self) -> Vec<u8> {
+        match self {
+            Self::Sha256(h) => h.finalize().to_vec(),
+            Self::Blake2b(h) => h.finalize().to_vec(),
+            Self::Blake3(h) => h.finalize().as_bytes().to_vec(),
+        }
+    }
+}
+
+/// One unit of hashing work: a whole file or a byte range of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashItem {
+    /// The file to open (symlinks are followed).
+    pub path: PathBuf,
+    /// First byte.
+    pub start: u64,
+    /// End of the range (exclusive), or `None` for "until end of file".
+    pub end: Option<u64>,
+    /// Expected number of bytes, used to schedule large items first and for progress.
+    pub size_hint: u64,
+}
+
+/// Reading a file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The file could not be opened or read.
+    #[error("Cannot read '{path}': {source}")]
+    Io {
+        /// The file, as built from the model path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file became shorter than a shard that the walk found in it.
+    #[error("'{path}' changed while it was hashed: expected bytes up to {expected}, found {found}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// End of the shard.
+        expected: u64,
+        /// Bytes actually there.
+        found: u64,
+    },
+}
+
+/// The digest and byte count of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemDigest {
+    /// Raw digest bytes.
+    pub digest: Vec<u8>,
+    /// Bytes hashed.
+    pub bytes: u64,
+}
+
+thread_local! {
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Hashes one item with a per-thread buffer.
+pub fn hash_item(
+    item: &HashItem,
+    algorithm: HashAlgorithm,
+    progress: &ProgressBar,
+) -> Result<ItemDigest, HashError> {
+    let io_err = |source| HashError::Io {
+        path: item.path.clone(),
+        source,
+    };
+    let mut file = File::open(&item.path).map_err(io_err)?;
+    if item.start > 0 {
+        file.seek(SeekFrom::Start(item.start)).map_err(io_err)?;
+    }
+    let chunk = match algorithm {
+        HashAlgorithm::Blake3 => BLAKE3_CHUNK,
+        _ => CHUNK,
+    };
+    let mut remaining = item.end.map(|e| e.saturating_sub(item.start));
+    let mut hasher = StreamHasher::new(algorithm);
+    let mut total = 0u64;
+    BUFFER.with(|cell| -> Result<(), HashError> {
+        let mut buf = cell.borrow_mut();
+        if buf.len() < chunk {
+            buf.resize(chunk, 0);
+        }
+        loop {
+            let want = match remaining {
+                Some(0) => break,
+                Some(r) => usize::try_from(r).map_or(chunk, |r| r.min(chunk)),
+                None => chunk,
+            };
+            let n = match file.read(&mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(e)),
+            };
+            hasher.update(&buf[..n]);
+            total += n as u64;
+            progress.inc(n as u64);
+            if let Some(r) = remaining.as_mut() {
+                *r -= n as u64;
+            }
+        }
+        Ok(())
+    })?;
+    if let (Some(end), Some(left)) = (item.end, remaining)
+        && left > 0
+    {
+        return Err(HashError::Truncated {
+            path: item.path.clone(),
+            expected: end,
+            found: end - left,
+        });
+    }
+    Ok(ItemDigest {
+        digest: hasher.finalize(),
+        bytes: total,
+    })
+}
+
+/// Hashes all items in parallel; results come back in the items' order.
+pub fn hash_items(
+    items: &[HashItem],
+    algorithm: HashAlgorithm,
+    progress: &ProgressBar,
+) -> Result<Vec<ItemDigest>, HashError> {
+    // Largest first: a long item started last would leave the other threads idle at the end.
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| items[b].size_hint.cmp(&items[a].size_hint).then(a.cmp(&b)));
+    let mut results: Vec<(usize, ItemDigest)> = order
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|i| hash_item(&items[i], algorithm, progress).map(|d| (i, d)))
+        .collect::<Result<_, _>>()?;
+    results.sort_unstable_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, d)| d).collect())
+}
+
+/// The shard boundaries of a file of `size` bytes: `[0,s), [s,2s), …, [k·s, size)`.
+/// An empty file has none.
+pub fn shard_ranges(size: u64, shard_size: u64) -> impl Iterator<Item = (u64, u64)> {
+    let step = shard_size.max(1);
+    (0..size.div_ceil(step)).map(move |k| {
+        let start = k * step;
+        (start, (start + step).min(size))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn known_digests_of_the_empty_string() {
+        assert_eq!(
+            hex::encode(HashAlgorithm::Sha256.digest(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            hex::encode(HashAlgorithm::Blake3.digest(b"")),
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
+        let b2 = HashAlgorithm::Blake2b.digest(b"");
+        assert_eq!(b2.len(), 64);
+        assert!(hex::encode(b2).starts_with("786a02f742015903c6c6fd852552d272"));
+    }
+
+    #[test]
+    fn algorithm_names_round_trip_and_blake2_is_an_alias() {
+        for a in [
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Blake2b,
+            HashAlgorithm::Blake3,
+        ] {
+            assert_eq!(a.name().parse::<HashAlgorithm>().unwrap(), a);
+        }
+        assert_eq!(
+            "blake2".parse::<HashAlgorithm>().unwrap(),
+            HashAlgorithm::Blake2b
+        );
+        assert!("SHA256".parse::<HashAlgorithm>().is_err());
+    }
+
+    #[test]
+    fn resource_algorithm_strings() {
+        let c = HashingConfig::new(
+            HashAlgorithm::Sha256,
+            Serialization::Shards {
+                shard_size: 1_000_000,
+            },
+        );
+        assert_eq!(c.resource_algorithm(), "sha256-sharded-1000000");
+        let c = HashingConfig::new(
+            HashAlgorithm::Blake3,
+            Serialization::Shards { shard_size: 10 },
+        );
+        assert_eq!(
+            c.serialization,
+            Serialization::Files,
+            "blake3 is never sharded"
+        );
+        assert_eq!(c.resource_algorithm(), "blake3");
+    }
+
+    #[test]
+    fn shard_boundaries() {
+        let s = 10;
+        let r = |size| shard_ranges(size, s).collect::<Vec<_>>();
+        assert_eq!(r(0), vec![]);
+        assert_eq!(r(1), vec![(0, 1)]);
+        assert_eq!(r(9), vec![(0, 9)]);
+        assert_eq!(r(10), vec![(0, 10)]);
+        assert_eq!(r(11), vec![(0, 10), (10, 11)]);
+        assert_eq!(r(21), vec![(0, 10), (10, 20), (20, 21)]);
+    }
+
+    #[test]
+    fn chunked_hashing_equals_one_shot_for_every_algorithm_and_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..(3 * CHUNK + 12345))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let bar = ProgressBar::hidden();
+        for algo in [
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Blake2b,
+            HashAlgorithm::Blake3,
+        ] {
+            let whole = HashItem {
+                path: path.clone(),
+                start: 0,
+                end: None,
+                size_hint: 0,
+            };
+            let got = hash_item(&whole, algo, &bar).unwrap();
+            assert_eq!(got.digest, algo.digest(&data));
+            assert_eq!(got.bytes, data.len() as u64);
+            let (a, b) = (CHUNK as u64 - 3, 2 * CHUNK as u64 + 77);
+            let part = HashItem {
+                path: path.clone(),
+                start: a,
+                end: Some(b),
+                size_hint: 0,
+            };
+            let got = hash_item(&part, algo, &bar).unwrap();
+            assert_eq!(got.digest, algo.digest(&data[a as usize..b as usize]));
+        }
+    }
+
+    #[test]
+    fn a_shard_past_the_end_of_the_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short");
+        File::create(&path)
+            .unwrap()
+            .write_all(b"0123456789")
+            .unwrap();
+        let item = HashItem {
+            path,
+            start: 5,
+            end: Some(20),
+            size_hint: 15,
+        };
+        let err = hash_item(&item, HashAlgorithm::Sha256, &ProgressBar::hidden()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HashError::Truncated {
+                    expected: 20,
+                    found: 10,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_names_the_path() {
+        let item = HashItem {
+            path: "does/not/exist".into(),
+            start: 0,
+            end: None,
+            size_hint: 0,
+        };
+        let err = hash_item(&item, HashAlgorithm::Sha256, &ProgressBar::hidden()).unwrap_err();
+        assert!(err.to_string().contains("does/not/exist"), "{err}");
+    }
+
+    #[test]
+    fn parallel_results_keep_item_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut items = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..40usize {
+            let p = dir.path().join(format!("f{i}"));
+            let data = vec![i as u8; i * 1000];
+            File::create(&p).unwrap().write_all(&data).unwrap();
+            want.push(HashAlgorithm::Sha256.digest(&data));
+            items.push(HashItem {
+                path: p,
+                start: 0,
+                end: None,
+                size_hint: data.len() as u64,
+            });
+        }
+        let got = hash_items(&items, HashAlgorithm::Sha256, &ProgressBar::hidden()).unwrap();
+        assert_eq!(got.into_iter().map(|d| d.digest).collect::<Vec<_>>(), want);
+    }
+}

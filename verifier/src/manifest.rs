@@ -1,0 +1,295 @@
+//! The manifest: resource name → (algorithm, digest), its order, root digest and comparison
+//! (format §2.4 and §4.3).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::posix;
+
+/// A resource of the manifest: a file, or a shard of one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ResourceKey {
+    /// A whole file, by its normalised POSIX name.
+    File(String),
+    /// Bytes `[start, end)` of a file.
+    Shard {
+        /// The file's normalised POSIX name.
+        name: String,
+        /// First byte.
+        start: u64,
+        /// End (exclusive).
+        end: u64,
+    },
+}
+
+impl ResourceKey {
+    /// The file the resource belongs to.
+    pub fn file_name(&self) -> &str {
+        match self {
+            Self::File(n) | Self::Shard { name: n, .. } => n,
+        }
+    }
+
+    /// The identifier as written in the signature and in messages: `name` or `name:start:end`.
+    pub fn identifier(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(n) => f.write_str(n),
+            Self::Shard { name, start, end } => write!(f, "{name}:{start}:{end}"),
+        }
+    }
+}
+
+impl Ord for ResourceKey {
+    /// `model_signing`'s order: by path components (not by string), then start, then end.
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::File(a), Self::File(b)) => posix::cmp_names(a, b),
+            (
+                Self::Shard {
+                    name: a,
+                    start: sa,
+                    end: ea,
+                },
+                Self::Shard {
+                    name: b,
+                    start: sb,
+                    end: eb,
+                },
+            ) => posix::cmp_names(a, b).then(sa.cmp(sb)).then(ea.cmp(eb)),
+            (Self::File(_), Self::Shard { .. }) => Ordering::Less,
+            (Self::Shard { .. }, Self::File(_)) => Ordering::Greater,
+        }
+    }
+}
+
+impl PartialOrd for ResourceKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A resource digest: the algorithm string as written (compared exactly) and the raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Digest {
+    /// `sha256`, `blake2b`, `blake3`, or `<algo>-sharded-<size>`.
+    pub algorithm: String,
+    /// Raw digest bytes.
+    pub value: Vec<u8>,
+}
+
+impl Digest {
+    /// `Digest(algorithm='sha256', digest_value=b'...')`, as Python prints it.
+    pub fn python_repr(&self) -> String {
+        format!(
+            "Digest(algorithm={}, digest_value={})",
+            posix::repr_str(&self.algorithm),
+            posix::repr_bytes(&self.value)
+        )
+    }
+}
+
+/// A model manifest: its name (informational) and its resources in `model_signing` order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Manifest {
+    /// The model's name; only used in messages, never compared.
+    pub model_name: String,
+    /// Resources, ordered as `model_signing` orders them.
+    pub resources: BTreeMap<ResourceKey, Digest>,
+}
+
+impl Manifest {
+    /// An empty manifest for the named model.
+    pub fn new(model_name: impl Into<String>) -> Self {
+        Self {
+            model_name: model_name.into(),
+            resources: BTreeMap::new(),
+        }
+    }
+
+    /// The root digest: SHA-256 over the raw resource digests in manifest order.
+    pub fn root_digest(&self) -> [u8; 32] {
+        root_digest(self.resources.values().map(|d| d.value.as_slice()))
+    }
+
+    /// Compares with the signed manifest; `Err` carries the `Signature mismatch: [...]` message.
+    pub fn check_against(&self, expected: &Manifest) -> Result<(), Mismatch> {
+        let mut extra: Vec<String> = self
+            .resources
+            .keys()
+            .filter(|k| !expected.resources.contains_key(k))
+            .map(ResourceKey::identifier)
+            .collect();
+        let mut missing: Vec<String> = expected
+            .resources
+            .keys()
+            .filter(|k| !self.resources.contains_key(k))
+            .map(ResourceKey::identifier)
+            .collect();
+        let mut changed: Vec<(String, &Digest, &Digest)> = expected
+            .resources
+            .iter()
+            .filter_map(|(k, want)| {
+                let got = self.resources.get(k)?;
+                (got != want).then(|| (k.identifier(), want, got))
+            })
+            .collect();
+        if extra.is_empty() && missing.is_empty() && changed.is_empty() {
+            return Ok(());
+        }
+        // Plain string order here (unlike the manifest order), as model_signing prints it.
+        extra.sort();
+        missing.sort();
+        changed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut diffs = Vec::new();
+        if !extra.is_empty() {
+            diffs.push(format!(
+                "Extra files found in model '{}': {}",
+                self.model_name,
+                extra.join(", ")
+            ));
+        }
+        if !missing.is_empty() {
+            diffs.push(format!(
+                "Missing files in model '{}': {}",
+                self.model_name,
+                missing.join(", ")
+            ));
+        }
+        for (id, want, got) in &changed {
+            diffs.push(format!(
+                "Hash mismatch for '{id}': Expected '{}', Actual '{}'",
+                want.python_repr(),
+                got.python_repr()
+            ));
+        }
+        Err(Mismatch {
+            extra: extra.len(),
+            missing: missing.len(),
+            changed: changed.len(),
+            message: format!("Signature mismatch: {}", posix::repr_str_list(&diffs)),
+        })
+    }
+}
+
+/// SHA-256 over the concatenated raw digests, in the order given.
+pub fn root_digest<'a>(digests: impl IntoIterator<Item = &'a [u8]>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for d in digests {
+        h.update(d);
+    }
+    h.finalize().into()
+}
+
+/// The local model differs from the signed manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Mismatch {
+    /// Files present locally but not signed.
+    pub extra: usize,
+    /// Signed files not present locally.
+    pub missing: usize,
+    /// Files whose digest (or algorithm) differs.
+    pub changed: usize,
+    /// The `Signature mismatch: [...]` message.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(n: &str) -> ResourceKey {
+        ResourceKey::File(n.into())
+    }
+
+    fn sha(v: &[u8]) -> Digest {
+        Digest {
+            algorithm: "sha256".into(),
+            value: v.to_vec(),
+        }
+    }
+
+    #[test]
+    fn shards_sort_by_path_then_integer_offsets() {
+        let s = |n: &str, a, b| ResourceKey::Shard {
+            name: n.into(),
+            start: a,
+            end: b,
+        };
+        let mut v = vec![
+            s("w.txt", 0, 5),
+            s("w/x", 10, 20),
+            s("w/x", 2, 10),
+            s("w/x", 0, 2),
+        ];
+        v.sort();
+        assert_eq!(
+            v,
+            vec![
+                s("w/x", 0, 2),
+                s("w/x", 2, 10),
+                s("w/x", 10, 20),
+                s("w.txt", 0, 5)
+            ]
+        );
+        assert_eq!(s("a b", 1, 2).identifier(), "a b:1:2");
+    }
+
+    #[test]
+    fn root_digest_is_sha256_of_concatenated_raw_digests_in_order() {
+        let mut m = Manifest::new("m");
+        m.resources.insert(file("weights.txt"), sha(&[2; 32]));
+        m.resources.insert(file("weights/a"), sha(&[1; 32]));
+        let mut cat = vec![1u8; 32];
+        cat.extend([2u8; 32]);
+        assert_eq!(m.root_digest(), <[u8; 32]>::from(Sha256::digest(&cat)));
+    }
+
+    #[test]
+    fn mismatch_message_lists_extra_missing_and_changed_in_string_order() {
+        let mut signed = Manifest::new("signed-name");
+        signed.resources.insert(file("b"), sha(b"\x00\x01"));
+        signed.resources.insert(file("gone"), sha(b"x"));
+        signed.resources.insert(file("a"), sha(b"ok"));
+        let mut local = Manifest::new("local-name");
+        local.resources.insert(file("b"), sha(b"\x00\x02"));
+        local.resources.insert(file("new.txt"), sha(b"y"));
+        local.resources.insert(file("a"), sha(b"ok"));
+        local.resources.insert(file("new/x"), sha(b"y"));
+        let err = local.check_against(&signed).unwrap_err();
+        assert_eq!((err.extra, err.missing, err.changed), (2, 1, 1));
+        assert_eq!(
+            err.message,
+            "Signature mismatch: [\"Extra files found in model 'local-name': new.txt, new/x\", \
+             \"Missing files in model 'local-name': gone\", \
+             \"Hash mismatch for 'b': Expected 'Digest(algorithm='sha256', digest_value=b'\\\\x00\\\\x01')', \
+             Actual 'Digest(algorithm='sha256', digest_value=b'\\\\x00\\\\x02')'\"]"
+        );
+        assert!(local.check_against(&local.clone()).is_ok());
+    }
+
+    #[test]
+    fn algorithm_strings_are_compared_exactly() {
+        let mut signed = Manifest::new("m");
+        signed.resources.insert(
+            file("a"),
+            Digest {
+                algorithm: "SHA256".into(),
+                value: vec![1],
+            },
+        );
+        let mut local = Manifest::new("m");
+        local.resources.insert(file("a"), sha(&[1]));
+        let err = local.check_against(&signed).unwrap_err();
+        assert_eq!(err.changed, 1);
+    }
+}

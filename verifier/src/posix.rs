@@ -1,0 +1,190 @@
+//! POSIX path names as `model_signing` sees them (Python's `PurePosixPath`), and Python `repr`
+//! for byte-compatible messages.
+
+use std::cmp::Ordering;
+
+/// Normalises a resource name like `PurePosixPath(name)` does: repeated `/` and `.` components
+/// are dropped, a trailing `/` too; `..` is kept (such a name never matches a walked file). An
+/// empty result is `"."`. One or three-plus leading slashes give `/`, exactly two give `//`.
+pub fn normalize(name: &str) -> String {
+    let root = if name.starts_with("//") && !name.starts_with("///") {
+        "//"
+    } else if name.starts_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    let parts: Vec<&str> = name
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let joined = format!("{root}{}", parts.join("/"));
+    if joined.is_empty() {
+        ".".to_owned()
+    } else {
+        joined
+    }
+}
+
+/// The components of a normalised relative name (`"."` has none).
+pub fn components(name: &str) -> impl Iterator<Item = &str> {
+    name.split('/').filter(|c| !c.is_empty() && *c != ".")
+}
+
+/// Orders names like `PurePosixPath` does: by the list of components, each compared by code
+/// point (for UTF-8, byte order). `a/x` < `a b/x` < `a.txt`, and `weights/x` < `weights.txt`.
+pub fn cmp_names(a: &str, b: &str) -> Ordering {
+    components(a).cmp(components(b))
+}
+
+/// Whether a normalised relative name stays inside the model: not absolute, no `..` component.
+pub fn is_contained(name: &str) -> bool {
+    !name.starts_with('/') && components(name).all(|c| c != "..")
+}
+
+/// Python's `repr()` of a `str`: `'…'`, or `"…"` when the text holds `'` and no `"`.
+pub fn repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `repr()` of `bytes`: `b'…'` with every byte outside 0x20–0x7E as `\xNN`.
+pub fn repr_bytes(b: &[u8]) -> String {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::with_capacity(b.len() * 2 + 3);
+    out.push('b');
+    out.push(quote as char);
+    for &byte in b {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c as char);
+            }
+            0x20..=0x7e => out.push(byte as char),
+            _ => out.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
+/// Python's `repr()` of a `list` of `str`.
+pub fn repr_str_list<S: AsRef<str>>(items: &[S]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| repr_str(s.as_ref())).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_matches_pure_posix_path() {
+        for (input, want) in [
+            ("./README.md", "README.md"),
+            (
+                "weights//nested/./tokenizer.json",
+                "weights/nested/tokenizer.json",
+            ),
+            ("config.json/", "config.json"),
+            ("a/../b", "a/../b"),
+            ("", "."),
+            (".", "."),
+            ("./", "."),
+            ("/abs/x", "/abs/x"),
+            ("//two", "//two"),
+            ("///three", "/three"),
+            ("é/ü/naïve file.txt", "é/ü/naïve file.txt"),
+        ] {
+            assert_eq!(normalize(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn ordering_is_by_components_not_by_string() {
+        let mut names = vec![
+            "日本語/モデル.bin",
+            "a.txt",
+            "é/ü/naïve file.txt",
+            "a-b.txt",
+            "z/ends with space .txt",
+            "a b/x.txt",
+            "emoji 🤖.json",
+            "a/x.txt",
+            "d1/d2/deep.bin",
+            "A.txt",
+        ];
+        names.sort_by(|a, b| cmp_names(a, b));
+        assert_eq!(
+            names,
+            [
+                "A.txt",
+                "a/x.txt",
+                "a b/x.txt",
+                "a-b.txt",
+                "a.txt",
+                "d1/d2/deep.bin",
+                "emoji 🤖.json",
+                "z/ends with space .txt",
+                "é/ü/naïve file.txt",
+                "日本語/モデル.bin"
+            ]
+        );
+        assert_eq!(cmp_names("weights/x", "weights.txt"), Ordering::Less);
+        // Plain string order says the opposite; this is the trap.
+        assert!("weights.txt" < "weights/x");
+    }
+
+    #[test]
+    fn containment() {
+        assert!(is_contained("a/b"));
+        assert!(is_contained("."));
+        assert!(!is_contained("../x"));
+        assert!(!is_contained("a/../../x"));
+        assert!(!is_contained("/etc/passwd"));
+    }
+
+    #[test]
+    fn python_reprs() {
+        assert_eq!(repr_str("a"), "'a'");
+        assert_eq!(repr_str("it's"), "\"it's\"");
+        assert_eq!(repr_str("both ' and \""), "'both \\' and \"'");
+        assert_eq!(repr_str("tab\tnl\n\\"), "'tab\\tnl\\n\\\\'");
+        assert_eq!(repr_str("é🤖"), "'é🤖'");
+        assert_eq!(repr_str("\u{1}"), "'\\x01'");
+        assert_eq!(repr_bytes(b"ab\x00\xff'"), "b\"ab\\x00\\xff'\"");
+        assert_eq!(repr_bytes(b"x\n"), "b'x\\n'");
+        assert_eq!(repr_str_list(&["a", "b'"]), "['a', \"b'\"]");
+    }
+}

@@ -1,0 +1,192 @@
+//! Verifying a model: signature method → signed statement → local manifest → comparison.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mv_shared::verify::CommonVerifyArgs;
+use serde::Serialize;
+
+use crate::envelope::SignatureVerifier;
+use crate::manifest::Mismatch;
+use crate::model::{self, ModelError, ModelSpec, Selection};
+use crate::posix;
+use crate::statement::{self, PAYLOAD_TYPE, StatementError};
+
+/// Signature files larger than this are refused (a bundle is a few KiB).
+pub const MAX_SIGNATURE_BYTES: u64 = 64 << 20;
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    /// `key`, `certificate` or `sigstore`.
+    pub method: String,
+    /// Who signed: key hint, certificate subject or Sigstore identity.
+    pub signer: String,
+    /// The model path, as given.
+    pub model: PathBuf,
+    /// `sha256:<hex>` root digest of the verified manifest.
+    pub root_digest: String,
+    /// Files checked.
+    pub files: usize,
+    /// Bytes hashed.
+    pub bytes: u64,
+    /// Wall time of the whole verification.
+    pub seconds: f64,
+    /// Warnings `model_signing` prints before success (legacy signature format).
+    pub warnings: Vec<String>,
+}
+
+/// Verification failed. The messages are `model_signing`'s where it has a real one.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The signature file cannot be read.
+    #[error("{message}")]
+    ReadSignature {
+        /// The file.
+        path: PathBuf,
+        /// `[Errno 2] No such file or directory: '<path>'`, as Python words it.
+        message: String,
+    },
+    /// The signature method rejected the bundle.
+    #[error(transparent)]
+    Signature(Box<dyn std::error::Error + Send + Sync>),
+    /// The envelope does not carry an in-toto statement.
+    #[error("Expected DSSE payload {PAYLOAD_TYPE}, but got {0}")]
+    PayloadType(String),
+    /// The statement is malformed.
+    #[error(transparent)]
+    Statement(#[from] StatementError),
+    /// A validly signed but empty manifest would verify any model: refused.
+    #[error("The signature covers no files; refusing to accept it as a verification of '{}'", model.display())]
+    EmptyManifest {
+        /// The model path.
+        model: PathBuf,
+    },
+    /// The model could not be walked or read.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The model differs from what was signed.
+    #[error(transparent)]
+    Mismatch(#[from] Mismatch),
+}
+
+impl VerifyError {
+    /// A short machine-readable class for reports and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ReadSignature { .. } => "signature-unreadable",
+            Self::Signature(_) => "signature-invalid",
+            Self::PayloadType(_) | Self::Statement(_) | Self::EmptyManifest { .. } => {
+                "statement-invalid"
+            }
+            Self::Model(_) => "model-unreadable",
+            Self::Mismatch(_) => "model-mismatch",
+        }
+    }
+}
+
+/// `[Errno N] <strerror>: '<path>'`, the way Python reports an `OSError`.
+pub fn python_os_error(e: &io::Error, path: &Path) -> String {
+    let shown = posix::repr_str(&path.to_string_lossy());
+    match e.raw_os_error() {
+        Some(n) => {
+            let text = e.to_string();
+            let text = text
+                .strip_suffix(&format!(" (os error {n})"))
+                .unwrap_or(&text)
+                .to_owned();
+            format!("[Errno {n}] {text}: {shown}")
+        }
+        None => format!("{e}: {shown}"),
+    }
+}
+
+/// Reads a signature (or other small input) file, refusing anything over `MAX_SIGNATURE_BYTES`.
+pub fn read_signature(path: &Path) -> Result<Vec<u8>, VerifyError> {
+    let fail = |message: String| VerifyError::ReadSignature {
+        path: path.to_owned(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| fail(python_os_error(&e, path)))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SIGNATURE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(python_os_error(&e, path)))?;
+    if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
+        return Err(fail(format!(
+            "Signature file '{}' is larger than {} MiB; a model signature is a few KiB",
+            path.display(),
+            MAX_SIGNATURE_BYTES >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Verifies a model with a signature method and the command line's options.
+///
+/// The local manifest is computed the way the signature was made: its serialization (files or
+/// shards, SHA-256/BLAKE2b/BLAKE3, shard size), its `allow_symlinks` and its recorded
+/// `ignore_paths` are honoured, on top of the command-line flags.
+pub fn verify_model<V: SignatureVerifier>(
+    verifier: &V,
+    args: &CommonVerifyArgs,
+) -> Result<VerifyReport, VerifyError> {
+    let started = Instant::now();
+    let bundle = read_signature(&args.signature)?;
+    let envelope = verifier
+        .verify_bundle(&bundle)
+        .map_err(|e| VerifyError::Signature(Box::new(e)))?;
+    if envelope.payload_type != PAYLOAD_TYPE {
+        return Err(VerifyError::PayloadType(envelope.payload_type));
+    }
+    let signed = statement::parse(&envelope.payload)?;
+    if signed.manifest.resources.is_empty() {
+        return Err(VerifyError::EmptyManifest {
+            model: args.model_path.clone(),
+        });
+    }
+    let recorded = signed
+        .serialization
+        .as_ref()
+        .map(|s| s.ignore_paths.clone())
+        .unwrap_or_default();
+    let spec = ModelSpec {
+        model_path: args.model_path.clone(),
+        ignore_paths: args.ignore_paths.clone(),
+        signature_path: Some(args.signature.clone()),
+        ignore_git_paths: args.effective_ignore_git_paths(),
+        allow_symlinks: args.allow_symlinks
+            || signed
+                .serialization
+                .as_ref()
+                .is_some_and(|s| s.allow_symlinks),
+        hashing: signed.hashing(),
+    };
+    let ignore = spec.ignore_set(&recorded)?;
+    let mut names: Vec<&str> = signed
+        .manifest
+        .resources
+        .keys()
+        .map(|k| k.file_name())
+        .collect();
+    names.dedup();
+    let selection = if args.effective_ignore_unsigned_files() {
+        Selection::Listed(&names)
+    } else {
+        Selection::Walk
+    };
+    let computed = model::compute(&spec, &ignore, selection)?;
+    computed.manifest.check_against(&signed.manifest)?;
+    Ok(VerifyReport {
+        method: verifier.method().to_owned(),
+        signer: envelope.signer,
+        model: args.model_path.clone(),
+        root_digest: format!("sha256:{}", hex::encode(computed.manifest.root_digest())),
+        files: computed.files,
+        bytes: computed.bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        warnings: envelope.warnings,
+    })
+}
