@@ -9,3 +9,4 @@ pub mod envelope;
 pub mod bundle;
 pub mod dsse;
 pub mod keys;
+pub mod sigstore;

@@ -1,0 +1,290 @@
+//! Trust material for keyless verification: the embedded public-good and staging roots, and the
+//! files a user passes with `--trust_config`.
+//!
+//! `--trust_config` takes either a ClientTrustConfig (what `model_signing` takes) or a bare
+//! `trusted_root.json` (what a private Sigstore deployment or a TUF client publishes). Both are
+//! parsed strictly: unknown fields are errors, as in sigstore-python's models, so a typo in a
+//! hand-edited trust file is reported instead of silently dropping a log or a CA.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use sigstore_trust_root::TrustedRoot;
+
+use super::SigstoreError;
+
+/// The public-good Sigstore trusted root (`tuf-repo-cdn.sigstore.dev`), as embedded in the binary.
+pub const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] =
+    include_bytes!("../../trust/public_good_trusted_root.json");
+
+/// The Sigstore staging trusted root (`tuf-repo-cdn.sigstage.dev`), as embedded in the binary.
+pub const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../../trust/staging_trusted_root.json");
+
+/// Media type of a ClientTrustConfig (the only version sigstore-python accepts).
+pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
+
+/// Media type of a trusted root (the only version sigstore-python accepts).
+pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+
+/// Where a [`TrustMaterial`] came from, for messages and reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustSource {
+    /// The embedded public-good root.
+    PublicGood,
+    /// The embedded staging root (`--use_staging`).
+    Staging,
+    /// A file given with `--trust_config`.
+    File(std::path::PathBuf),
+    /// Bytes supplied by a caller of the library API.
+    Bytes,
+}
+
+impl std::fmt::Display for TrustSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PublicGood => f.write_str("embedded public-good trusted root"),
+            Self::Staging => f.write_str("embedded staging trusted root"),
+            Self::File(p) => write!(f, "{}", p.display()),
+            Self::Bytes => f.write_str("trust material"),
+        }
+    }
+}
+
+/// A validated trusted root.
+#[derive(Debug, Clone)]
+pub struct TrustMaterial {
+    pub(crate) root: TrustedRoot,
+    source: TrustSource,
+}
+
+impl TrustMaterial {
+    /// The embedded public-good root (what `model_signing` fetches through TUF by default).
+    pub fn public_good() -> Result<Self, SigstoreError> {
+        Self::from_json_bytes(PUBLIC_GOOD_TRUSTED_ROOT, TrustSource::PublicGood)
+    }
+
+    /// The embedded staging root (`--use_staging`).
+    pub fn staging() -> Result<Self, SigstoreError> {
+        Self::from_json_bytes(STAGING_TRUSTED_ROOT, TrustSource::Staging)
+    }
+
+    /// Reads `--trust_config`: a ClientTrustConfig or a bare trusted root.
+    pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
+        let bytes = std::fs::read(path).map_err(|e| SigstoreError::TrustConfig {
+            source_name: path.display().to_string(),
+            reason: io_reason(&e, path),
+        })?;
+        Self::from_json_bytes(&bytes, TrustSource::File(path.to_path_buf()))
+    }
+
+    /// Parses a ClientTrustConfig or a bare trusted root.
+    pub fn from_json_bytes(bytes: &[u8], source: TrustSource) -> Result<Self, SigstoreError> {
+        let err = |reason: String| SigstoreError::TrustConfig {
+            source_name: source.to_string(),
+            reason,
+        };
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| err(format!("not JSON: {e}")))?;
+        let top = value
+            .as_object()
+            .ok_or_else(|| err("expected a JSON object".into()))?;
+        let media_type = top.get("mediaType").and_then(Value::as_str).unwrap_or("");
+        let root_value = match media_type {
+            CLIENT_TRUST_CONFIG_MEDIA_TYPE => {
+                only_fields(top, "", &["mediaType", "trustedRoot", "signingConfig"])
+                    .map_err(err)?;
+                top.get("trustedRoot")
+                    .ok_or_else(|| err("ClientTrustConfig without trustedRoot".into()))?
+            }
+            m if m.starts_with("application/vnd.dev.sigstore.trustedroot") => &value,
+            other => {
+                return Err(err(format!(
+                    "unknown mediaType '{other}': expected a ClientTrustConfig \
+                     ({CLIENT_TRUST_CONFIG_MEDIA_TYPE}) or a trusted root ({TRUSTED_ROOT_MEDIA_TYPE})"
+                )));
+            }
+        };
+        check_trusted_root_shape(root_value).map_err(err)?;
+        let root: TrustedRoot = serde_json::from_value(root_value.clone())
+            .map_err(|e| err(format!("invalid trusted root: {e}")))?;
+        if root.tlogs.is_empty() {
+            return Err(err(
+                "the trusted root lists no transparency logs (tlogs)".into()
+            ));
+        }
+        if root.ctlogs.is_empty() {
+            return Err(err("the trusted root lists no CT logs (ctlogs)".into()));
+        }
+        if root
+            .certificate_authorities
+            .iter()
+            .all(|ca| ca.cert_chain.certificates.is_empty())
+        {
+            return Err(err(
+                "the trusted root lists no certificate authority certificates".into(),
+            ));
+        }
+        // Building the library's verifier validates every key, certificate and validity window
+        // now, so a broken trust file fails before any model is read.
+        sigstore_verify::Verifier::new(&root).map_err(|e| err(e.to_string()))?;
+        Ok(Self { root, source })
+    }
+
+    /// Where this material came from.
+    pub fn source(&self) -> &TrustSource {
+        &self.source
+    }
+
+    /// The parsed trusted root.
+    pub fn trusted_root(&self) -> &TrustedRoot {
+        &self.root
+    }
+}
+
+fn io_reason(e: &std::io::Error, path: &Path) -> String {
+    match e.raw_os_error() {
+        Some(code) => format!(
+            "[Errno {code}] {}: '{}'",
+            strip_os_suffix(&e.to_string()),
+            path.display()
+        ),
+        None => e.to_string(),
+    }
+}
+
+fn strip_os_suffix(s: &str) -> String {
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// Fails on fields outside `allowed` (protobuf-specs JSON names).
+pub(crate) fn only_fields(
+    obj: &Map<String, Value>,
+    path: &str,
+    allowed: &[&str],
+) -> Result<(), String> {
+    for key in obj.keys() {
+        if !allowed.contains(&key.as_str()) {
+            let at = if path.is_empty() {
+                String::new()
+            } else {
+                format!(" in {path}")
+            };
+            return Err(format!("unknown field '{key}'{at}"));
+        }
+    }
+    Ok(())
+}
+
+fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, String> {
+    v.as_object()
+        .ok_or_else(|| format!("{path} must be an object"))
+}
+
+fn array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("{path} must be an array"))
+}
+
+/// The TrustedRoot field set of protobuf-specs (`sigstore_models.trustroot.v1`).
+fn check_trusted_root_shape(v: &Value) -> Result<(), String> {
+    let root = object(v, "trustedRoot")?;
+    only_fields(
+        root,
+        "trustedRoot",
+        &[
+            "mediaType",
+            "tlogs",
+            "certificateAuthorities",
+            "ctlogs",
+            "timestampAuthorities",
+        ],
+    )?;
+    match root.get("mediaType").and_then(Value::as_str) {
+        Some(TRUSTED_ROOT_MEDIA_TYPE) => {}
+        Some(other) => return Err(format!("unsupported trusted root format '{other}'")),
+        None => return Err("trustedRoot.mediaType is missing".into()),
+    }
+    for key in ["tlogs", "ctlogs"] {
+        if let Some(list) = root.get(key) {
+            for (i, log) in array(list, key)?.iter().enumerate() {
+                check_log_shape(log, &format!("{key}[{i}]"))?;
+            }
+        }
+    }
+    for key in ["certificateAuthorities", "timestampAuthorities"] {
+        if let Some(list) = root.get(key) {
+            for (i, ca) in array(list, key)?.iter().enumerate() {
+                check_ca_shape(ca, &format!("{key}[{i}]"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_log_shape(v: &Value, path: &str) -> Result<(), String> {
+    let log = object(v, path)?;
+    only_fields(
+        log,
+        path,
+        &[
+            "baseUrl",
+            "hashAlgorithm",
+            "publicKey",
+            "logId",
+            "checkpointKeyId",
+            "operator",
+        ],
+    )?;
+    if let Some(pk) = log.get("publicKey") {
+        let p = format!("{path}.publicKey");
+        let pk = object(pk, &p)?;
+        only_fields(pk, &p, &["rawBytes", "keyDetails", "validFor"])?;
+        if let Some(vf) = pk.get("validFor") {
+            check_valid_for(vf, &format!("{p}.validFor"))?;
+        }
+    }
+    for key in ["logId", "checkpointKeyId"] {
+        if let Some(id) = log.get(key) {
+            let p = format!("{path}.{key}");
+            only_fields(object(id, &p)?, &p, &["keyId"])?;
+        }
+    }
+    Ok(())
+}
+
+fn check_ca_shape(v: &Value, path: &str) -> Result<(), String> {
+    let ca = object(v, path)?;
+    only_fields(
+        ca,
+        path,
+        &["subject", "uri", "certChain", "validFor", "operator"],
+    )?;
+    if let Some(s) = ca.get("subject") {
+        let p = format!("{path}.subject");
+        only_fields(object(s, &p)?, &p, &["organization", "commonName"])?;
+    }
+    if let Some(chain) = ca.get("certChain") {
+        let p = format!("{path}.certChain");
+        let chain = object(chain, &p)?;
+        only_fields(chain, &p, &["certificates"])?;
+        if let Some(certs) = chain.get("certificates") {
+            for (i, c) in array(certs, &p)?.iter().enumerate() {
+                let cp = format!("{p}.certificates[{i}]");
+                only_fields(object(c, &cp)?, &cp, &["rawBytes"])?;
+            }
+        }
+    }
+    if let Some(vf) = ca.get("validFor") {
+        check_valid_for(vf, &format!("{path}.validFor"))?;
+    }
+    Ok(())
+}
+
+fn check_valid_for(v: &Value, path: &str) -> Result<(), String> {
+    only_fields(object(v, path)?, path, &["start", "end"])
+}
