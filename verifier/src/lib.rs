@@ -5,8 +5,15 @@
 //! [`manifest::Manifest`]; [`walk`] and [`hashing`] rebuild the local manifest from the model
 //! directory; [`manifest`] compares the two.
 
-pub mod envelope;
 pub mod bundle;
 pub mod dsse;
+pub mod envelope;
+pub mod hashing;
 pub mod keys;
+pub mod manifest;
+pub mod model;
+pub mod posix;
 pub mod sigstore;
+pub mod statement;
+pub mod verify;
+pub mod walk;

@@ -59,7 +59,11 @@ fn root_digests_of_upstream_statements_match_the_digest_command() {
             assert_eq!(name, "v0.2.0-certificate", "only v0.2.0 has no root digest");
             continue;
         };
-        let single_file = parsed.manifest.resources.keys().any(|k| k.file_name() == ".");
+        let single_file = parsed
+            .manifest
+            .resources
+            .keys()
+            .any(|k| k.file_name() == ".");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_model-verifier"));
         cmd.current_dir(&upstream).arg("digest");
         if single_file {
@@ -71,7 +75,11 @@ fn root_digests_of_upstream_statements_match_the_digest_command() {
             }
         }
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(
             String::from_utf8(out.stdout).unwrap().trim(),
             format!("sha256:{root}"),
