@@ -127,7 +127,11 @@ pub(crate) fn init_logging(level: &str) {
 pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
     let common = cmd.method.common().clone();
     match &cmd.method {
-        VerifyMethod::Sigstore(_) | VerifyMethod::Key(_) | VerifyMethod::Certificate(_) => {
+        VerifyMethod::Sigstore(args) => run_verify(
+            model_verifier::sigstore::SigstoreVerifier::from_args(args),
+            &common,
+        ),
+        VerifyMethod::Key(_) | VerifyMethod::Certificate(_) => {
             run_verify::<Unavailable, _>(
                 Err(format!(
                     "the {} method is not available yet",
