@@ -131,15 +131,13 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
             model_verifier::sigstore::SigstoreVerifier::from_args(args),
             &common,
         ),
-        VerifyMethod::Key(_) | VerifyMethod::Certificate(_) => {
-            run_verify::<Unavailable, _>(
-                Err(format!(
-                    "the {} method is not available yet",
-                    cmd.method.name()
-                )),
-                &common,
-            )
-        }
+        VerifyMethod::Key(_) | VerifyMethod::Certificate(_) => run_verify::<Unavailable, _>(
+            Err(format!(
+                "the {} method is not available yet",
+                cmd.method.name()
+            )),
+            &common,
+        ),
     }
 }
 
