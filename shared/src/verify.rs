@@ -161,6 +161,20 @@ pub struct CommonVerifyArgs {
     /// Output format (extension: `json` is for CI pipelines).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Extension: also write the result as one line of JSON ([`TerminationReport`]) to this file,
+    /// on success and on failure. The operator passes the container's termination-message path
+    /// (`/dev/termination-log`), so the result shows in the pod status.
+    #[arg(
+        long = "termination-log",
+        visible_alias = "termination_log",
+        value_name = "PATH"
+    )]
+    pub termination_log: Option<PathBuf>,
+    /// Extension: report a failed verification (stderr, termination log) but exit 0, so the pod
+    /// starts. The operator passes it for `ModelValidation`s in `Warn` mode. Usage errors still
+    /// exit 2.
+    #[arg(long = "warn-only", visible_alias = "warn_only")]
+    pub warn_only: bool,
 }
 
 impl CommonVerifyArgs {
@@ -176,6 +190,8 @@ impl CommonVerifyArgs {
             ignore_unsigned_files: false,
             no_ignore_unsigned_files: false,
             output: OutputFormat::Text,
+            termination_log: None,
+            warn_only: false,
         }
     }
 
@@ -234,6 +250,13 @@ impl VerifyCommand {
             out.push("--output".into());
             out.push("json".into());
         }
+        if let Some(p) = &c.termination_log {
+            out.push("--termination-log".into());
+            out.push(path_arg(p));
+        }
+        if c.warn_only {
+            out.push("--warn-only".into());
+        }
         match &self.method {
             VerifyMethod::Sigstore(s) => {
                 out.extend(["--identity".into(), s.identity.clone()]);
@@ -259,6 +282,50 @@ impl VerifyCommand {
         }
         out
     }
+}
+
+/// The one-line JSON the verifier writes to `--termination-log` (the operator reads it back from
+/// the pod's `status.initContainerStatuses[].state.terminated.message`).
+///
+/// Example: `{"outcome":"verified","method":"key","rootDigest":"sha256:…","files":3,"bytes":1024,"seconds":0.02}`
+/// or `{"outcome":"failed","method":"key","reason":"signature does not match","warnOnly":true}`.
+/// Keep it well under the kubelet's 4096-byte limit for termination messages: the verifier
+/// truncates `reason` to 1024 bytes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminationReport {
+    /// The result.
+    pub outcome: Outcome,
+    /// `sigstore`, `key` or `certificate`.
+    pub method: String,
+    /// Digest over the whole model (`<algorithm>:<hex>`), on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_digest: Option<String>,
+    /// Number of files verified, on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
+    /// Bytes hashed, on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Wall-clock seconds the verification took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+    /// Why verification failed (the same text as on stderr), on failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Whether `--warn-only` was given (the process exited 0 despite a failure).
+    #[serde(default)]
+    pub warn_only: bool,
+}
+
+/// Outcome in a [`TerminationReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// The model matches its signature.
+    Verified,
+    /// Verification failed (see `reason`).
+    Failed,
 }
 
 fn path_arg(p: &std::path::Path) -> String {
@@ -300,6 +367,8 @@ mod tests {
         common.allow_symlinks = true;
         common.ignore_unsigned_files = true;
         common.output = OutputFormat::Json;
+        common.termination_log = Some("/dev/termination-log".into());
+        common.warn_only = true;
         roundtrip(&VerifyCommand {
             method: VerifyMethod::Key(KeyArgs {
                 common: common.clone(),

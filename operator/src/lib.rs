@@ -1,0 +1,11 @@
+//! model-validation-operator: keeps unverified AI models away from Kubernetes workloads.
+//!
+//! * [`crd`]: the `ModelValidation` API and its translation into the verifier's command line;
+//! * [`admission`]: the pure pod mutation (which pods, which ModelValidation, what is injected);
+//! * [`webhook`]: the HTTPS server around it (axum + rustls, certificate reload);
+//! * [`telemetry`]: logging setup.
+
+pub mod admission;
+pub mod crd;
+pub mod telemetry;
+pub mod webhook;
