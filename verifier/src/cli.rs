@@ -8,17 +8,102 @@ use std::fmt::Display;
 use clap::{Args, Subcommand, ValueEnum};
 use model_verifier::envelope::{SignatureVerifier, VerifiedEnvelope};
 use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, Serialization};
+use model_verifier::keys::KeyVerifier;
 use model_verifier::model::{self, ModelSpec, Selection};
+use model_verifier::pki::CertificateVerifier;
+use model_verifier::sign::{self, SigningKey};
 use model_verifier::verify::verify_model;
 use mv_shared::verify::{CommonVerifyArgs, OutputFormat, VerifyCommand, VerifyMethod};
 
 /// `sign key|certificate ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum SignMethod {
-    /// Sign with an elliptic-curve private key.
-    Key,
-    /// Sign with a private key and its certificate.
-    Certificate,
+    /// Sign with an elliptic-curve private key (P-256, P-384 or P-521).
+    Key(SignKeyArgs),
+    /// Sign with a private key and its certificate (plus the chain to record in the bundle).
+    Certificate(SignCertificateArgs),
+}
+
+/// Options every `sign` method takes (as `model_signing sign`).
+#[derive(Debug, Args)]
+pub(crate) struct CommonSignArgs {
+    /// The model: a directory, or a single file.
+    #[arg(value_name = "MODEL_PATH")]
+    pub(crate) model_path: PathBuf,
+    /// Where to write the signature (relative to the current directory).
+    #[arg(long, value_name = "SIGNATURE_PATH", default_value = "model.sig")]
+    pub(crate) signature: PathBuf,
+    /// A file or directory to leave out, relative to the current directory (as `model_signing`
+    /// does), dropped when outside the model. Repeat the flag for several paths.
+    #[arg(
+        long = "ignore-paths",
+        visible_alias = "ignore_paths",
+        value_name = "PATH"
+    )]
+    pub(crate) ignore_paths: Vec<PathBuf>,
+    /// Leave out the top-level `.git`, `.gitattributes`, `.github` and `.gitignore` (default).
+    #[arg(
+        long = "ignore-git-paths",
+        visible_alias = "ignore_git_paths",
+        overrides_with = "no_ignore_git_paths"
+    )]
+    pub(crate) ignore_git_paths: bool,
+    /// Hash the top-level git files too.
+    #[arg(
+        long = "no-ignore-git-paths",
+        visible_alias = "no_ignore_git_paths",
+        overrides_with = "ignore_git_paths"
+    )]
+    pub(crate) no_ignore_git_paths: bool,
+    /// Follow symbolic links to files (a link to a directory contributes nothing).
+    #[arg(long = "allow_symlinks", visible_alias = "allow-symlinks")]
+    pub(crate) allow_symlinks: bool,
+}
+
+/// `sign key MODEL_PATH --private_key PEM [--password PW] ...`
+#[derive(Debug, Args)]
+pub(crate) struct SignKeyArgs {
+    #[command(flatten)]
+    pub(crate) common: CommonSignArgs,
+    /// PEM file with the EC private key (PKCS#8, SEC1, or encrypted PKCS#8 with `--password`).
+    #[arg(
+        long = "private_key",
+        visible_alias = "private-key",
+        value_name = "PRIVATE_KEY"
+    )]
+    pub(crate) private_key: PathBuf,
+    /// Password of an encrypted private key.
+    #[arg(long, value_name = "PASSWORD")]
+    pub(crate) password: Option<String>,
+}
+
+/// `sign certificate MODEL_PATH --private_key PEM --signing_certificate PEM ...`
+#[derive(Debug, Args)]
+pub(crate) struct SignCertificateArgs {
+    #[command(flatten)]
+    pub(crate) common: CommonSignArgs,
+    /// PEM file with the EC private key of the signing certificate.
+    #[arg(
+        long = "private_key",
+        visible_alias = "private-key",
+        value_name = "PRIVATE_KEY"
+    )]
+    pub(crate) private_key: PathBuf,
+    /// PEM file with the signing certificate; its key must be the private key's.
+    #[arg(
+        long = "signing_certificate",
+        visible_alias = "signing-certificate",
+        value_name = "CERTIFICATE_PATH"
+    )]
+    pub(crate) signing_certificate: PathBuf,
+    /// PEM file(s) with the certificates to record after the signing certificate
+    /// (intermediates, optionally the root). Repeat the flag for several files.
+    #[arg(
+        long = "certificate_chain",
+        visible_alias = "certificate-chain",
+        value_name = "CERTIFICATE_PATH"
+    )]
+    pub(crate) certificate_chain: Vec<PathBuf>,
 }
 
 /// `digest MODEL_PATH ...`
@@ -131,27 +216,13 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
             model_verifier::sigstore::SigstoreVerifier::from_args(args),
             &common,
         ),
-        VerifyMethod::Key(_) | VerifyMethod::Certificate(_) => run_verify::<Unavailable, _>(
-            Err(format!(
-                "the {} method is not available yet",
-                cmd.method.name()
-            )),
-            &common,
-        ),
-    }
-}
-
-/// Placeholder for a method whose implementation has not landed.
-#[derive(Debug)]
-struct Unavailable;
-
-impl SignatureVerifier for Unavailable {
-    type Error = std::io::Error;
-    fn method(&self) -> &'static str {
-        "unavailable"
-    }
-    fn verify_bundle(&self, _: &[u8]) -> Result<VerifiedEnvelope, Self::Error> {
-        Err(std::io::Error::other("unavailable"))
+        VerifyMethod::Key(args) => match key_verifier(args) {
+            Ok(v) if common.output == OutputFormat::Text => {
+                run_verify::<_, String>(Ok(WarnEarly(v)), &common)
+            }
+            other => run_verify(other, &common),
+        },
+        VerifyMethod::Certificate(args) => run_verify(certificate_verifier(args), &common),
     }
 }
 
@@ -195,9 +266,136 @@ pub(crate) fn run_verify<V: SignatureVerifier, E: Display>(
     }
 }
 
-pub(crate) fn sign(_method: SignMethod) -> ExitCode {
-    eprintln!("Signing failed with error: signing is not available yet");
-    ExitCode::from(1)
+pub(crate) fn sign(method: SignMethod) -> ExitCode {
+    let result = match &method {
+        SignMethod::Key(args) => sign_key(args),
+        SignMethod::Certificate(args) => sign_certificate(args),
+    };
+    match result {
+        Ok(()) => {
+            println!("Signing succeeded");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("Signing failed with error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads an input file; errors are worded like Python's `OSError`.
+fn read_input(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| model_verifier::verify::python_os_error(&e, path))
+}
+
+fn key_verifier(args: &mv_shared::verify::KeyArgs) -> Result<KeyVerifier, String> {
+    let pem = read_input(&args.public_key)?;
+    KeyVerifier::from_pem(&pem).map_err(|e| e.to_string())
+}
+
+/// The CA bundles tried when `verify certificate` gets no `--certificate_chain` (Python then
+/// trusts certifi's Mozilla bundle; we use the system's copy of the same list).
+const SYSTEM_CA_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+    "/etc/ssl/ca-bundle.pem",
+];
+
+fn certificate_verifier(
+    args: &mv_shared::verify::CertificateArgs,
+) -> Result<CertificateVerifier, String> {
+    let verifier = if args.certificate_chain.is_empty() {
+        let env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+        let pem = env
+            .into_iter()
+            .chain(SYSTEM_CA_BUNDLES.iter().map(PathBuf::from))
+            .find_map(|p| std::fs::read(p).ok())
+            .unwrap_or_default();
+        CertificateVerifier::from_system_bundle(&pem)
+    } else {
+        let mut pem = Vec::new();
+        for path in &args.certificate_chain {
+            pem.extend(read_input(path)?);
+        }
+        CertificateVerifier::from_pem(&pem).map_err(|e| e.to_string())?
+    };
+    Ok(if args.log_fingerprints {
+        verifier.log_fingerprints(std::sync::Arc::new(|line: &str| eprintln!("{line}")))
+    } else {
+        verifier
+    })
+}
+
+/// Prints a method's warnings on stdout as soon as the signature is checked, as
+/// `model_signing` does (so they appear even when the model check fails afterwards).
+#[derive(Debug)]
+struct WarnEarly<V>(V);
+
+impl<V: SignatureVerifier> SignatureVerifier for WarnEarly<V> {
+    type Error = V::Error;
+    fn method(&self) -> &'static str {
+        self.0.method()
+    }
+    fn verify_bundle(&self, bundle_json: &[u8]) -> Result<VerifiedEnvelope, Self::Error> {
+        let mut envelope = self.0.verify_bundle(bundle_json)?;
+        for warning in envelope.warnings.drain(..) {
+            println!("{warning}");
+        }
+        Ok(envelope)
+    }
+}
+
+impl CommonSignArgs {
+    fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            model_path: self.model_path.clone(),
+            ignore_paths: self.ignore_paths.clone(),
+            signature_path: Some(self.signature.clone()),
+            ignore_git_paths: !self.no_ignore_git_paths,
+            allow_symlinks: self.allow_symlinks,
+            hashing: HashingConfig::default(),
+        }
+    }
+
+    fn write(&self, bundle: &model_verifier::bundle::Bundle) -> Result<(), String> {
+        std::fs::write(&self.signature, bundle.to_json())
+            .map_err(|e| model_verifier::verify::python_os_error(&e, &self.signature))
+    }
+}
+
+fn load_signing_key(path: &std::path::Path, password: Option<&str>) -> Result<SigningKey, String> {
+    let pem = read_input(path)?;
+    SigningKey::from_pem(&pem, password.map(str::as_bytes)).map_err(|e| e.to_string())
+}
+
+fn sign_key(args: &SignKeyArgs) -> Result<(), String> {
+    let key = load_signing_key(&args.private_key, args.password.as_deref())?;
+    let payload = model::signing_payload(&args.common.spec()).map_err(|e| e.to_string())?;
+    let bundle = sign::key_bundle(&key, &payload.payload).map_err(|e| e.to_string())?;
+    args.common.write(&bundle)
+}
+
+fn sign_certificate(args: &SignCertificateArgs) -> Result<(), String> {
+    let key = load_signing_key(&args.private_key, None)?;
+    let leaf = sign::signing_certificate_from_pem(&read_input(&args.signing_certificate)?)
+        .map_err(|e| e.to_string())?;
+    let chain = if args.certificate_chain.is_empty() {
+        // model_signing 1.1.1 crashes here; HEAD records the leaf alone.
+        Vec::new()
+    } else {
+        let mut pem = Vec::new();
+        for path in &args.certificate_chain {
+            pem.extend(read_input(path)?);
+        }
+        sign::chain_from_pem(&pem).map_err(|e| e.to_string())?
+    };
+    // Refuse a certificate for another key before hashing the model.
+    sign::check_certificate_key(&key, &leaf).map_err(|e| e.to_string())?;
+    let payload = model::signing_payload(&args.common.spec()).map_err(|e| e.to_string())?;
+    let bundle = sign::certificate_bundle(&key, &leaf, &chain, &payload.payload)
+        .map_err(|e| e.to_string())?;
+    args.common.write(&bundle)
 }
 
 pub(crate) fn digest(args: &DigestArgs) -> ExitCode {
