@@ -12,3 +12,17 @@ lint: ## Formatting and clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 unit: ## Unit, integration, conformance and interoperability tests
 	$(CARGO) nextest run --workspace --all-targets --locked --no-fail-fast
+
+# ---- images, manifests, end-to-end (images/, config/, tests/manifests/, tests/e2e/) ----------
+.PHONY: images manifests-check e2e cluster-up cluster-down
+images: ## Build the operator and verifier images (static binaries, FROM scratch) with podman/buildah
+	images/build.sh
+manifests-check: ## Render every config/ overlay with kustomize and check the output
+	tests/manifests/check.sh
+e2e: ## End-to-end suite on a real cluster ($$KUBECONFIG, else a local one booted for the run)
+	tests/e2e/run.sh
+cluster-up: ## Start the local single-node Kubernetes 1.20 cluster (builds and caches the binaries once)
+	nice -n 10 tests/e2e/cluster/build-k8s.sh
+	tests/e2e/cluster/cluster.sh up
+cluster-down: ## Stop the local cluster started by cluster-up or e2e
+	tests/e2e/cluster/cluster.sh down

@@ -20,3 +20,34 @@ if ! "$VENV/bin/python" -c 'import model_signing, OpenSSL' 2>/dev/null; then
   "$VENV/bin/pip" install -q --disable-pip-version-check 'model-signing==1.1.1' pyOpenSSL
 fi
 "$VENV/bin/model_signing" --version
+
+# ---- end-to-end suite, images, manifests (owner: tests/e2e, images/, config/) ------------------
+# Debian packages for: the local cluster (etcd, containerd, runc, CNI, iptables, conntrack), image
+# builds without a Docker daemon (podman, buildah, skopeo), the test model image (static busybox),
+# the manifest checks (python3-yaml), and building the Kubernetes 1.20.2 server binaries from
+# Debian's source package (golang-go, ...; see tests/e2e/cluster/build-k8s.sh, which caches them
+# under ~/.cache/model-validation-operator).
+e2e_pkgs=(etcd-server containerd runc containernetworking-plugins conntrack iptables iproute2 curl
+  podman buildah skopeo umoci uidmap fuse-overlayfs busybox-static python3-yaml file gcc libc6-dev
+  golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
+e2e_missing=()
+for p in "${e2e_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || e2e_missing+=("$p"); done
+if ((${#e2e_missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${e2e_missing[@]}"
+fi
+# kubectl with kustomize >= v4 (config/ uses kustomize components). Debian's kubernetes-client is
+# 1.20 with kustomize v2, which cannot render them; the "kubectl" package of Google's Cloud SDK apt
+# repository (1.32, kustomize v5.5) can, and works against the 1.20 test server.
+kustomize_version() { kubectl version --client 2>/dev/null | awk '/Kustomize Version/ {print $3}'; }
+case "$(kustomize_version)" in
+  v[4-9].*) ;;
+  *)
+    if apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubectl
+    fi
+    case "$(kustomize_version)" in
+      v[4-9].*) ;;
+      *) echo "install.sh: kubectl with kustomize >= v4 needed (found: '$(kustomize_version)')" >&2; exit 1 ;;
+    esac ;;
+esac

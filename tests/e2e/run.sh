@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End-to-end suite (issue 8): the operator and the verifier on a real Kubernetes cluster.
+#
+#   tests/e2e/run.sh [SCENARIO...]        (make e2e)   default: every scenario, in order
+#   tests/e2e/run.sh --list
+#
+# Cluster: when $KUBECONFIG points at a reachable cluster, that cluster is used (images are then
+# loaded with MV_E2E_LOAD, e.g. "kind load image-archive", or must already be available to its
+# nodes). Otherwise a local single-node cluster is booted with tests/e2e/cluster/cluster.sh (real
+# etcd, kube-apiserver, controller-manager, scheduler, kubelet, kube-proxy v1.20.2 with Debian's
+# containerd/runc/CNI; server binaries built once by tests/e2e/cluster/build-k8s.sh and cached
+# under ~/.cache, keyed by the build script's hash). No registry, no internet.
+#
+# Steps: build the images (images/build.sh, tag "testing"; the model image with
+# tests/e2e/model-image.sh), load them, run the scenarios, print a summary ending with the line
+# "e2e: N passed, N failed". On a failed scenario it prints the operator logs, the pod
+# descriptions and the events. It stops only what it started (the local cluster, unless it was
+# already running or MV_E2E_KEEP=1).
+#
+# Environment:
+#   MV_E2E_KEEP=1        leave the local cluster running afterwards (fast re-runs)
+#   MV_E2E_SKIP_BUILD=1  reuse the images built by an earlier run
+#   MV_E2E_LOAD          command that loads an OCI archive into an external cluster (archive path appended)
+#   MV_CONFORMANCE_DIR   upstream vectors (default <repo>/../shared/conformance); without them the
+#                        Sigstore scenario is skipped, loudly
+#   MV_PYTHON_VENV       the Python model_signing venv used to sign the test models
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+export REPO
+CACHE="${MV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/model-validation-operator}"
+IMAGES_OUT="$CACHE/images"
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$HERE/containers.conf}"
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=tests/e2e/scenarios.sh
+. "$HERE/scenarios.sh"
+
+say() { echo "[e2e] $*" >&2; }
+die() { echo "[e2e] error: $*" >&2; echo "e2e: 0 passed, 1 failed"; exit 1; }
+
+if [ "${1:-}" = "--list" ]; then
+  for s in "${SCENARIOS[@]}"; do echo "${s%% *}"; done
+  exit 0
+fi
+WANT=("$@")
+
+T0=$SECONDS
+STARTED_CLUSTER=0
+cleanup() {
+  if [ "$STARTED_CLUSTER" = 1 ] && [ "${MV_E2E_KEEP:-0}" != 1 ]; then
+    say "stopping the local cluster this run started"
+    "$HERE/cluster/cluster.sh" down >/dev/null 2>&1 || true
+  elif [ "$STARTED_CLUSTER" = 1 ]; then
+    say "MV_E2E_KEEP=1: the cluster keeps running; stop it with: tests/e2e/cluster/cluster.sh down"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for c in kubectl openssl python3; do command -v "$c" >/dev/null || die "$c not found (run .ci/install.sh)"; done
+python3 -c 'import yaml' 2>/dev/null || die "python3-yaml not found (run .ci/install.sh)"
+
+# ---- cluster -------------------------------------------------------------------------------------
+LOCAL=0
+if [ -n "${KUBECONFIG:-}" ] && kubectl --request-timeout=5s version >/dev/null 2>&1; then
+  say "using the cluster of KUBECONFIG=$KUBECONFIG"
+else
+  LOCAL=1
+  if "$HERE/cluster/cluster.sh" status >/dev/null 2>&1; then
+    say "local cluster already running (left running afterwards)"
+  else
+    t=$SECONDS
+    say "building/finding the cached Kubernetes server binaries"
+    nice -n 10 "$HERE/cluster/build-k8s.sh" >&2 || die "building the Kubernetes server binaries failed"
+    say "booting the local cluster"
+    STARTED_CLUSTER=1
+    "$HERE/cluster/cluster.sh" up >/dev/null || { "$HERE/cluster/cluster.sh" logs >&2; die "the local cluster did not start"; }
+    say "cluster up in $((SECONDS - t))s"
+  fi
+  eval "$("$HERE/cluster/cluster.sh" env)"
+  export KUBECONFIG
+fi
+kubectl version 2>/dev/null | sed 's/^/[e2e]   /' >&2
+
+# ---- images ------------------------------------------------------------------------------------
+OPERATOR_ARCHIVE="$IMAGES_OUT/model-validation-operator-testing.oci.tar"
+VERIFIER_ARCHIVE="$IMAGES_OUT/model-verifier-testing.oci.tar"
+DEV_ARCHIVE="$IMAGES_OUT/model-validation-operator-dev.oci.tar"
+MODEL_ARCHIVE="$IMAGES_OUT/mv-e2e-models.oci.tar"
+CONF="${MV_CONFORMANCE_DIR:-$REPO/../shared/conformance}"
+export MV_E2E_SIGSTORE=0
+[ -d "$CONF/upstream/v1.1.0-sigstore" ] && MV_E2E_SIGSTORE=1
+if [ "${MV_E2E_SKIP_BUILD:-0}" != 1 ]; then
+  t=$SECONDS
+  say "building the images (static release binaries; first build takes minutes)"
+  TAG=testing "$REPO/images/build.sh" >&2 || die "images/build.sh failed"
+  # the development overlay runs the same binary under the :dev tag
+  skopeo copy -q "containers-storage:localhost/model-validation-operator:testing" \
+    "oci-archive:$DEV_ARCHIVE:localhost/model-validation-operator:dev" || die "tagging the :dev image failed"
+  "$HERE/model-image.sh" "$MODEL_IMAGE" "$MODEL_ARCHIVE" >&2 || die "building the model image failed"
+  say "images built in $((SECONDS - t))s"
+fi
+for a in "$OPERATOR_ARCHIVE" "$VERIFIER_ARCHIVE" "$DEV_ARCHIVE" "$MODEL_ARCHIVE"; do
+  [ -f "$a" ] || die "$a missing (run without MV_E2E_SKIP_BUILD=1)"
+  if [ "$LOCAL" = 1 ]; then
+    "$HERE/cluster/cluster.sh" load-image "$a" >/dev/null || die "loading $a into the node failed"
+  elif [ -n "${MV_E2E_LOAD:-}" ]; then
+    $MV_E2E_LOAD "$a" >&2 || die "MV_E2E_LOAD $a failed"
+  fi
+done
+[ "$LOCAL" = 1 ] || [ -n "${MV_E2E_LOAD:-}" ] || say "external cluster and no MV_E2E_LOAD: the images must already be on its nodes"
+
+# ---- scenarios ---------------------------------------------------------------------------------
+passed=0; failed=0; skipped=0
+RESULTS=()
+install_ok=1
+LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/mv-e2e-logs.XXXXXX")"
+for entry in "${SCENARIOS[@]}"; do
+  read -r name fn namespaces <<<"$entry"
+  if [ ${#WANT[@]} -gt 0 ] && [ "$name" != install-testing-overlay ]; then
+    keep=0; for w in "${WANT[@]}"; do [ "$w" = "$name" ] && keep=1; done
+    [ "$keep" = 1 ] || continue
+  fi
+  echo "=== RUN   $name"
+  t=$SECONDS
+  if [ "$install_ok" = 0 ] && [ "$name" != development-overlay ] && [ "$name" != production-and-olm-dry-run ]; then
+    echo "--- FAIL  $name (not run: the operator was not installed)"
+    RESULTS+=("FAIL $name (not run)"); failed=$((failed + 1)); continue
+  fi
+  ( set -eo pipefail; "$fn" ) > "$LOGDIR/$name.log" 2>&1
+  rc=$?
+  sed 's/^/    /' "$LOGDIR/$name.log"
+  d=$((SECONDS - t))
+  if [ $rc = 0 ]; then
+    echo "--- PASS  $name (${d}s)"; RESULTS+=("PASS $name (${d}s)"); passed=$((passed + 1))
+  elif [ $rc = 77 ]; then
+    echo "--- SKIP  $name (${d}s)"; RESULTS+=("SKIP $name"); skipped=$((skipped + 1))
+  else
+    echo "--- FAIL  $name (${d}s)"; RESULTS+=("FAIL $name (${d}s)"); failed=$((failed + 1))
+    [ "$name" = install-testing-overlay ] && install_ok=0
+    # shellcheck disable=SC2086  # namespaces is a list
+    diagnostics $namespaces 2>&1 | sed 's/^/    | /'
+  fi
+done
+rm -rf "$LOGDIR"
+
+echo
+echo "e2e summary ($((SECONDS - T0))s in total):"
+for r in "${RESULTS[@]}"; do echo "  $r"; done
+[ "$skipped" = 0 ] || echo "  ($skipped skipped: see SKIP lines above)"
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,240 @@
+# shellcheck shell=bash
+# The end-to-end scenarios (issue 8), sourced by run.sh. Each `scenario_*` function runs in its
+# own subshell with `set -e`; it passes when it returns 0. Namespaces are named after the
+# scenario, so the diagnostics printed on failure find them (see SCENARIO_NAMESPACES).
+
+REPO="${REPO:?}"
+TESTING="$REPO/config/overlays/testing"
+
+# The scenarios, in order (name function namespaces...)
+SCENARIOS=(
+  "install-testing-overlay scenario_install"
+  "key-signed-model-verified scenario_key_verified e2e-key"
+  "tampered-and-unsigned-blocked scenario_tampered_unsigned e2e-bad"
+  "certificate-chain-verified scenario_certificate e2e-cert"
+  "sigstore-verified-and-wrong-identity scenario_sigstore e2e-sigstore"
+  "warn-mode-reports-and-runs scenario_warn e2e-warn"
+  "label-true-single-and-several scenario_label_true e2e-any"
+  "missing-cr-denied scenario_missing_cr e2e-missing"
+  "ignored-namespace-untouched scenario_ignored_ns e2e-ignored"
+  "deleted-cr-never-blocks-pods scenario_deleted_cr e2e-deleted"
+  "operator-restart-rebuilds-status scenario_restart e2e-key"
+  "webhook-certificate-rotation scenario_rotation e2e-rotation"
+  "development-overlay scenario_development"
+  "production-and-olm-dry-run scenario_dry_run"
+)
+
+# --- 1. install -------------------------------------------------------------------------------
+scenario_install() {
+  # The 1.20 API server predates CEL (x-kubernetes-validations): kubectl's client-side schema
+  # validation would reject the CRD, so apply with --validate=false. The server then drops the
+  # CEL rules (they are covered by the operator's unit tests instead).
+  "$REPO/config/components/manual-tls/generate-certs.sh"
+  k apply --validate=false -k "$TESTING"
+  k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
+  wait_until 180 "operator Deployment available and webhook endpoint ready" operator_ready
+  local bundle; bundle="$(jp mutatingwebhookconfiguration model-validation-mutating-webhook-configuration '{.webhooks[0].clientConfig.caBundle}')"
+  [ -n "$bundle" ] || fail "the webhook has no caBundle after apply"
+  note "operator pod $(operator_pod) ready"
+}
+
+# --- 2. public key ----------------------------------------------------------------------------
+scenario_key_verified() {
+  new_ns e2e-key
+  mv_apply e2e-key key key key-signed
+  pod_create e2e-key signed key
+  expect_verified e2e-key signed key
+  [ "$(jp -n e2e-key modelvalidation key '{.status.authMethod}')" != "" ] || fail "status.authMethod is empty"
+}
+
+# --- 3. tampered and unsigned ------------------------------------------------------------------
+scenario_tampered_unsigned() {
+  new_ns e2e-bad
+  mv_apply e2e-bad tampered key key-tampered
+  mv_apply e2e-bad unsigned key unsigned
+  pod_create e2e-bad tampered tampered
+  pod_create e2e-bad unsigned unsigned
+  expect_blocked e2e-bad tampered tampered weights.bin     # the file whose digest differs
+  expect_blocked e2e-bad unsigned unsigned model.sig       # the signature that is missing
+}
+
+# --- 4. certificate chain, Sigstore ------------------------------------------------------------
+scenario_certificate() {
+  new_ns e2e-cert
+  mv_apply e2e-cert chain certificate cert-signed
+  pod_create e2e-cert signed chain
+  expect_verified e2e-cert signed chain
+}
+
+scenario_sigstore() {
+  if [ "${MV_E2E_SIGSTORE:-0}" != 1 ]; then
+    echo "SKIP: upstream Sigstore vectors not found (MV_CONFORMANCE_DIR); the Sigstore scenario did not run"
+    return 77
+  fi
+  new_ns e2e-sigstore
+  mv_apply e2e-sigstore genuine sigstore sigstore
+  mv_apply e2e-sigstore wrong-identity sigstore-wrong-identity sigstore
+  pod_create e2e-sigstore genuine genuine
+  pod_create e2e-sigstore impostor wrong-identity
+  expect_verified e2e-sigstore genuine genuine
+  expect_blocked e2e-sigstore impostor wrong-identity someone@example.com
+}
+
+# --- 5. Warn ------------------------------------------------------------------------------------
+scenario_warn() {
+  new_ns e2e-warn
+  mv_apply e2e-warn warn key key-tampered Warn
+  pod_create e2e-warn tampered warn
+  expect_injected e2e-warn tampered
+  wait_until 180 "pod e2e-warn/tampered Running (Warn mode)" phase_is e2e-warn tampered Running
+  [ "$(init_exit e2e-warn tampered)" = 0 ] || fail "Warn mode: $INIT_NAME exited $(init_exit e2e-warn tampered), expected 0"
+  expect_event e2e-warn Pod tampered ModelVerificationFailed weights.bin
+  expect_count e2e-warn warn failedPods 1
+}
+
+# --- 6. label semantics, CR lifecycle, operator lifecycle ---------------------------------------
+scenario_label_true() {
+  new_ns e2e-any
+  mv_apply e2e-any alpha-mv key key-signed
+  pod_create e2e-any by-true true
+  expect_verified e2e-any by-true alpha-mv
+  # a second ModelValidation makes "true" ambiguous: creation is denied, naming the candidates
+  mv_apply e2e-any beta-mv key key-signed
+  wait_until 30 "the webhook sees the second ModelValidation" dry_run_denied e2e-any probe true
+  pod_create_denied e2e-any ambiguous true alpha-mv beta-mv
+}
+
+scenario_missing_cr() {
+  new_ns e2e-missing
+  pod_create_denied e2e-missing orphan does-not-exist does-not-exist
+  # "true" with no ModelValidation at all is denied too
+  pod_create_denied e2e-missing none true ModelValidation
+}
+
+scenario_ignored_ns() {
+  new_ns e2e-ignored "$IGNORE_LABEL=true"
+  mv_apply e2e-ignored key key key-tampered
+  pod_create e2e-ignored labelled key
+  expect_not_injected e2e-ignored labelled
+  wait_until 120 "pod e2e-ignored/labelled Running" phase_is e2e-ignored labelled Running
+}
+
+scenario_deleted_cr() {
+  new_ns e2e-deleted
+  mv_apply e2e-deleted key key key-signed
+  pod_create e2e-deleted signed key Always
+  expect_verified e2e-deleted signed key
+  k -n e2e-deleted delete modelvalidation key --wait=true --timeout=60s
+  # UPDATE and DELETE of an injected pod whose ModelValidation is gone are never blocked
+  k -n e2e-deleted label pod signed relabelled=yes --overwrite
+  k -n e2e-deleted annotate pod signed e2e/touched=yes --overwrite
+  k -n e2e-deleted label pod signed "$POD_LABEL-" 
+  k -n e2e-deleted delete pod signed --wait=true --timeout=60s
+}
+
+scenario_restart() {
+  # needs the verified pod of key-signed-model-verified
+  local want; want="$(mv_count e2e-key key verifiedPods)"
+  [ -n "$want" ] && [ "$want" -ge 1 ] || fail "precondition: e2e-key/key has no verified pod (verifiedPods='$want')"
+  local old; old="$(operator_pod)"
+  k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=0
+  k -n "$OP_NS" wait --for=delete "pod/$old" --timeout=90s
+  # with the webhook down, failurePolicy Fail keeps unverified pods out
+  if out="$(pod_yaml e2e-key while-down key | k create -f - 2>&1)"; then
+    fail "a labelled pod was admitted while the webhook was down"
+  fi
+  note "webhook down, creation refused: $out"
+  # wipe the status while nobody runs; the restarted operator must rebuild it from the pods
+  k -n e2e-key patch modelvalidation key --subresource=status --type=merge \
+    -p '{"status":{"injectedPods":0,"verifiedPods":0,"failedPods":0}}'
+  [ "$(mv_count e2e-key key verifiedPods)" = 0 ] || fail "could not reset the status"
+  k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=1
+  wait_until 180 "operator ready after restart" operator_ready
+  wait_until 120 "status rebuilt (verifiedPods back to $want)" count_is e2e-key key verifiedPods "$want"
+  # and it works again: a new pod is injected and verified
+  pod_create e2e-key after-restart key
+  expect_injected e2e-key after-restart
+  wait_until 180 "pod e2e-key/after-restart Running" phase_is e2e-key after-restart Running
+}
+
+serving_serial() { # the serial number of the certificate the operator serves right now
+  local ip; ip="$(jp -n "$OP_NS" pod "$1" '{.status.podIP}')"
+  openssl s_client -connect "$ip:9443" -servername "model-validation-webhook.$OP_NS.svc" </dev/null 2>/dev/null \
+    | openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
+}
+
+serial_is() { [ "$(serving_serial "$1")" = "$2" ]; }
+
+scenario_rotation() {
+  new_ns e2e-rotation
+  mv_apply e2e-rotation key key key-signed
+  local pod uid restarts before after
+  pod="$(operator_pod)"
+  uid="$(jp -n "$OP_NS" pod "$pod" '{.metadata.uid}')"
+  restarts="$(jp -n "$OP_NS" pod "$pod" '{.status.containerStatuses[0].restartCount}')"
+  before="$(serving_serial "$pod")"
+  # a new serving certificate from the same CA (the caBundle stays valid), applied in place
+  "$REPO/config/components/manual-tls/generate-certs.sh"
+  after="$(openssl x509 -in "$REPO/config/components/manual-tls/certs/tls.crt" -noout -serial | cut -d= -f2)"
+  [ "$before" != "$after" ] || fail "generate-certs.sh did not issue a new certificate"
+  k apply --validate=false -k "$TESTING" >/dev/null
+  if [ -n "$before" ]; then
+    note "serving serial $before, waiting for $after (the kubelet refreshes Secret volumes within ~1-2 min)"
+    wait_until 240 "the operator serves the rotated certificate" serial_is "$pod" "$after"
+  else
+    note "the operator pod IP is not reachable from here; checking admission only"
+    sleep 90
+  fi
+  [ "$(jp -n "$OP_NS" pod "$pod" '{.metadata.uid}')" = "$uid" ] || fail "the operator pod was replaced"
+  [ "$(jp -n "$OP_NS" pod "$pod" '{.status.containerStatuses[0].restartCount}')" = "$restarts" ] || fail "the operator restarted"
+  pod_create e2e-rotation after-rotation key
+  expect_verified e2e-rotation after-rotation key
+}
+
+# --- 7. the other overlays ----------------------------------------------------------------------
+scenario_development() {
+  # overlays are alternatives (they share cluster-scoped names): remove the testing install first
+  k delete namespace -l "$E2E_NS_LABEL" --wait=true --timeout=180s >/dev/null || true
+  k delete --ignore-not-found -k "$TESTING" --wait=true --timeout=180s
+  k apply --validate=false -k "$REPO/config/overlays/development"
+  k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
+  k -n model-validation-operator-dev rollout status deployment/model-validation-controller-manager --timeout=180s
+  ! k get mutatingwebhookconfigurations model-validation-mutating-webhook-configuration >/dev/null 2>&1 \
+    || fail "the development overlay installed a webhook"
+  k delete -k "$REPO/config/overlays/development" --wait=true --timeout=180s
+}
+
+scenario_dry_run() {
+  # Server-side dry run of the production and olm overlays, for the kinds this server serves
+  # (cert-manager and OLM kinds are skipped, and said so).
+  local o tmp served
+  tmp="$(mktemp -d)"
+  # "group/version" served, and "group/Kind" served (in some version)
+  served="$(kubectl api-versions | tr '\n' ' ') $(kubectl api-resources --no-headers --verbs=create \
+    | awk '{v = $(NF-2); g = (v ~ /\//) ? substr(v, 1, index(v, "/") - 1) : ""; print g "/" $NF}' | tr '\n' ' ')"
+  for o in production olm; do
+    kubectl kustomize "$REPO/config/overlays/$o" > "$tmp/$o.yaml"
+    SERVED="$served" python3 - "$tmp/$o.yaml" "$tmp/$o-served.yaml" <<'EOF'
+import os, sys, yaml
+served = set(os.environ["SERVED"].split())
+def is_served(d):
+    api = d["apiVersion"]
+    group = api.split("/")[0] if "/" in api else ""
+    gv = api if "/" in api else api  # core: "v1"
+    return gv in served and f"{group}/{d['kind']}" in served
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+keep, skipped = [], []
+for d in docs:
+    (keep if is_served(d) else skipped).append(d)
+yaml.safe_dump_all(keep, open(sys.argv[2], "w"))
+for d in skipped:
+    print(f"  - SKIPPED (not served by this cluster): {d['apiVersion']} {d['kind']} {d['metadata']['name']}", file=sys.stderr)
+EOF
+    local ns; ns="$(awk '/^namespace:/ {print $2}' "$REPO/config/overlays/$o/kustomization.yaml")"
+    # the namespace must exist for a dry run of the objects inside it
+    k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
+    k apply --validate=false --dry-run=server -f "$tmp/$o-served.yaml" || { k delete namespace "$ns" --wait=false >/dev/null; fail "server-side dry run of $o failed"; }
+    k delete namespace "$ns" --wait=true --timeout=120s >/dev/null
+  done
+  rm -rf "$tmp"
+}
