@@ -216,13 +216,19 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
             model_verifier::sigstore::SigstoreVerifier::from_args(args),
             &common,
         ),
-        VerifyMethod::Key(args) => match key_verifier(args) {
-            Ok(v) if common.output == OutputFormat::Text => {
-                run_verify::<_, String>(Ok(WarnEarly(v)), &common)
+        VerifyMethod::Key(args) => {
+            let common = pathlib_signature(common);
+            match key_verifier(args) {
+                Ok(v) if common.output == OutputFormat::Text => {
+                    run_verify::<_, String>(Ok(WarnEarly(v)), &common)
+                }
+                other => run_verify(other, &common),
             }
-            other => run_verify(other, &common),
-        },
-        VerifyMethod::Certificate(args) => run_verify(certificate_verifier(args), &common),
+        }
+        VerifyMethod::Certificate(args) => {
+            let common = pathlib_signature(common);
+            run_verify(certificate_verifier(args), &common)
+        }
     }
 }
 
@@ -283,9 +289,23 @@ pub(crate) fn sign(method: SignMethod) -> ExitCode {
     }
 }
 
+/// `path` as `str(pathlib.Path(path))` spells it (`./x.sig` → `x.sig`), so that error
+/// messages name files exactly as `model_signing` does. The file is the same.
+fn pathlib(path: &std::path::Path) -> PathBuf {
+    match path.to_str() {
+        Some(s) => PathBuf::from(model_verifier::posix::normalize(s)),
+        None => path.to_path_buf(),
+    }
+}
+
+fn pathlib_signature(mut common: CommonVerifyArgs) -> CommonVerifyArgs {
+    common.signature = pathlib(&common.signature);
+    common
+}
+
 /// Reads an input file; errors are worded like Python's `OSError`.
 fn read_input(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| model_verifier::verify::python_os_error(&e, path))
+    std::fs::read(path).map_err(|e| model_verifier::verify::python_os_error(&e, &pathlib(path)))
 }
 
 fn key_verifier(args: &mv_shared::verify::KeyArgs) -> Result<KeyVerifier, String> {
