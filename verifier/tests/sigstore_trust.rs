@@ -180,7 +180,8 @@ fn valid_for_windows_are_checked_at_the_signing_time() {
     // v1.0.1: integratedTime 2025-10-07T15:33:48Z.
     let after = "2025-10-08T00:00:00Z";
     let before = "2025-10-07T15:00:00Z";
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value, &str)>)> = vec![
+    type SetEnd = Box<dyn Fn(&mut Value, &str)>;
+    let cases: Vec<(&str, SetEnd)> = vec![
         (
             "Rekor key end",
             Box::new(move |r, t| r["tlogs"][rekor]["publicKey"]["validFor"]["end"] = json!(t)),
