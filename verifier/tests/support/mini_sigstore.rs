@@ -580,3 +580,7 @@ impl MiniSigstore {
         })
     }
 }
+
+pub fn b64_decode(s: &str) -> Vec<u8> {
+    STANDARD.decode(s).unwrap()
+}
