@@ -10,7 +10,7 @@
 #[path = "support/mini_sigstore.rs"]
 mod mini;
 
-use mini::{IDENTITY, ISSUER, MiniSigstore, Mint, T0};
+use mini::{IDENTITY, ISSUER, MiniSigstore, Mint, T0, TsaChoice};
 use model_verifier::envelope::SignatureVerifier;
 use model_verifier::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial, TrustSource};
 use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, OtherNameValue, SanType};
@@ -367,4 +367,106 @@ fn envelope() {
     let mut m = Mint::default();
     m.payload = b"not json".to_vec();
     reject(&ms, &m, "not JSON", "payload not JSON");
+}
+
+fn report(ms: &MiniSigstore, m: &Mint) -> Result<Vec<i64>, String> {
+    let bundle = ms.mint(m).to_string();
+    let v = verifier(ms, IDENTITY, ISSUER);
+    let digest = model_verifier::sigstore::statement_subject_sha256(&m.payload).unwrap();
+    v.verify_bundle_for_digest(bundle.as_bytes(), &digest)
+        .map(|(_, r)| r.verified_times)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn rfc3161_timestamps() {
+    let ms = MiniSigstore::new();
+    let t = Mint::default().integrated_time;
+    // SET and TSA: both times verified.
+    let mut m = Mint::default();
+    m.tsa = TsaChoice::Trusted;
+    assert_eq!(report(&ms, &m).unwrap(), vec![t, t]);
+    // TSA only.
+    m.no_promise = true;
+    assert_eq!(report(&ms, &m).unwrap(), vec![t]);
+    // The chain must hold at every verified time: a TSA time outside the leaf's validity fails
+    // even with a good SET.
+    let mut m = Mint::default();
+    m.tsa = TsaChoice::Trusted;
+    m.tsa_time = Some(T0 + 700);
+    reject(&ms, &m, "", "TSA time after the leaf expired");
+    let mut m = Mint::default();
+    m.tsa = TsaChoice::Stranger;
+    reject(&ms, &m, "timestamp", "untrusted TSA");
+    let mut m = Mint::default();
+    m.tsa = TsaChoice::Trusted;
+    m.tsa_over_other_signature = true;
+    reject(&ms, &m, "timestamp", "stamp over another signature");
+    let mut m = Mint::default();
+    m.tsa = TsaChoice::Trusted;
+    m.tsa_two_signer_infos = true;
+    reject(&ms, &m, "exactly one SignerInfo", "two SignerInfos");
+    // Stricter than Python (which would skip this stamp and use the SET): a stamp from a TSA
+    // whose EKU is not critical is rejected.
+    let mut m = Mint::default();
+    m.tsa = TsaChoice::Lax;
+    reject(&ms, &m, "must be critical", "TSA EKU not critical");
+}
+
+fn v2_digest(b: &mut Value) {
+    b["spec"]["hashedRekordV002"]["data"]["digest"] = json!(mini::b64(&[0u8; 32]));
+}
+fn v2_signature(b: &mut Value) {
+    b["spec"]["hashedRekordV002"]["signature"]["content"] = json!(mini::b64(b"other"));
+}
+fn v2_certificate(b: &mut Value) {
+    let other = MiniSigstore::new().root.der;
+    b["spec"]["hashedRekordV002"]["signature"]["verifier"]["x509Certificate"]["rawBytes"] =
+        json!(mini::b64(&other));
+}
+fn v2_key_details(b: &mut Value) {
+    b["spec"]["hashedRekordV002"]["signature"]["verifier"]["keyDetails"] =
+        json!("PKIX_ECDSA_P384_SHA_384");
+}
+fn v2_algorithm(b: &mut Value) {
+    b["spec"]["hashedRekordV002"]["data"]["algorithm"] = json!("SHA2_384");
+}
+
+/// Rekor v2 (`hashedrekord` 0.0.2): no SET, so the TSA time is the only verified time.
+#[test]
+fn rekor_v2_hashedrekord_entries() {
+    let ms = MiniSigstore::new();
+    let mut m = Mint::default();
+    m.rekor_v2 = true;
+    m.tsa = TsaChoice::Trusted;
+    assert_eq!(report(&ms, &m).unwrap(), vec![m.integrated_time]);
+    let mut no_tsa = m.clone();
+    no_tsa.tsa = TsaChoice::None;
+    reject(
+        &ms,
+        &no_tsa,
+        "inclusion promise or signed timestamp",
+        "v2 without TSA",
+    );
+    let mut other_log = m.clone();
+    other_log.checkpoint_by_other_log = true;
+    reject(
+        &ms,
+        &other_log,
+        "checkpoint",
+        "v2 checkpoint by another log",
+    );
+    type Tamper = fn(&mut Value);
+    let cases: [(&str, Tamper); 5] = [
+        ("digest of another PAE", v2_digest),
+        ("another signature", v2_signature),
+        ("another certificate", v2_certificate),
+        ("key details", v2_key_details),
+        ("digest algorithm", v2_algorithm),
+    ];
+    for (case, f) in cases {
+        let mut bad = m.clone();
+        bad.body_v2 = Some(f);
+        reject(&ms, &bad, "", case);
+    }
 }

@@ -71,6 +71,8 @@ pub(crate) struct CheckedBundle {
     pub(crate) signature: Vec<u8>,
     pub(crate) entry: Entry,
     pub(crate) timestamps: usize,
+    /// The DER of each RFC 3161 timestamp.
+    pub(crate) timestamp_tokens: Vec<Vec<u8>>,
 }
 
 fn bad(msg: impl Into<String>) -> SigstoreError {
@@ -204,6 +206,7 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
 
     // --- timestamps
     let mut timestamps = 0usize;
+    let mut timestamp_tokens = Vec::new();
     if let Some(tvd) = vm.get("timestampVerificationData") {
         if !tvd.is_null() {
             let tvd = obj(tvd, "timestampVerificationData")?;
@@ -223,6 +226,7 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
                     if der.is_empty() {
                         return Err(bad(format!("{p}.signedTimestamp is empty")));
                     }
+                    timestamp_tokens.push(der);
                 }
                 timestamps = list.len();
                 if timestamps > 32 {
@@ -311,6 +315,7 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
         signature,
         entry,
         timestamps,
+        timestamp_tokens,
     })
 }
 

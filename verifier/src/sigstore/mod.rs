@@ -19,6 +19,7 @@ pub mod engine;
 pub mod leaf;
 pub mod rekor;
 pub mod trust;
+pub mod tsa;
 
 use serde_json::Value;
 
@@ -64,6 +65,9 @@ pub enum SigstoreError {
     /// The Rekor entry, its checkpoint or its body is not acceptable (§6.3 (f), (i)).
     #[error("{0}")]
     Rekor(String),
+    /// An RFC 3161 timestamp breaks a rule the engine does not check (§6.3 (b)).
+    #[error("{0}")]
+    Timestamp(String),
     /// The DSSE payload cannot be bound to an artifact digest.
     #[error("{0}")]
     Payload(String),
@@ -186,6 +190,7 @@ impl<E: KeylessEngine> SigstoreVerifier<E> {
             )));
         }
         let signer = leaf::check_leaf(&checked.leaf_der, &self.policy)?;
+        tsa::check_timestamps(&checked.timestamp_tokens, self.trust.trusted_root())?;
         let outcome = self.engine.verify(&checked.engine_json, root_digest)?;
         // Every time source the bundle carries must have been verified and used: the SET's
         // integratedTime (Rekor v1) and each RFC 3161 timestamp.

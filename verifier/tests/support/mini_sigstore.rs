@@ -118,6 +118,203 @@ pub struct MiniSigstore {
     pub rekor: Log,
     pub rekor_b: Log,
     pub stranger_log: Log,
+    /// The Rekor v2 log (hashedrekord 0.0.2 entries, no SET).
+    pub rekor_v2: Log,
+    /// Trusted TSA (EKU timeStamping, critical).
+    pub tsa: Tsa,
+    /// Trusted TSA whose EKU extension is not critical (sigstore-python does not count it).
+    pub tsa_lax: Tsa,
+    /// A TSA nobody trusts.
+    pub tsa_stranger: Tsa,
+}
+
+/// Which TSA stamps the signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsaChoice {
+    None,
+    Trusted,
+    Lax,
+    Stranger,
+}
+
+/// A timestamp authority: a root and a leaf with EKU timeStamping.
+pub struct Tsa {
+    pub root: Ca,
+    pub leaf_der: Vec<u8>,
+    pub leaf_key: KeyPair,
+}
+
+impl Tsa {
+    fn new(name: &str, eku_critical: bool) -> Self {
+        let root_key = KeyPair::generate().unwrap();
+        let root_params = ca_params(&format!("{name} root"));
+        let root_der = root_params.self_signed(&root_key).unwrap().der().to_vec();
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::default();
+        p.distinguished_name = DistinguishedName::new();
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.serial_number = Some(SerialNumber::from(0x75a_u64));
+        set_validity(&mut p, T0 - 86400, T0 + 5 * 365 * 86400);
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        // EKU timeStamping, as a custom extension to control its criticality.
+        let mut eku = CustomExtension::from_oid_content(
+            &[2, 5, 29, 37],
+            der(0x30, &oid(&[1, 3, 6, 1, 5, 5, 7, 3, 8])),
+        );
+        eku.set_criticality(eku_critical);
+        p.custom_extensions.push(eku);
+        let leaf_der = p
+            .signed_by(&leaf_key, &Issuer::from_params(&root_params, &root_key))
+            .unwrap()
+            .der()
+            .to_vec();
+        Self {
+            root: Ca {
+                der: root_der,
+                key: root_key,
+                params: root_params,
+            },
+            leaf_der,
+            leaf_key,
+        }
+    }
+
+    fn authority(&self) -> Value {
+        json!({
+            "subject": { "organization": "mini-sigstore.test", "commonName": "mini-tsa" },
+            "uri": "https://tsa.mini-sigstore.test",
+            "certChain": { "certificates": [
+                { "rawBytes": b64(&self.leaf_der) },
+                { "rawBytes": b64(&self.root.der) }
+            ] },
+            "validFor": { "start": "2020-01-01T00:00:00Z" }
+        })
+    }
+
+    /// An RFC 3161 TimeStampResp over `signature` (SHA-256 message imprint) at `gen_time`.
+    pub fn stamp(&self, signature: &[u8], gen_time: i64, signer_infos: usize) -> Vec<u8> {
+        let tst_info = der(
+            0x30,
+            &[
+                der(0x02, &[1]),
+                oid(&[1, 3, 6, 1, 4, 1, 57264, 99, 1]),
+                der(
+                    0x30,
+                    &[
+                        der(0x30, &oid(&[2, 16, 840, 1, 101, 3, 4, 2, 1])),
+                        der(0x04, &sha256(signature)),
+                    ]
+                    .concat(),
+                ),
+                der(0x02, &[0x11, 0x22, 0x33]),
+                der(0x18, generalized_time(gen_time).as_bytes()),
+            ]
+            .concat(),
+        );
+        let id_ct_tst_info = oid(&[1, 2, 840, 113549, 1, 9, 16, 1, 4]);
+        let encap = der(
+            0x30,
+            &[id_ct_tst_info.clone(), der(0xa0, &der(0x04, &tst_info))].concat(),
+        );
+        let mut attrs = vec![
+            der(
+                0x30,
+                &[
+                    oid(&[1, 2, 840, 113549, 1, 9, 3]),
+                    der(0x31, &id_ct_tst_info),
+                ]
+                .concat(),
+            ),
+            der(
+                0x30,
+                &[
+                    oid(&[1, 2, 840, 113549, 1, 9, 4]),
+                    der(0x31, &der(0x04, &sha256(&tst_info))),
+                ]
+                .concat(),
+            ),
+        ];
+        attrs.sort();
+        let attrs = attrs.concat();
+        let sig = self.leaf_key.sign(&der(0x31, &attrs)).unwrap();
+        let (_, leaf) = X509Certificate::from_der(&self.leaf_der).unwrap();
+        let sid = der(
+            0x30,
+            &[
+                leaf.tbs_certificate.issuer.as_raw().to_vec(),
+                der(0x02, leaf.tbs_certificate.raw_serial()),
+            ]
+            .concat(),
+        );
+        let signer_info = der(
+            0x30,
+            &[
+                der(0x02, &[1]),
+                sid,
+                der(0x30, &oid(&[2, 16, 840, 1, 101, 3, 4, 2, 1])),
+                der(0xa0, &attrs),
+                der(0x30, &oid(&[1, 2, 840, 10045, 4, 3, 2])),
+                der(0x04, &sig),
+            ]
+            .concat(),
+        );
+        let signed_data = der(
+            0x30,
+            &[
+                der(0x02, &[3]),
+                der(0x31, &der(0x30, &oid(&[2, 16, 840, 1, 101, 3, 4, 2, 1]))),
+                encap,
+                der(0xa0, &self.leaf_der),
+                der(0x31, &signer_info.repeat(signer_infos)),
+            ]
+            .concat(),
+        );
+        let content_info = der(
+            0x30,
+            &[oid(&[1, 2, 840, 113549, 1, 7, 2]), der(0xa0, &signed_data)].concat(),
+        );
+        der(0x30, &[der(0x30, &der(0x02, &[0])), content_info].concat())
+    }
+}
+
+/// DER OBJECT IDENTIFIER.
+pub fn oid(arcs: &[u64]) -> Vec<u8> {
+    let mut body = vec![(arcs[0] * 40 + arcs[1]) as u8];
+    for &a in &arcs[2..] {
+        let mut tmp = vec![(a & 0x7f) as u8];
+        let mut v = a >> 7;
+        while v > 0 {
+            tmp.push(0x80 | (v & 0x7f) as u8);
+            v >>= 7;
+        }
+        tmp.reverse();
+        body.extend(tmp);
+    }
+    der(0x06, &body)
+}
+
+/// `YYYYMMDDHHMMSSZ` for unix seconds.
+pub fn generalized_time(unix: i64) -> String {
+    let days = unix.div_euclid(86400);
+    let secs = unix.rem_euclid(86400);
+    // Civil from days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}Z",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }
 
 /// What to mint. `Mint::default()` is a bundle the verifier must accept; each field changes one
@@ -162,6 +359,18 @@ pub struct Mint {
     pub set_by_other_log: bool,
     /// Leave the inclusion promise out.
     pub no_promise: bool,
+    /// Log the entry in the Rekor v2 log as `hashedrekord` 0.0.2 (no SET, no integratedTime).
+    pub rekor_v2: bool,
+    /// Changes the v2 body before the log integrates it.
+    pub body_v2: Option<fn(&mut Value)>,
+    /// Who stamps the signature (RFC 3161).
+    pub tsa: TsaChoice,
+    /// genTime of the stamp (default: `integrated_time`).
+    pub tsa_time: Option<i64>,
+    /// Stamp another signature.
+    pub tsa_over_other_signature: bool,
+    /// Two SignerInfos in the stamp.
+    pub tsa_two_signer_infos: bool,
 }
 
 pub fn statement(digest: &[u8; 32]) -> Vec<u8> {
@@ -203,6 +412,12 @@ impl Default for Mint {
             checkpoint_wrong_root: false,
             set_by_other_log: false,
             no_promise: false,
+            rekor_v2: false,
+            body_v2: None,
+            tsa: TsaChoice::None,
+            tsa_time: None,
+            tsa_over_other_signature: false,
+            tsa_two_signer_infos: false,
         }
     }
 }
@@ -344,6 +559,10 @@ impl MiniSigstore {
             rekor: Log::new(),
             rekor_b: Log::new(),
             stranger_log: Log::new(),
+            rekor_v2: Log::new(),
+            tsa: Tsa::new("mini-tsa", true),
+            tsa_lax: Tsa::new("mini-tsa-lax", false),
+            tsa_stranger: Tsa::new("stranger-tsa", true),
         }
     }
 
@@ -353,7 +572,8 @@ impl MiniSigstore {
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
             "tlogs": [
                 self.rekor.instance("https://rekor.mini-sigstore.test"),
-                self.rekor_b.instance("https://rekor-b.mini-sigstore.test")
+                self.rekor_b.instance("https://rekor-b.mini-sigstore.test"),
+                self.rekor_v2.instance("https://log2025.rekor.mini-sigstore.test")
             ],
             "certificateAuthorities": [{
                 "subject": { "organization": "mini-sigstore.test", "commonName": "mini-sigstore root" },
@@ -365,7 +585,7 @@ impl MiniSigstore {
                 "validFor": { "start": "2020-01-01T00:00:00Z" }
             }],
             "ctlogs": [ self.ct.instance("https://ctfe.mini-sigstore.test") ],
-            "timestampAuthorities": []
+            "timestampAuthorities": [ self.tsa.authority(), self.tsa_lax.authority() ]
         })
     }
 
@@ -495,27 +715,61 @@ impl MiniSigstore {
             "payloadType": m.payload_type,
             "signatures": [{ "sig": b64(&sig), "keyid": "" }]
         });
-        let mut body = json!({
-            "apiVersion": "0.0.1",
-            "kind": "dsse",
-            "spec": {
-                "envelopeHash": { "algorithm": "sha256", "value": hex::encode(sha256(envelope.to_string().as_bytes())) },
-                "payloadHash": { "algorithm": "sha256", "value": hex::encode(sha256(&m.payload)) },
-                "signatures": [{ "signature": b64(&sig), "verifier": b64(pem(&leaf).as_bytes()) }]
+        let (kind_version, body, log) = if m.rekor_v2 {
+            let mut body = json!({
+                "apiVersion": "0.0.2",
+                "kind": "hashedrekord",
+                "spec": { "hashedRekordV002": {
+                    "data": { "algorithm": "SHA2_256", "digest": b64(&sha256(&pae)) },
+                    "signature": {
+                        "content": b64(&sig),
+                        "verifier": {
+                            "x509Certificate": { "rawBytes": b64(&leaf) },
+                            "keyDetails": "PKIX_ECDSA_P256_SHA_256"
+                        }
+                    }
+                } }
+            });
+            if let Some(f) = m.body_v2 {
+                f(&mut body);
             }
-        });
-        if let Some(f) = m.body {
-            f(&mut body);
-        }
-        let body = serde_json::to_vec(&body).unwrap();
+            (
+                json!({ "kind": "hashedrekord", "version": "0.0.2" }),
+                serde_json::to_vec(&body).unwrap(),
+                &self.rekor_v2,
+            )
+        } else {
+            let mut body = json!({
+                "apiVersion": "0.0.1",
+                "kind": "dsse",
+                "spec": {
+                    "envelopeHash": { "algorithm": "sha256", "value": hex::encode(sha256(envelope.to_string().as_bytes())) },
+                    "payloadHash": { "algorithm": "sha256", "value": hex::encode(sha256(&m.payload)) },
+                    "signatures": [{ "signature": b64(&sig), "verifier": b64(pem(&leaf).as_bytes()) }]
+                }
+            });
+            if let Some(f) = m.body {
+                f(&mut body);
+            }
+            (
+                json!({ "kind": "dsse", "version": "0.0.1" }),
+                serde_json::to_vec(&body).unwrap(),
+                &self.rekor,
+            )
+        };
 
-        // The log: five entries, ours at shard index 3; global index 1000 + 3.
+        // The log: five entries, ours at shard index 3; Rekor v1 global index 1000 + 3
+        // (Rekor v2 indexes are shard-local).
         let mut leaves: Vec<[u8; 32]> = (0..5u8).map(|i| leaf_hash(&[i; 16])).collect();
         let index = 3usize;
         leaves[index] = leaf_hash(&body);
         let root = mth(&leaves);
         let proof = path(index, &leaves);
-        let log_index = 1000 + index as u64;
+        let log_index = if m.rekor_v2 {
+            index as u64
+        } else {
+            1000 + index as u64
+        };
 
         let cp_root = if m.checkpoint_wrong_root {
             sha256(b"another tree")
@@ -528,35 +782,19 @@ impl MiniSigstore {
         } else if m.checkpoint_by_stranger {
             &self.stranger_log
         } else {
-            &self.rekor
+            log
         };
-        let mut hint_sig = self.rekor.log_id()[..4].to_vec();
+        let mut hint_sig = log.log_id()[..4].to_vec();
         if m.checkpoint_by_other_log {
             hint_sig = self.rekor_b.log_id()[..4].to_vec();
         }
         hint_sig.extend(cp_log.sign(note.as_bytes()));
         let checkpoint = format!("{note}\n\u{2014} mini-rekor.test {}\n", b64(&hint_sig));
 
-        let set_payload = format!(
-            "{{\"body\":\"{}\",\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{}}}",
-            b64(&body),
-            m.integrated_time,
-            hex::encode(self.rekor.log_id()),
-            log_index
-        );
-        let set_log = if m.set_by_other_log {
-            &self.rekor_b
-        } else {
-            &self.rekor
-        };
-        let set = set_log.sign(set_payload.as_bytes());
-
         let mut entry = json!({
             "logIndex": log_index.to_string(),
-            "logId": { "keyId": b64(&self.rekor.log_id()) },
-            "kindVersion": { "kind": "dsse", "version": "0.0.1" },
-            "integratedTime": m.integrated_time.to_string(),
-            "inclusionPromise": { "signedEntryTimestamp": b64(&set) },
+            "logId": { "keyId": b64(&log.log_id()) },
+            "kindVersion": kind_version,
             "inclusionProof": {
                 "logIndex": index.to_string(),
                 "rootHash": b64(&root),
@@ -566,15 +804,52 @@ impl MiniSigstore {
             },
             "canonicalizedBody": b64(&body)
         });
-        if m.no_promise {
-            entry.as_object_mut().unwrap().remove("inclusionPromise");
+        if !m.rekor_v2 {
+            let set_payload = format!(
+                "{{\"body\":\"{}\",\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{}}}",
+                b64(&body),
+                m.integrated_time,
+                hex::encode(log.log_id()),
+                log_index
+            );
+            let set_log = if m.set_by_other_log {
+                &self.rekor_b
+            } else {
+                log
+            };
+            let set = set_log.sign(set_payload.as_bytes());
+            entry["integratedTime"] = json!(m.integrated_time.to_string());
+            if !m.no_promise {
+                entry["inclusionPromise"] = json!({ "signedEntryTimestamp": b64(&set) });
+            }
+        }
+
+        let mut tvd = json!({});
+        let tsa = match m.tsa {
+            TsaChoice::None => None,
+            TsaChoice::Trusted => Some(&self.tsa),
+            TsaChoice::Lax => Some(&self.tsa_lax),
+            TsaChoice::Stranger => Some(&self.tsa_stranger),
+        };
+        if let Some(tsa) = tsa {
+            let stamped: &[u8] = if m.tsa_over_other_signature {
+                b"another signature"
+            } else {
+                &sig
+            };
+            let token = tsa.stamp(
+                stamped,
+                m.tsa_time.unwrap_or(m.integrated_time),
+                if m.tsa_two_signer_infos { 2 } else { 1 },
+            );
+            tvd = json!({ "rfc3161Timestamps": [{ "signedTimestamp": b64(&token) }] });
         }
         json!({
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": {
                 "certificate": { "rawBytes": b64(&leaf) },
                 "tlogEntries": [entry],
-                "timestampVerificationData": {}
+                "timestampVerificationData": tvd
             },
             "dsseEnvelope": envelope
         })
