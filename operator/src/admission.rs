@@ -259,7 +259,12 @@ pub fn mutate(
         );
     };
     let deny = |message: String| Decision {
-        response: AdmissionResponse::from(request).deny(&message),
+        response: {
+            let mut r = AdmissionResponse::from(request).deny(&message);
+            r.result.code = 403;
+            r.result.reason = "Forbidden".to_owned();
+            r
+        },
         outcome: Outcome::Denied { message },
         namespace: Some(namespace.clone()),
         pod: pod_name.clone(),
@@ -620,6 +625,7 @@ mod tests {
 
     fn assert_denied(d: &Decision, contains: &[&str]) {
         assert!(!d.response.allowed, "{d:?}");
+        assert_eq!(d.response.result.code, 403);
         assert!(d.response.patch.is_none());
         let msg = &d.response.result.message;
         for c in contains {

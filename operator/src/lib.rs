@@ -6,6 +6,10 @@
 //! * [`telemetry`]: logging setup.
 
 pub mod admission;
+pub mod cache;
+pub mod controller;
 pub mod crd;
+pub mod lease;
+pub mod metrics;
 pub mod telemetry;
 pub mod webhook;

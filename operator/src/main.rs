@@ -1,5 +1,441 @@
-//! model-validation-operator: filled in by the operator issues.
+//! `model-validation-operator`: the pod-mutating webhook (every replica) and the ModelValidation
+//! controller (the Lease holder only).
+//!
+//! Ports: webhook HTTPS `--webhook-bind-address` (`:9443`, `POST /mutate-v1-pod`); probes
+//! `--health-probe-bind-address` (`:8081`, `/healthz`, `/readyz`); metrics
+//! `--metrics-bind-address` (`:8080`, `/metrics`; `0` turns it off).
+//!
+//! `--dev` serves `https://localhost:9443` with a freshly generated self-signed certificate and
+//! works without a cluster (then every labelled pod is denied: no ModelValidation is known).
+//!
+//! API calls (RBAC): `modelvalidations` get/list/watch, `modelvalidations/status` patch,
+//! `namespaces` list/watch, `pods` list/watch, `events.k8s.io` `events` create/patch, and with
+//! `--leader-elect` `coordination.k8s.io` `leases` get/create/update in the Lease namespace.
 
-fn main() {
-    println!("model-validation-operator {}", env!("CARGO_PKG_VERSION"));
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::{Api, Client};
+use model_validation_operator::admission::{
+    DEFAULT_VERIFIER_COMMAND, InjectConfig, ModelValidationLookup, StaticLookup,
+};
+use model_validation_operator::cache::Caches;
+use model_validation_operator::controller::{self, Context};
+use model_validation_operator::crd::ModelValidation;
+use model_validation_operator::lease::{Elector, LeaseConfig, run_while_leader};
+use model_validation_operator::metrics::Metrics;
+use model_validation_operator::telemetry::{self, LogFormat};
+use model_validation_operator::webhook::tls::{self, TlsFiles};
+use model_validation_operator::webhook::{self, AdminState, Readiness, WebhookState};
+use mv_shared::POD_LABEL;
+use tokio_util::sync::CancellationToken;
+
+/// Injects the model verifier into labelled pods and reports what it found.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Image of the verifier container the webhook injects.
+    #[arg(long, env = "VERIFIER_IMAGE", default_value = "model-verifier:latest")]
+    verifier_image: String,
+    /// Command of the injected container (the arguments `verify ...` follow it).
+    #[arg(long, env = "VERIFIER_COMMAND", default_value = DEFAULT_VERIFIER_COMMAND)]
+    verifier_command: String,
+    /// Webhook HTTPS address (`:9443` means all interfaces).
+    #[arg(long, env = "WEBHOOK_BIND_ADDRESS", default_value = ":9443")]
+    webhook_bind_address: String,
+    /// Directory with the serving certificate and key (a mounted `kubernetes.io/tls` Secret).
+    #[arg(
+        long,
+        env = "WEBHOOK_CERT_DIR",
+        default_value = "/tmp/k8s-webhook-server/serving-certs"
+    )]
+    webhook_cert_dir: PathBuf,
+    /// Certificate file name in the directory.
+    #[arg(long, env = "WEBHOOK_CERT_NAME", default_value = "tls.crt")]
+    webhook_cert_name: String,
+    /// Key file name in the directory.
+    #[arg(long, env = "WEBHOOK_KEY_NAME", default_value = "tls.key")]
+    webhook_key_name: String,
+    /// Seconds between checks of the certificate files for a rotation.
+    #[arg(long, env = "WEBHOOK_CERT_POLL_SECONDS", default_value_t = 10)]
+    webhook_cert_poll_seconds: u64,
+    /// Address of `/healthz` and `/readyz` (plain HTTP).
+    #[arg(long, env = "HEALTH_PROBE_BIND_ADDRESS", default_value = ":8081")]
+    health_probe_bind_address: String,
+    /// Address of `/metrics` (plain HTTP); `0` turns it off.
+    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = ":8080")]
+    metrics_bind_address: String,
+    /// Run the controller only on the replica holding the Lease.
+    #[arg(long, env = "LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the Lease (the operator's own).
+    #[arg(
+        long,
+        env = "POD_NAMESPACE",
+        default_value = "model-validation-operator-system"
+    )]
+    leader_election_namespace: String,
+    /// Name of the Lease.
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_ID",
+        default_value = "model-validation-operator"
+    )]
+    leader_election_id: String,
+    /// This replica's identity in the Lease (default: the host name, i.e. the pod name).
+    #[arg(long, env = "POD_NAME")]
+    leader_identity: Option<String>,
+    /// Do not serve the webhook (controller only).
+    #[arg(long, env = "DISABLE_WEBHOOK")]
+    disable_webhook: bool,
+    /// Do not run the controller (webhook only).
+    #[arg(long, env = "DISABLE_CONTROLLER")]
+    disable_controller: bool,
+    /// Seconds in-flight admissions get to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    shutdown_grace_seconds: u64,
+    /// Development: self-signed certificate, `https://localhost:9443`, no leader election,
+    /// runs without a cluster.
+    #[arg(long)]
+    dev: bool,
+    /// Log format (`auto`: JSON unless stderr is a terminal).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info` or `model_validation_operator=debug` (`RUST_LOG` wins).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+/// `:9443` → `0.0.0.0:9443`; `0` → off.
+fn bind_address(flag: &str, value: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if value == "0" || value.is_empty() {
+        return Ok(None);
+    }
+    let full = if value.starts_with(':') {
+        format!("0.0.0.0{value}")
+    } else {
+        value.to_owned()
+    };
+    full.parse().map(Some).with_context(|| {
+        format!("--{flag} {value:?} is not an address such as :9443 or 127.0.0.1:9443")
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(e) = telemetry::init(args.log_format, &args.log_level) {
+        eprintln!("error: cannot set up logging: {e}");
+        return ExitCode::from(2);
+    }
+    // One crypto provider for every TLS user (kube client, webhook server): aws-lc-rs.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "Exiting");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let Args {
+        verifier_image,
+        verifier_command,
+        webhook_bind_address,
+        webhook_cert_dir,
+        webhook_cert_name,
+        webhook_key_name,
+        webhook_cert_poll_seconds,
+        health_probe_bind_address,
+        metrics_bind_address,
+        leader_elect,
+        leader_election_namespace,
+        leader_election_id,
+        leader_identity,
+        disable_webhook,
+        disable_controller,
+        shutdown_grace_seconds,
+        dev,
+        log_format: _,
+        log_level: _,
+    } = args;
+    let metrics = Metrics::new();
+    let readiness = Readiness::new(!disable_webhook);
+    let shutdown = CancellationToken::new();
+    let mut webhook_addr = bind_address("webhook-bind-address", &webhook_bind_address)?;
+    if dev && webhook_bind_address == ":9443" {
+        webhook_addr = Some(SocketAddr::from(([127, 0, 0, 1], 9443)));
+    }
+    let probe_addr = bind_address("health-probe-bind-address", &health_probe_bind_address)?;
+    let metrics_addr = bind_address("metrics-bind-address", &metrics_bind_address)?;
+
+    // Cluster access. In --dev a missing cluster is not fatal.
+    let client = match Client::try_default().await {
+        Ok(c) => Some(c),
+        Err(e) if dev => {
+            tracing::warn!(error = %e, "No cluster: serving the webhook with no ModelValidations (--dev)");
+            None
+        }
+        Err(e) => {
+            return Err(e)
+                .context("cannot build a Kubernetes client (in-cluster config or kubeconfig)");
+        }
+    };
+    let lookup: Arc<dyn ModelValidationLookup + Send + Sync> = match &client {
+        Some(c) => Arc::new(Caches::start(c.clone(), readiness.clone())),
+        None => {
+            readiness.set_caches_synced();
+            Arc::new(StaticLookup::default())
+        }
+    };
+
+    let mut tasks = tokio::task::JoinSet::new();
+
+    // Admin endpoints.
+    let admin = webhook::admin_router(AdminState {
+        readiness: readiness.clone(),
+        metrics: metrics.clone(),
+    });
+    if let Some(addr) = probe_addr {
+        let stop = shutdown.clone();
+        let router = admin.clone();
+        tasks.spawn(async move {
+            webhook::serve_plain(addr, router, stop.cancelled_owned())
+                .await
+                .with_context(|| format!("cannot serve probes on {addr}"))
+        });
+        tracing::info!(%addr, "Serving /healthz and /readyz");
+    }
+    if let Some(addr) = metrics_addr.filter(|a| Some(*a) != probe_addr) {
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            webhook::serve_plain(addr, admin, stop.cancelled_owned())
+                .await
+                .with_context(|| format!("cannot serve metrics on {addr}"))
+        });
+        tracing::info!(%addr, "Serving /metrics");
+    }
+
+    // Webhook.
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let _dev_dir; // keeps the temporary certificate directory alive
+    if let (false, Some(addr)) = (disable_webhook, webhook_addr) {
+        let files = if dev {
+            let dir =
+                tempfile::tempdir().context("cannot create a directory for the dev certificate")?;
+            let files = tls::write_dev_certificate(dir.path())?;
+            tracing::info!(cert = %files.cert.display(), "Generated a self-signed certificate for localhost");
+            _dev_dir = Some(dir);
+            files
+        } else {
+            _dev_dir = None;
+            TlsFiles::in_dir(&webhook_cert_dir, &webhook_cert_name, &webhook_key_name)
+        };
+        let config = files.load().await?;
+        tokio::spawn(tls::reload_on_change(
+            config.clone(),
+            files,
+            Duration::from_secs(webhook_cert_poll_seconds.max(1)),
+        ));
+        let state = WebhookState {
+            lookup: lookup.clone(),
+            config: Arc::new(InjectConfig {
+                verifier_command: vec![verifier_command],
+                ..InjectConfig::new(verifier_image)
+            }),
+            metrics: metrics.clone(),
+        };
+        let server_handle = handle.clone();
+        let ready = readiness.clone();
+        tasks.spawn(async move {
+            tls::serve_tls(addr, config, webhook::router(state), server_handle)
+                .await
+                .with_context(|| format!("cannot serve the webhook on {addr}"))
+        });
+        let listening = handle.clone();
+        tokio::spawn(async move {
+            if let Some(addr) = listening.listening().await {
+                ready.set_serving(true);
+                tracing::info!("Serving the webhook on https://{addr}/mutate-v1-pod");
+            }
+        });
+    } else {
+        _dev_dir = None;
+    }
+
+    // Controller (leader only).
+    if let (false, Some(client)) = (disable_controller, client.clone()) {
+        let identity = leader_identity
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| format!("model-validation-operator-{}", std::process::id()));
+        let work = {
+            let client = client.clone();
+            let lookup = lookup.clone();
+            let metrics = metrics.clone();
+            let identity = identity.clone();
+            move |stop: CancellationToken| {
+                run_controller(
+                    client.clone(),
+                    lookup.clone(),
+                    metrics.clone(),
+                    identity.clone(),
+                    stop,
+                )
+            }
+        };
+        if leader_elect && !dev {
+            let elector = Elector::new(
+                client,
+                LeaseConfig {
+                    namespace: leader_election_namespace,
+                    name: leader_election_id,
+                    identity,
+                    lease_duration: Duration::from_secs(15),
+                    retry_period: Duration::from_secs(3),
+                },
+            );
+            let stop = shutdown.clone();
+            let metrics = metrics.clone();
+            tasks.spawn(async move {
+                run_while_leader(elector, metrics, stop, work).await;
+                Ok(())
+            });
+        } else {
+            metrics.leader.set(1);
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                work(stop).await;
+                Ok(())
+            });
+        }
+    }
+
+    // Run until a signal or a fatal task error.
+    let result = tokio::select! {
+        _ = shutdown_signal() => { tracing::info!("Shutting down"); Ok(()) }
+        Some(r) = tasks.join_next() => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(anyhow::Error::new(e).context("a server task failed")),
+        },
+    };
+    // Stop taking new admissions, let in-flight ones finish, release the Lease.
+    readiness.set_serving(false);
+    handle.graceful_shutdown(Some(Duration::from_secs(shutdown_grace_seconds)));
+    shutdown.cancel();
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(shutdown_grace_seconds + 5), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("Shutdown grace period over; exiting with tasks still running");
+    }
+    result
+}
+
+async fn run_controller(
+    client: Client,
+    lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
+    metrics: Metrics,
+    identity: String,
+    stop: CancellationToken,
+) {
+    let pod_api: Api<Pod> = Api::all(client.clone());
+    let pod_watch = watcher::Config::default().labels(POD_LABEL);
+    let (pods, writer) = reflector::store::<Pod>();
+    let reflector_task = tokio::spawn(
+        reflector::reflector(writer, watcher(pod_api.clone(), pod_watch.clone()))
+            .default_backoff()
+            .for_each(|e| async move {
+                if let Err(e) = e {
+                    tracing::warn!(error = %e, "Pod watch failed; retrying");
+                }
+            }),
+    );
+    tokio::select! {
+        _ = stop.cancelled() => { reflector_task.abort(); return; }
+        r = pods.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
+    }
+    let controller = Controller::new(
+        Api::<ModelValidation>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .with_config(kube::runtime::controller::Config::default().debounce(Duration::from_secs(1)));
+    let store = controller.store();
+    let mapper_store = store.clone();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "model-validation-operator".to_owned(),
+            instance: Some(identity),
+        },
+    );
+    let ctx = Arc::new(Context::new(
+        client,
+        store,
+        pods,
+        lookup,
+        recorder,
+        metrics,
+        Timestamp::now(),
+    ));
+    tracing::info!("Controller started");
+    controller
+        .watches(pod_api, pod_watch, move |pod| {
+            controller::model_validations_for_pod(&pod, &mapper_store)
+        })
+        .graceful_shutdown_on(stop.cancelled_owned())
+        .run(controller::reconcile, controller::error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "Reconcile request failed");
+            }
+        })
+        .await;
+    reflector_task.abort();
+    tracing::info!("Controller stopped");
 }

@@ -1,1 +1,211 @@
-//! placeholder
+//! The HTTPS servers: the admission webhook (`POST /mutate-v1-pod`, rustls) and the plain-HTTP
+//! admin endpoints (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! This module owns transport only: decisions come from [`crate::admission`]. The serving
+//! certificate is read from files and re-read when their content changes (polling, which also
+//! sees kubelet's atomic `..data` symlink swap on Secret volumes, unlike a file watch), so
+//! cert-manager rotations need no restart. Bad input never produces a 5xx.
+
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::admission::{self, InjectConfig, ModelValidationLookup, Outcome};
+use crate::metrics::Metrics;
+
+/// Largest AdmissionReview accepted (a pod is at most ~1.5 MiB in etcd; a review can carry it
+/// twice).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// What the webhook handler needs.
+#[derive(Clone)]
+pub struct WebhookState {
+    /// ModelValidations and namespaces (a reflector cache in production).
+    pub lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
+    /// What to inject.
+    pub config: Arc<InjectConfig>,
+    /// Where to count.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for WebhookState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The webhook's routes.
+pub fn router(state: WebhookState) -> Router {
+    Router::new()
+        .route("/mutate-v1-pod", post(mutate_pod))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let decision = admission::admit(&body, state.lookup.as_ref(), &state.config);
+    let took = started.elapsed();
+    state
+        .metrics
+        .observe_admission(decision.outcome.result_label(), took);
+    let ns = decision.namespace.as_deref().unwrap_or("");
+    let pod = decision.pod.as_deref().unwrap_or("");
+    let uid = decision.response.uid.as_str();
+    let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    match &decision.outcome {
+        Outcome::Injected { model_validation } => tracing::info!(
+            ns,
+            pod,
+            uid,
+            model_validation = %model_validation,
+            micros,
+            outcome = "injected",
+            "Admission"
+        ),
+        Outcome::Skipped { reason } => {
+            tracing::info!(
+                ns,
+                pod,
+                uid,
+                reason,
+                micros,
+                outcome = "skipped",
+                "Admission"
+            )
+        }
+        Outcome::Denied { message } => tracing::info!(
+            ns,
+            pod,
+            uid,
+            reason = %message,
+            micros,
+            outcome = "denied",
+            "Admission"
+        ),
+        Outcome::Invalid { message } => tracing::warn!(
+            ns,
+            pod,
+            uid,
+            reason = %message,
+            micros,
+            outcome = "invalid",
+            "Admission"
+        ),
+    }
+    (StatusCode::OK, axum::Json(decision.review())).into_response()
+}
+
+/// Readiness of this replica, as `/readyz` reports it.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    caches_synced: Arc<AtomicBool>,
+    serving: Arc<AtomicBool>,
+    webhook_enabled: bool,
+}
+
+impl Readiness {
+    /// `webhook_enabled`: whether `/readyz` waits for the webhook to serve.
+    pub fn new(webhook_enabled: bool) -> Self {
+        Self {
+            webhook_enabled,
+            ..Self::default()
+        }
+    }
+    /// Marks the ModelValidation and namespace caches as filled.
+    pub fn set_caches_synced(&self) {
+        self.caches_synced.store(true, Ordering::SeqCst);
+    }
+    /// Whether the caches are filled.
+    pub fn caches_synced(&self) -> bool {
+        self.caches_synced.load(Ordering::SeqCst)
+    }
+    /// Marks the webhook as listening with a certificate.
+    pub fn set_serving(&self, serving: bool) {
+        self.serving.store(serving, Ordering::SeqCst);
+    }
+    /// What is still missing (empty: ready).
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if !self.caches_synced() {
+            out.push("ModelValidation cache not synced");
+        }
+        if self.webhook_enabled && !self.serving.load(Ordering::SeqCst) {
+            out.push("webhook not serving");
+        }
+        out
+    }
+}
+
+/// State of the admin endpoints.
+#[derive(Debug, Clone)]
+pub struct AdminState {
+    /// Readiness flags.
+    pub readiness: Readiness,
+    /// Metrics to expose.
+    pub metrics: Metrics,
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn admin_router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AdminState>) -> Response {
+    let missing = state.readiness.missing();
+    if missing.is_empty() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", missing.join(", ")),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<AdminState>) -> Response {
+    match state.metrics.encode() {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode metrics: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// Serves `router` over plain HTTP until `shutdown` resolves.
+pub async fn serve_plain(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

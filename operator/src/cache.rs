@@ -1,0 +1,103 @@
+//! The webhook's in-memory view of the cluster: reflectors over `ModelValidation`s and over
+//! namespace metadata. Admission reads only from here; no API call on the hot path.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use mv_shared::NAMESPACE_IGNORE_LABEL;
+
+use crate::admission::ModelValidationLookup;
+use crate::crd::ModelValidation;
+use crate::webhook::Readiness;
+
+/// Reflector-backed [`ModelValidationLookup`].
+#[derive(Clone)]
+pub struct Caches {
+    model_validations: Store<ModelValidation>,
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    readiness: Readiness,
+}
+
+impl std::fmt::Debug for Caches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caches")
+            .field("model_validations", &self.model_validations.len())
+            .field("namespaces", &self.namespaces.len())
+            .finish()
+    }
+}
+
+impl ModelValidationLookup for Caches {
+    fn ready(&self) -> bool {
+        self.readiness.caches_synced()
+    }
+
+    fn namespace_ignored(&self, namespace: &str) -> bool {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .is_some_and(|ns| {
+                ns.labels().get(NAMESPACE_IGNORE_LABEL).map(String::as_str) == Some("true")
+            })
+    }
+
+    fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>> {
+        self.model_validations
+            .state()
+            .into_iter()
+            .filter(|m| m.namespace().as_deref() == Some(namespace))
+            .collect()
+    }
+}
+
+impl Caches {
+    /// Starts both reflectors on the runtime; `readiness` turns synced once both listed.
+    /// RBAC: `list`, `watch` on `modelvalidations.ml.sigstore.dev` and on `namespaces`.
+    pub fn start(client: Client, readiness: Readiness) -> Self {
+        let (mv_store, mv_writer) = reflector::store::<ModelValidation>();
+        let mv_api: Api<ModelValidation> = Api::all(client.clone());
+        tokio::spawn(
+            reflector::reflector(mv_writer, watcher(mv_api, watcher::Config::default()))
+                .default_backoff()
+                .for_each(|event| async move {
+                    if let Err(e) = event {
+                        tracing::warn!(error = %e, "ModelValidation watch failed; retrying");
+                    }
+                }),
+        );
+        let (ns_store, ns_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
+        let ns_api: Api<PartialObjectMeta<Namespace>> = Api::all(client);
+        tokio::spawn(
+            reflector::reflector(ns_writer, watcher(ns_api, watcher::Config::default()))
+                .default_backoff()
+                .for_each(|event| async move {
+                    if let Err(e) = event {
+                        tracing::warn!(error = %e, "Namespace watch failed; retrying");
+                    }
+                }),
+        );
+        let caches = Self {
+            model_validations: mv_store,
+            namespaces: ns_store,
+            readiness,
+        };
+        let waiting = caches.clone();
+        tokio::spawn(async move {
+            let a = waiting.model_validations.wait_until_ready().await;
+            let b = waiting.namespaces.wait_until_ready().await;
+            if a.is_ok() && b.is_ok() {
+                tracing::info!(
+                    model_validations = waiting.model_validations.len(),
+                    namespaces = waiting.namespaces.len(),
+                    "Caches synced"
+                );
+                waiting.readiness.set_caches_synced();
+            }
+        });
+        caches
+    }
+}

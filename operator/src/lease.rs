@@ -1,0 +1,262 @@
+//! Leader election with a `coordination.k8s.io/v1` Lease, so that controller work runs on one
+//! replica while the webhook serves on all of them.
+//!
+//! Like client-go, expiry is judged on this replica's monotonic clock: a Lease whose
+//! `renewTime` has not changed for `leaseDurationSeconds` since we first saw it is free, whatever
+//! the clocks of other nodes say. RBAC: `get`, `create`, `update` on `leases` in one namespace.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Client};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// Where and who.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// Namespace of the Lease (the operator's own).
+    pub namespace: String,
+    /// Name of the Lease.
+    pub name: String,
+    /// This replica (its pod name).
+    pub identity: String,
+    /// How long a Lease holds without renewal.
+    pub lease_duration: Duration,
+    /// How often the holder renews, and others retry.
+    pub retry_period: Duration,
+}
+
+/// Lease API failure.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read or write Lease {namespace}/{name}")]
+pub struct LeaseError {
+    namespace: String,
+    name: String,
+    #[source]
+    source: kube::Error,
+}
+
+/// One replica's view of the election.
+#[derive(Debug)]
+pub struct Elector {
+    api: Api<Lease>,
+    config: LeaseConfig,
+    /// (holder, renewTime) last seen, and when we first saw it.
+    observed: Option<(Option<String>, Option<MicroTime>, Instant)>,
+}
+
+fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+impl Elector {
+    /// An elector for `config` (no API call yet).
+    pub fn new(client: Client, config: LeaseConfig) -> Self {
+        Self {
+            api: Api::namespaced(client, &config.namespace),
+            config,
+            observed: None,
+        }
+    }
+
+    fn err(&self, source: kube::Error) -> LeaseError {
+        LeaseError {
+            namespace: self.config.namespace.clone(),
+            name: self.config.name.clone(),
+            source,
+        }
+    }
+
+    fn spec(&self, previous: Option<&LeaseSpec>, now: Timestamp) -> LeaseSpec {
+        let ours = previous.and_then(|p| p.holder_identity.as_deref())
+            == Some(self.config.identity.as_str());
+        let transitions = previous.and_then(|p| p.lease_transitions).unwrap_or(0);
+        LeaseSpec {
+            holder_identity: Some(self.config.identity.clone()),
+            lease_duration_seconds: Some(
+                i32::try_from(self.config.lease_duration.as_secs()).unwrap_or(15),
+            ),
+            acquire_time: if ours {
+                previous.and_then(|p| p.acquire_time.clone())
+            } else {
+                Some(MicroTime(now))
+            },
+            renew_time: Some(MicroTime(now)),
+            lease_transitions: Some(if ours || previous.is_none() {
+                transitions
+            } else {
+                transitions + 1
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Acquires or renews the Lease; `Ok(true)` while this replica holds it.
+    pub async fn try_acquire_or_renew(&mut self) -> Result<bool, LeaseError> {
+        let now = Timestamp::now();
+        let Some(mut lease) = self
+            .api
+            .get_opt(&self.config.name)
+            .await
+            .map_err(|e| self.err(e))?
+        else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.config.name.clone()),
+                    namespace: Some(self.config.namespace.clone()),
+                    ..Default::default()
+                },
+                spec: Some(self.spec(None, now)),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(e) if is_conflict(&e) => Ok(false),
+                Err(e) => Err(self.err(e)),
+            };
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
+        let ours = holder.as_deref() == Some(self.config.identity.as_str());
+        let duration = spec
+            .lease_duration_seconds
+            .and_then(|s| u64::try_from(s).ok())
+            .map_or(self.config.lease_duration, Duration::from_secs);
+        let record = (holder.clone(), spec.renew_time.clone());
+        let first_seen = match &self.observed {
+            Some((h, r, at)) if (h, r) == (&record.0, &record.1) => *at,
+            _ => Instant::now(),
+        };
+        self.observed = Some((record.0, record.1, first_seen));
+        let expired = first_seen.elapsed() >= duration;
+        if !(ours || holder.is_none() || expired) {
+            return Ok(false);
+        }
+        lease.spec = Some(self.spec(Some(&spec), now));
+        match self
+            .api
+            .replace(&self.config.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Gives the Lease up (on shutdown) so another replica takes over at once.
+    pub async fn release(&mut self) -> Result<(), LeaseError> {
+        let Some(mut lease) = self
+            .api
+            .get_opt(&self.config.name)
+            .await
+            .map_err(|e| self.err(e))?
+        else {
+            return Ok(());
+        };
+        let Some(spec) = lease.spec.as_mut() else {
+            return Ok(());
+        };
+        if spec.holder_identity.as_deref() != Some(self.config.identity.as_str()) {
+            return Ok(());
+        }
+        spec.holder_identity = None;
+        spec.lease_duration_seconds = Some(1);
+        match self
+            .api
+            .replace(&self.config.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_conflict(&e) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+}
+
+/// Runs `work` while this replica leads, until `shutdown` is cancelled. `work` gets a token
+/// that is cancelled when leadership is lost (renewal failing for a lease duration) or on
+/// shutdown; it must return soon after. Leadership can be won again later.
+pub async fn run_while_leader<F, Fut>(
+    mut elector: Elector,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    work: F,
+) where
+    F: Fn(CancellationToken) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let retry = elector.config.retry_period;
+    let duration = elector.config.lease_duration;
+    loop {
+        // follower: try until we lead
+        let led = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = elector.try_acquire_or_renew() => r,
+        };
+        match led {
+            Ok(true) => {}
+            Ok(false) => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(retry) => continue,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Leader election failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(retry) => continue,
+                }
+            }
+        }
+        tracing::info!(identity = %elector.config.identity, lease = %elector.config.name, "Became leader");
+        metrics.leader.set(1);
+        let lost = shutdown.child_token();
+        let mut task = tokio::spawn(work(lost.clone()));
+        let mut last_renewed = Instant::now();
+        let mut work_done = false;
+        while !lost.is_cancelled() {
+            tokio::select! {
+                _ = lost.cancelled() => break,
+                _ = &mut task => { work_done = true; break; }
+                _ = tokio::time::sleep(retry) => {}
+            }
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => last_renewed = Instant::now(),
+                Ok(false) => {
+                    tracing::warn!("Leadership lost to another replica");
+                    lost.cancel();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Cannot renew the Lease");
+                    // stop before the Lease can expire for the others
+                    if last_renewed.elapsed() + retry >= duration {
+                        lost.cancel();
+                    }
+                }
+            }
+        }
+        lost.cancel();
+        if !work_done {
+            let _ = task.await;
+        }
+        metrics.leader.set(0);
+        if shutdown.is_cancelled() {
+            if let Err(e) = elector.release().await {
+                tracing::warn!(error = %e, "Cannot release the Lease");
+            }
+            return;
+        }
+        if work_done {
+            // the work ended on its own: yield leadership and stop
+            let _ = elector.release().await;
+            return;
+        }
+    }
+}
