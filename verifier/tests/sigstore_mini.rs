@@ -470,3 +470,19 @@ fn rekor_v2_hashedrekord_entries() {
         reject(&ms, &bad, "", case);
     }
 }
+
+#[test]
+fn rekor_v2_proof_index_must_match_the_entry_index() {
+    let ms = MiniSigstore::new();
+    let mut m = Mint::default();
+    m.rekor_v2 = true;
+    m.tsa = TsaChoice::Trusted;
+    let mut b = ms.mint(&m);
+    *b.pointer_mut("/verificationMaterial/tlogEntries/0/inclusionProof/logIndex")
+        .unwrap() = json!("2");
+    let e = verifier(&ms, IDENTITY, ISSUER)
+        .verify_bundle(b.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("differs from the entry's logIndex"), "{e}");
+}

@@ -339,7 +339,7 @@ fn check_entry(
             "canonicalizedBody",
         ],
     )?;
-    let _log_index = uint64(get(e, "logIndex", p)?, "tlogEntries[0].logIndex")?;
+    let log_index = uint64(get(e, "logIndex", p)?, "tlogEntries[0].logIndex")?;
     let log_id = obj(get(e, "logId", p)?, "tlogEntries[0].logId")?;
     fields(log_id, "tlogEntries[0].logId", &["keyId"])?;
     let log_id = bytes(
@@ -462,6 +462,13 @@ fn check_entry(
             ));
         }
         _ => {}
+    }
+    // Rekor v2 repeats the shard-local index in the proof; sigstore-python folds the proof with
+    // the proof's copy, the library with the entry's: they must agree.
+    if kind == EntryKind::HashedRekordV002 && proof_index != log_index {
+        return Err(bad(format!(
+            "inclusionProof.logIndex {proof_index} differs from the entry's logIndex {log_index}"
+        )));
     }
     if has_promise && integrated_time.is_some() && kind == EntryKind::HashedRekordV002 {
         return Err(SigstoreError::Rekor(
