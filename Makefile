@@ -13,6 +13,14 @@ lint: ## Formatting and clippy, warnings are errors
 unit: ## Unit, integration, conformance and interoperability tests
 	$(CARGO) nextest run --workspace --all-targets --locked --no-fail-fast
 
+.PHONY: bench bench-compare
+bench: ## Criterion benchmarks of the hashing engine
+	$(CARGO) bench -p model-verifier-benches
+bench-compare: ## model-verifier vs Python model_signing vs openssl/cat, one run (needs ~7 GB in /var/tmp)
+	bash .ci/install.sh
+	$(CARGO) build --release --locked -p model-verifier
+	python3 benches/compare.py --verifier target/release/model-verifier
+
 # ---- images, manifests, end-to-end (images/, config/, tests/manifests/, tests/e2e/) ----------
 .PHONY: images manifests-check e2e cluster-up cluster-down
 images: ## Build the operator and verifier images (static binaries, FROM scratch) with podman/buildah
