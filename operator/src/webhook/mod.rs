@@ -105,7 +105,28 @@ async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response 
             "Admission"
         ),
     }
-    (StatusCode::OK, axum::Json(decision.review())).into_response()
+    (StatusCode::OK, axum::Json(review_json(&decision))).into_response()
+}
+
+/// The AdmissionReview as JSON, with the patch base64-encoded as Go's `[]byte` is (kube-rs
+/// renders it as an array of numbers, which the API server also reads, but the string is what
+/// every other webhook sends).
+pub fn review_json(decision: &admission::Decision) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut review = serde_json::to_value(decision.review()).unwrap_or_else(|e| {
+        serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {"uid": decision.response.uid, "allowed": false,
+                         "status": {"code": 500, "message": format!("cannot encode the response: {e}")}}
+        })
+    });
+    if let Some(patch) = &decision.response.patch
+        && let Some(slot) = review.pointer_mut("/response/patch")
+    {
+        *slot = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(patch));
+    }
+    review
 }
 
 /// Readiness of this replica, as `/readyz` reports it.
