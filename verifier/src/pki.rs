@@ -680,6 +680,11 @@ pub enum CertificateVerifyError {
     /// Path building or validation failed.
     #[error(transparent)]
     Path(#[from] PathError),
+    /// The leaf's extensions are not DER (Python's `cryptography` refuses to parse them).
+    #[error(
+        "error parsing asn1 value: the basicConstraints of the signing certificate `{0}` encodes the DEFAULT value cA FALSE, which DER forbids"
+    )]
+    LeafNotDer(String),
     /// The leaf may not sign (model_signing's own rule).
     #[error("Signing certificate cannot be used for signing")]
     CannotSign,
@@ -823,6 +828,15 @@ pub fn certificates_from_pem(pem: &[u8]) -> Vec<Vec<u8>> {
 /// §6.2 step 4: keyUsage digitalSignature, else EKU codeSigning.
 fn check_signing_capability(leaf: &X509Certificate<'_>) -> Result<(), CertificateVerifyError> {
     let bad = || CertificateVerifyError::Path(PathError::BadExtension(leaf.subject().to_string()));
+    // `cryptography` parses the leaf's extensions as strict DER and rejects a basicConstraints
+    // that encodes the DEFAULT `cA FALSE` (`ParseError { kind: EncodedDefault }`).
+    if leaf.extensions().iter().any(|e| {
+        e.oid.to_id_string() == "2.5.29.19" && e.value.get(2..5) == Some(&[0x01, 0x01, 0x00][..])
+    }) {
+        return Err(CertificateVerifyError::LeafNotDer(
+            leaf.subject().to_string(),
+        ));
+    }
     match leaf.key_usage().map_err(|_| bad())? {
         Some(ku) if ku.value.digital_signature() => return Ok(()),
         Some(_) => {}
