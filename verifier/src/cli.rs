@@ -13,7 +13,9 @@ use model_verifier::model::{self, ModelSpec, Selection};
 use model_verifier::pki::CertificateVerifier;
 use model_verifier::sign::{self, SigningKey};
 use model_verifier::verify::verify_model;
-use mv_shared::verify::{CommonVerifyArgs, OutputFormat, VerifyCommand, VerifyMethod};
+use mv_shared::verify::{
+    CommonVerifyArgs, Outcome, OutputFormat, TerminationReport, VerifyCommand, VerifyMethod,
+};
 
 /// `sign key|certificate ...`
 #[derive(Debug, Subcommand)]
@@ -213,6 +215,7 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
     let common = cmd.method.common().clone();
     match &cmd.method {
         VerifyMethod::Sigstore(args) => run_verify(
+            "sigstore",
             model_verifier::sigstore::SigstoreVerifier::from_args(args),
             &common,
         ),
@@ -220,21 +223,24 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
             let common = pathlib_signature(common);
             match key_verifier(args) {
                 Ok(v) if common.output == OutputFormat::Text => {
-                    run_verify::<_, String>(Ok(WarnEarly(v)), &common)
+                    run_verify::<_, String>("key", Ok(WarnEarly(v)), &common)
                 }
-                other => run_verify(other, &common),
+                other => run_verify("key", other, &common),
             }
         }
         VerifyMethod::Certificate(args) => {
             let common = pathlib_signature(common);
-            run_verify(certificate_verifier(args), &common)
+            run_verify("certificate", certificate_verifier(args), &common)
         }
     }
 }
 
 /// Runs a verification with a method (or the error that prevented building it) and prints the
-/// outcome: text as `model_signing` prints it, or one JSON object with `--output json`.
+/// outcome: text as `model_signing` prints it, or one JSON object with `--output json`. With
+/// `--termination-log` the result is also written there as one line of JSON; with `--warn-only`
+/// a failure is reported but the exit code is 0.
 pub(crate) fn run_verify<V: SignatureVerifier, E: Display>(
+    method: &'static str,
     verifier: Result<V, E>,
     common: &CommonVerifyArgs,
 ) -> ExitCode {
@@ -242,6 +248,31 @@ pub(crate) fn run_verify<V: SignatureVerifier, E: Display>(
         .map_err(|e| (e.to_string(), "usage-invalid"))
         .and_then(|v| verify_model(&v, common).map_err(|e| (e.to_string(), e.kind())));
     let json = common.output == OutputFormat::Json;
+    let termination = match &outcome {
+        Ok(report) => TerminationReport {
+            outcome: Outcome::Verified,
+            method: method.to_owned(),
+            root_digest: Some(report.root_digest.clone()),
+            files: Some(report.files as u64),
+            bytes: Some(report.bytes),
+            seconds: Some(report.seconds),
+            reason: None,
+            warn_only: common.warn_only,
+        },
+        Err((message, _)) => TerminationReport {
+            outcome: Outcome::Failed,
+            method: method.to_owned(),
+            root_digest: None,
+            files: None,
+            bytes: None,
+            seconds: None,
+            reason: Some(truncate(message, 1024)),
+            warn_only: common.warn_only,
+        },
+    };
+    if let Some(path) = &common.termination_log {
+        write_termination_log(path, &termination);
+    }
     match outcome {
         Ok(report) => {
             if json {
@@ -261,14 +292,45 @@ pub(crate) fn run_verify<V: SignatureVerifier, E: Display>(
             if json {
                 let v = serde_json::json!({
                     "result": "failed",
+                    "method": method,
                     "model": common.model_path,
                     "kind": kind,
                     "error": message,
+                    "warnOnly": common.warn_only,
                 });
                 println!("{v}");
             }
-            ExitCode::from(1)
+            if common.warn_only {
+                eprintln!(
+                    "WARNING: --warn-only is set: the model failed verification, exiting 0 so the workload starts anyway"
+                );
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// Writes the one-line JSON result; a failure to write it is reported but does not change the
+/// verification's outcome.
+fn write_termination_log(path: &std::path::Path, report: &TerminationReport) {
+    let mut line = serde_json::to_string(report).unwrap_or_default();
+    line.push('\n');
+    if let Err(e) = std::fs::write(path, line) {
+        eprintln!(
+            "WARNING: cannot write the termination log '{}': {e}",
+            path.display()
+        );
     }
 }
 

@@ -19,6 +19,7 @@ pub const MAX_SIGNATURE_BYTES: u64 = 64 << 20;
 
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     /// `key`, `certificate` or `sigstore`.
     pub method: String,
