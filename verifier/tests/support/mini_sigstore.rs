@@ -155,7 +155,7 @@ impl Tsa {
         p.distinguished_name.push(DnType::CommonName, name);
         p.serial_number = Some(SerialNumber::from(0x75a_u64));
         set_validity(&mut p, T0 - 86400, T0 + 5 * 365 * 86400);
-        p.is_ca = IsCa::ExplicitNoCa;
+        p.is_ca = IsCa::NoCa;
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         // EKU timeStamping, as a custom extension to control its criticality.
         let mut eku = CustomExtension::from_oid_content(
@@ -607,7 +607,7 @@ impl MiniSigstore {
         p.is_ca = if m.leaf_is_ca {
             IsCa::Ca(BasicConstraints::Unconstrained)
         } else {
-            IsCa::ExplicitNoCa
+            IsCa::NoCa
         };
         p.key_usages = m.key_usages.clone();
         p.extended_key_usages = m.ekus.clone();
