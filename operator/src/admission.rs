@@ -218,7 +218,7 @@ pub fn mutate(
     let namespace = request.namespace.clone();
     let request_name = (!request.name.is_empty()).then(|| request.name.clone());
     // (1) Only pod CREATE; everything else passes untouched, so nothing can wedge a pod.
-    if request.kind.group != "" || request.kind.kind != "Pod" {
+    if !request.kind.group.is_empty() || request.kind.kind != "Pod" {
         return allow("not a pod", namespace, request_name);
     }
     if request.operation != Operation::Create {

@@ -575,3 +575,531 @@ pub fn error_policy(mv: Arc<ModelValidation>, error: &Error, ctx: Arc<Context>) 
     );
     Action::requeue(Duration::from_secs(15))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::StaticLookup;
+    use crate::crd::ModelValidationSpec;
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use kube::runtime::events::Reporter;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher;
+    use serde_json::Value;
+
+    type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+    fn mv(generation: i64, spec: Value, status: Option<Value>) -> ModelValidation {
+        let spec: ModelValidationSpec = serde_json::from_value(spec).unwrap();
+        let mut m = ModelValidation::new("demo", spec);
+        m.metadata.namespace = Some("models".into());
+        m.metadata.uid = Some("mv-uid".into());
+        m.metadata.generation = Some(generation);
+        m.status = status.map(|s| serde_json::from_value(s).unwrap());
+        m
+    }
+
+    fn key_spec() -> Value {
+        json!({"model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k/key.pub"}}})
+    }
+
+    /// A labelled pod; `verifier` is the init container status (`None`: not injected).
+    fn pod(name: &str, verifier: Option<Value>) -> Pod {
+        let mut p = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "models", "uid": format!("uid-{name}"),
+                         "labels": {POD_LABEL: "true"}},
+            "spec": {"containers": [{"name": "app", "image": "app"}]},
+        });
+        if let Some(state) = verifier {
+            p["metadata"]["annotations"] = json!({annotations::MODEL_VALIDATION: "demo"});
+            p["spec"]["initContainers"] =
+                json!([{"name": INIT_CONTAINER_NAME, "image": "verifier"}]);
+            if !state.is_null() {
+                p["status"] = json!({"initContainerStatuses": [state]});
+            }
+        }
+        serde_json::from_value(p).unwrap()
+    }
+
+    fn terminated(exit: i32, message: &str) -> Value {
+        json!({"name": INIT_CONTAINER_NAME, "image": "verifier", "imageID": "", "ready": exit == 0,
+               "restartCount": 0, "containerID": "containerd://abc",
+               "state": {"terminated": {"exitCode": exit, "reason": if exit == 0 {"Completed"} else {"Error"},
+                         "message": message, "finishedAt": "2030-01-01T00:00:00Z",
+                         "containerID": "containerd://abc"}}})
+    }
+
+    struct Setup {
+        ctx: Arc<Context>,
+        handle: Handle,
+    }
+
+    fn setup(mvs: &[&ModelValidation], pods: Vec<Pod>, since: Timestamp) -> Setup {
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(svc, "default");
+        let (mv_store, mut mv_writer) = reflector::store::<ModelValidation>();
+        for m in mvs {
+            mv_writer.apply_watcher_event(&watcher::Event::Apply((*m).clone()));
+        }
+        let (pod_store, mut pod_writer) = reflector::store::<Pod>();
+        for p in pods {
+            pod_writer.apply_watcher_event(&watcher::Event::Apply(p));
+        }
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "model-validation-operator".into(),
+                instance: Some("test".into()),
+            },
+        );
+        let ctx = Arc::new(Context::new(
+            client,
+            mv_store,
+            pod_store,
+            Arc::new(StaticLookup::default()),
+            recorder,
+            Metrics::new(),
+            since,
+        ));
+        Setup { ctx, handle }
+    }
+
+    fn past() -> Timestamp {
+        Timestamp::UNIX_EPOCH
+    }
+
+    async fn body_json(req: Request<Body>) -> Value {
+        let bytes = req.into_body().collect_bytes().await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// Answers the next request, which must be an Event create, and returns the Event.
+    async fn expect_event(handle: &mut Handle) -> Value {
+        let (req, send) = handle.next_request().await.expect("an Event create");
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(
+            req.uri().path(),
+            "/apis/events.k8s.io/v1/namespaces/models/events"
+        );
+        let event = body_json(req).await;
+        send.send_response(
+            Response::builder()
+                .status(201)
+                .body(Body::from(serde_json::to_vec(&event).unwrap()))
+                .unwrap(),
+        );
+        event
+    }
+
+    /// Answers the next request, which must be the status merge patch, and returns the status.
+    async fn expect_status_patch(handle: &mut Handle, current: &ModelValidation) -> Value {
+        let (req, send) = handle.next_request().await.expect("a status patch");
+        assert_eq!(req.method(), Method::PATCH);
+        assert_eq!(
+            req.uri().path(),
+            "/apis/ml.sigstore.dev/v1alpha1/namespaces/models/modelvalidations/demo/status"
+        );
+        assert_eq!(
+            req.headers()["content-type"],
+            "application/merge-patch+json"
+        );
+        let patch = body_json(req).await;
+        let mut updated = serde_json::to_value(current).unwrap();
+        updated["status"] = patch["status"].clone();
+        send.send_response(
+            Response::builder()
+                .body(Body::from(serde_json::to_vec(&updated).unwrap()))
+                .unwrap(),
+        );
+        patch["status"].clone()
+    }
+
+    /// Runs reconcile against the scripted API server and checks no other call was made.
+    async fn run<F, Fut>(s: Setup, m: ModelValidation, script: F) -> Result<Action, Error>
+    where
+        F: FnOnce(Handle) -> Fut,
+        Fut: std::future::Future<Output = Handle> + Send + 'static,
+    {
+        let Setup { ctx, handle } = s;
+        let server = tokio::spawn(script(handle));
+        let result =
+            tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(m), ctx.clone()))
+                .await
+                .expect("reconcile finished (an unexpected API call would leave it waiting)");
+        let metrics = ctx.metrics.clone();
+        drop(ctx);
+        let mut handle = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        let extra = tokio::time::timeout(Duration::from_millis(100), handle.next_request()).await;
+        assert!(
+            matches!(extra, Ok(None) | Err(_)),
+            "unexpected extra API call"
+        );
+        assert!(
+            metrics
+                .encode()
+                .unwrap()
+                .contains("model_validation_reconciles_total 1")
+        );
+        result
+    }
+
+    #[tokio::test]
+    async fn a_new_model_validation_gets_ready_and_zero_counts() {
+        let m = mv(1, key_spec(), None);
+        let s = setup(&[&m], vec![], past());
+        let current = m.clone();
+        let action = run(s, m, |mut h| async move {
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["observedGeneration"], 1);
+            assert_eq!(status["authMethod"], "key");
+            assert_eq!(status["injectedPods"], 0);
+            assert_eq!(status["failedPods"], 0);
+            let ready = &status["conditions"][0];
+            assert_eq!(ready["type"], "Ready");
+            assert_eq!(ready["status"], "True");
+            assert_eq!(ready["reason"], "Valid");
+            assert_eq!(ready["observedGeneration"], 1);
+            assert!(ready["message"].as_str().unwrap().contains("/data/model"));
+            assert!(ready["lastTransitionTime"].is_string());
+            h
+        })
+        .await
+        .unwrap();
+        assert_eq!(action, Action::requeue(RESYNC));
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_status_is_not_written_again() {
+        let first = mv(1, key_spec(), None);
+        let status = desired_status(&first, &[], past());
+        let m = mv(1, key_spec(), Some(serde_json::to_value(&status).unwrap()));
+        let s = setup(&[&m], vec![], past());
+        run(s, m, |h| async move { h }).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_spec_change_moves_observed_generation() {
+        let old = mv(1, key_spec(), None);
+        let old_status = serde_json::to_value(desired_status(&old, &[], past())).unwrap();
+        // same validity: lastTransitionTime stays
+        let m = mv(
+            2,
+            json!({"model": {"path": "/data/other"}, "config": {"publicKeyConfig": {"keyPath": "/k/key.pub"}}}),
+            Some(old_status.clone()),
+        );
+        let s = setup(&[&m], vec![], past());
+        let current = m.clone();
+        let t0 = old_status["conditions"][0]["lastTransitionTime"].clone();
+        run(s, m, move |mut h| async move {
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["observedGeneration"], 2);
+            assert_eq!(status["conditions"][0]["observedGeneration"], 2);
+            assert_eq!(status["conditions"][0]["status"], "True");
+            assert_eq!(status["conditions"][0]["lastTransitionTime"], t0);
+            assert!(
+                status["conditions"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("/data/other")
+            );
+            h
+        })
+        .await
+        .unwrap();
+        // an unusable spec (a server without CEL let it in): Ready=False with the reason
+        let m = mv(
+            3,
+            json!({"model": {"path": "relative"}, "config": {"publicKeyConfig": {"keyPath": "/k"}}}),
+            Some(old_status),
+        );
+        let s = setup(&[&m], vec![], past());
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            let status = expect_status_patch(&mut h, &current).await;
+            let ready = &status["conditions"][0];
+            assert_eq!(ready["status"], "False");
+            assert_eq!(ready["reason"], "RelativePath");
+            assert!(
+                ready["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("spec.model.path must be an absolute path")
+            );
+            assert_eq!(ready["observedGeneration"], 3);
+            assert!(status.get("authMethod").is_none());
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn pods_succeeding_and_failing_verification() {
+        let ok = pod(
+            "a-ok",
+            Some(terminated(
+                0,
+                r#"{"outcome":"verified","method":"key","rootDigest":"sha256:00ff","files":3,"bytes":2048,"seconds":0.5}"#,
+            )),
+        );
+        let bad = pod(
+            "b-bad",
+            Some(terminated(
+                1,
+                r#"{"outcome":"failed","method":"key","reason":"signature does not match"}"#,
+            )),
+        );
+        let waiting = pod("c-running", Some(Value::Null));
+        let m = mv(1, key_spec(), None);
+        let s = setup(&[&m], vec![ok, bad, waiting], past());
+        let metrics = s.ctx.metrics.clone();
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            // a-ok: on the pod, then on the ModelValidation
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["reason"], REASON_VERIFIED);
+            assert_eq!(e["type"], "Normal");
+            assert_eq!(e["regarding"]["kind"], "Pod");
+            assert_eq!(e["regarding"]["name"], "a-ok");
+            let note = e["note"].as_str().unwrap();
+            assert!(
+                note.contains("3 files") && note.contains("sha256:00ff"),
+                "{note}"
+            );
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["reason"], REASON_VERIFIED);
+            assert_eq!(e["regarding"]["kind"], "ModelValidation");
+            assert_eq!(e["regarding"]["name"], "demo");
+            // b-bad
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["reason"], REASON_FAILED);
+            assert_eq!(e["type"], "Warning");
+            assert_eq!(e["regarding"]["name"], "b-bad");
+            let note = e["note"].as_str().unwrap();
+            assert!(
+                note.contains("signature does not match")
+                    && note.contains("does not start (Enforce mode)"),
+                "{note}"
+            );
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["regarding"]["kind"], "ModelValidation");
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["injectedPods"], 3);
+            assert_eq!(status["verifiedPods"], 1);
+            assert_eq!(status["failedPods"], 1);
+            assert_eq!(status["uninjectedPods"], 0);
+            h
+        })
+        .await
+        .unwrap();
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(
+                r#"model_validation_verifications_total{method="key",outcome="verified"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"model_validation_verifications_total{method="key",outcome="failed"} 1"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn events_are_published_once_per_verifier_run() {
+        let ok = pod("a-ok", Some(terminated(0, "")));
+        let m = mv(1, key_spec(), None);
+        let s = setup(&[&m], vec![ok.clone()], past());
+        let ctx = s.ctx.clone();
+        let current = m.clone();
+        run(s, m.clone(), |mut h| async move {
+            let e = expect_event(&mut h).await;
+            // no report (e.g. the Python CLI image): exit code 0 still means verified
+            assert_eq!(e["reason"], REASON_VERIFIED);
+            expect_event(&mut h).await;
+            expect_status_patch(&mut h, &current).await;
+            h
+        })
+        .await
+        .unwrap();
+        // second reconcile with the written status: no Events, no write
+        let status = desired_status(&m, &[classify(&ok)], past());
+        let m2 = mv(1, key_spec(), Some(serde_json::to_value(status).unwrap()));
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx2 = Arc::new(Context {
+            client: kube::Client::new(svc, "default"),
+            model_validations: ctx.model_validations.clone(),
+            pods: ctx.pods.clone(),
+            lookup: ctx.lookup.clone(),
+            recorder: Recorder::new(
+                kube::Client::new(
+                    tower_test::mock::pair::<Request<Body>, Response<Body>>().0,
+                    "default",
+                ),
+                Reporter {
+                    controller: "x".into(),
+                    instance: None,
+                },
+            ),
+            metrics: Metrics::new(),
+            reported: Mutex::new(ctx.reported.lock().unwrap().clone()),
+            since: past(),
+        });
+        run(Setup { ctx: ctx2, handle }, m2, |h| async move { h })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn warn_mode_failure_lets_the_pod_start_and_is_reported() {
+        let warned = pod(
+            "w",
+            Some(terminated(
+                0,
+                r#"{"outcome":"failed","method":"key","reason":"file model.bin: digest mismatch","warnOnly":true}"#,
+            )),
+        );
+        let mut spec = key_spec();
+        spec["mode"] = json!("Warn");
+        let m = mv(1, spec, None);
+        let s = setup(&[&m], vec![warned], past());
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["reason"], REASON_FAILED);
+            assert_eq!(e["type"], "Warning");
+            let note = e["note"].as_str().unwrap();
+            assert!(
+                note.contains("digest mismatch") && note.contains("allowed to start (Warn mode)"),
+                "{note}"
+            );
+            expect_event(&mut h).await;
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["failedPods"], 1);
+            assert_eq!(status["verifiedPods"], 0);
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_labelled_pod_without_the_verifier_is_warned_about() {
+        let plain = pod("sneaked-in", None);
+        let m = mv(1, key_spec(), None);
+        let s = setup(&[&m], vec![plain], past());
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["reason"], REASON_NOT_INJECTED);
+            assert_eq!(e["type"], "Warning");
+            assert_eq!(e["regarding"]["name"], "sneaked-in");
+            assert!(e["note"].as_str().unwrap().contains("not verified"));
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["regarding"]["kind"], "ModelValidation");
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["uninjectedPods"], 1);
+            assert_eq!(status["injectedPods"], 0);
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn results_from_before_this_leader_are_counted_but_not_announced() {
+        let ok = pod("old", Some(terminated(0, "")));
+        let m = mv(1, key_spec(), None);
+        // finishedAt 2030-01-01 is before "since"
+        let since: Timestamp = "2031-01-01T00:00:00Z".parse().unwrap();
+        let s = setup(&[&m], vec![ok], since);
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["verifiedPods"], 1);
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_deleted_model_validation_is_left_alone() {
+        let mut m = mv(1, key_spec(), None);
+        m.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+        let s = setup(&[&m], vec![pod("p", Some(terminated(1, "")))], past());
+        let action = run(s, m, |h| async move { h }).await.unwrap();
+        assert_eq!(action, Action::await_change());
+        // pods naming a ModelValidation that no longer exists map to nothing in the store
+        let (store, _w) = reflector::store::<ModelValidation>();
+        let mut p = pod("q", None);
+        p.metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(POD_LABEL.into(), "true".into());
+        assert!(model_validations_for_pod(&p, &store).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_status_write_is_an_error_with_a_reason() {
+        let m = mv(1, key_spec(), None);
+        let s = setup(&[&m], vec![], past());
+        let err = run(s, m, |mut h| async move {
+            let (_, send) = h.next_request().await.unwrap();
+            send.send_response(Response::builder().status(403).body(Body::from(serde_json::to_vec(&json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "forbidden", "reason": "Forbidden", "code": 403
+            })).unwrap())).unwrap());
+            h
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.reason(), "WriteStatusFailed");
+        assert!(err.to_string().contains("models/demo"));
+    }
+
+    #[test]
+    fn pods_belong_by_annotation_then_label() {
+        let injected = pod("a", Some(Value::Null));
+        assert!(belongs(&injected, "demo", 3));
+        assert!(!belongs(&injected, "other", 1));
+        let plain = pod("b", None);
+        assert!(belongs(&plain, "demo", 1));
+        assert!(!belongs(&plain, "demo", 2));
+        let mut named = pod("c", None);
+        named
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(POD_LABEL.into(), "other".into());
+        assert!(belongs(&named, "other", 2));
+        assert!(!belongs(&named, "demo", 2));
+    }
+
+    #[test]
+    fn a_restarting_verifier_is_read_from_its_last_state() {
+        let p = pod(
+            "r",
+            Some(
+                json!({"name": INIT_CONTAINER_NAME, "image": "v", "imageID": "", "ready": false,
+            "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "message": "Verification failed with error: boom", "containerID": "c://1"}}}),
+            ),
+        );
+        match classify(&p) {
+            PodState::Failed { reason, run, .. } => {
+                assert_eq!(reason, "Verification failed with error: boom");
+                assert_eq!(run, "c://1#2");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -520,7 +520,9 @@ mod tests {
                     schema_errors(s, v, &p, out);
                 } else if let Some(s) = schema.get("additionalProperties") {
                     schema_errors(s, v, &p, out);
-                } else if path != "" || !["apiVersion", "kind", "metadata"].contains(&k.as_str()) {
+                } else if !path.is_empty()
+                    || !["apiVersion", "kind", "metadata"].contains(&k.as_str())
+                {
                     out.push(format!("{p}: unknown field"));
                 }
             }
