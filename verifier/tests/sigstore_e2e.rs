@@ -103,7 +103,7 @@ fn private_sigstore_model_round_trip() {
     assert_eq!(code, 0);
     let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
-        report["root_digest"],
+        report["rootDigest"],
         format!("sha256:{}", signed.root_digest)
     );
     assert_eq!(report["signer"], IDENTITY);

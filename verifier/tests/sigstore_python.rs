@@ -80,8 +80,7 @@ fn both(venv: &Path, dir: &Path, identity: &str) -> (i32, String, i32, String) {
     let last = |b: &[u8]| {
         String::from_utf8_lossy(b)
             .lines()
-            .filter(|l| l.starts_with("Verification"))
-            .last()
+            .rfind(|l| l.starts_with("Verification"))
             .unwrap_or("")
             .to_owned()
     };

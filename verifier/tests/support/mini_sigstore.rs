@@ -217,7 +217,7 @@ impl Tsa {
             0x30,
             &[id_ct_tst_info.clone(), der(0xa0, &der(0x04, &tst_info))].concat(),
         );
-        let mut attrs = vec![
+        let mut attrs = [
             der(
                 0x30,
                 &[
