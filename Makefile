@@ -13,6 +13,12 @@ lint: ## Formatting and clippy, warnings are errors
 unit: ## Unit, integration, conformance and interoperability tests
 	$(CARGO) nextest run --workspace --all-targets --locked --no-fail-fast
 
+.PHONY: demo
+demo: ## Verify the bundled signed model (succeeds), then its tampered copy (fails)
+	$(CARGO) build -q --release --locked -p model-verifier
+	cd testdata && ../target/release/model-verifier verify key model --signature signatures/key.sig --public_key keys/signing-key.pub
+	cd testdata && ! ../target/release/model-verifier verify key model-tampered --signature signatures/key.sig --public_key keys/signing-key.pub
+
 .PHONY: bench bench-compare
 bench: ## Criterion benchmarks of the hashing engine
 	$(CARGO) bench -p model-verifier-benches
