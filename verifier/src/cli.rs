@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::fmt::Display;
 
 use clap::{Args, Subcommand, ValueEnum};
-use model_verifier::envelope::{SignatureVerifier, VerifiedEnvelope};
+use model_verifier::envelope::SignatureVerifier;
 use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, Serialization};
 use model_verifier::keys::KeyVerifier;
 use model_verifier::model::{self, ModelSpec, Selection};
@@ -221,12 +221,12 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
         ),
         VerifyMethod::Key(args) => {
             let common = pathlib_signature(common);
-            match key_verifier(args) {
-                Ok(v) if common.output == OutputFormat::Text => {
-                    run_verify::<_, String>("key", Ok(WarnEarly(v)), &common)
-                }
-                other => run_verify("key", other, &common),
-            }
+            let verifier = key_verifier(args).map(|v| match common.output {
+                // Printed when they arise, as Python does, even if the model check fails.
+                OutputFormat::Text => v.warnings_to(std::sync::Arc::new(|w: &str| println!("{w}"))),
+                OutputFormat::Json => v,
+            });
+            run_verify("key", verifier, &common)
         }
         VerifyMethod::Certificate(args) => {
             let common = pathlib_signature(common);
@@ -407,25 +407,6 @@ fn certificate_verifier(
     } else {
         verifier
     })
-}
-
-/// Prints a method's warnings on stdout as soon as the signature is checked, as
-/// `model_signing` does (so they appear even when the model check fails afterwards).
-#[derive(Debug)]
-struct WarnEarly<V>(V);
-
-impl<V: SignatureVerifier> SignatureVerifier for WarnEarly<V> {
-    type Error = V::Error;
-    fn method(&self) -> &'static str {
-        self.0.method()
-    }
-    fn verify_bundle(&self, bundle_json: &[u8]) -> Result<VerifiedEnvelope, Self::Error> {
-        let mut envelope = self.0.verify_bundle(bundle_json)?;
-        for warning in envelope.warnings.drain(..) {
-            println!("{warning}");
-        }
-        Ok(envelope)
-    }
 }
 
 impl CommonSignArgs {

@@ -473,11 +473,26 @@ pub(crate) fn material_kind(bundle: &Bundle) -> &'static str {
     }
 }
 
+/// Where warnings go as soon as they arise (the CLI prints them on stdout, as Python does,
+/// even when verification fails afterwards).
+pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The `key` method: an EC public key checks the bundle's DSSE signature.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KeyVerifier {
     key: EcPublicKey,
     hint: String,
+    warning_sink: Option<WarningSink>,
+}
+
+impl std::fmt::Debug for KeyVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVerifier")
+            .field("key", &self.key)
+            .field("hint", &self.hint)
+            .field("warning_sink", &self.warning_sink.is_some())
+            .finish()
+    }
 }
 
 impl KeyVerifier {
@@ -492,7 +507,18 @@ impl KeyVerifier {
             return Err(KeyError::UnsupportedCurve(key.curve().name().to_owned()));
         }
         let hint = key.hint();
-        Ok(Self { key, hint })
+        Ok(Self {
+            key,
+            hint,
+            warning_sink: None,
+        })
+    }
+
+    /// Sends warnings to `sink` the moment they arise instead of returning them in
+    /// [`VerifiedEnvelope::warnings`] (which only exists when verification succeeds).
+    pub fn warnings_to(mut self, sink: WarningSink) -> Self {
+        self.warning_sink = Some(sink);
+        self
     }
 
     /// The key hint (hex SHA-256 of the re-encoded PEM).
@@ -530,7 +556,10 @@ impl SignatureVerifier for KeyVerifier {
                     return Err(KeyVerifyError::KeyMismatch);
                 }
             }
-            _ => warnings.push(LEGACY_HINT_WARNING.to_owned()),
+            _ => match &self.warning_sink {
+                Some(sink) => sink(LEGACY_HINT_WARNING),
+                None => warnings.push(LEGACY_HINT_WARNING.to_owned()),
+            },
         }
         // (3) signatures[0] over the PAE, curve hash; compat PAE with the same hash.
         let envelope = bundle

@@ -663,7 +663,7 @@ fn json_output_reports_method_signer_and_digest() {
     let report: Value = serde_json::from_str(out.stdout.last().unwrap()).unwrap();
     assert_eq!(report["method"], "key");
     assert_eq!(
-        report["root_digest"],
+        report["rootDigest"],
         "sha256:92745110b1ab4368471cbe31664e10174e954b113a3df333db860317b2c6dec4"
     );
     assert!(report["signer"].as_str().unwrap().contains("e8450dec"));

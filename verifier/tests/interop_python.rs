@@ -42,6 +42,9 @@ open(stem + ".pub", "wb").write(k.public_key().public_bytes(s.Encoding.PEM, s.Pu
     assert_eq!(out.code, 0, "key generation: {out:?}");
 }
 
+/// A model: (relative name, content) pairs.
+type ModelFiles = Vec<(&'static str, Vec<u8>)>;
+
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -151,7 +154,7 @@ fn key_round_trips(curve: &str, format: &str) {
                 ],
             );
             assert_eq!(out.code, 0, "{out:?}");
-            serde_json::from_str::<Value>(out.stdout.trim()).unwrap()["root_digest"].clone()
+            serde_json::from_str::<Value>(out.stdout.trim()).unwrap()["rootDigest"].clone()
         };
         assert_eq!(digest(&py_sig), digest(&rs_sig), "{name}/{curve}");
     }
@@ -182,7 +185,7 @@ fn certificate_method_both_directions_with_a_generated_chain() {
         let root = tmp.path();
         Chain::standard(curve).write(&root.join("pki"));
         std::fs::create_dir(root.join("sigs")).unwrap();
-        let models: Vec<(&str, Vec<(&str, Vec<u8>)>)> = if curve == "P384" {
+        let models: Vec<(&str, ModelFiles)> = if curve == "P384" {
             vec![("nested", nested_unicode_model()), ("large", large_model())]
         } else {
             vec![("tiny", tiny_model()), ("nested", nested_unicode_model())]

@@ -239,12 +239,12 @@ impl CertSpec {
         }
     }
 
-    fn params(&self) -> CertificateParams {
+    pub fn params(&self) -> CertificateParams {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, self.cn.clone());
         p.distinguished_name = dn;
-        p.is_ca = self.is_ca.clone();
+        p.is_ca = self.is_ca;
         p.key_usages = self.key_usages.clone();
         p.extended_key_usages = self.ekus.clone();
         let (y, m, d) = self.not_before;

@@ -1,0 +1,670 @@
+//! Each failure class of the key and certificate methods (`model-signing-format.md` §6.1,
+//! §6.2), with certificates generated at test time (rcgen): the binary must give the expected
+//! exit code and message, and — when the Python `model_signing` 1.1.1 virtualenv is present —
+//! Python must give the same exit code on the same files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/key_cert_fixtures.rs"]
+mod fixtures;
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use fixtures::{CertSpec, Output, Python, ours, rcgen_alg, tiny_model, write_model};
+use model_verifier::dsse;
+use model_verifier::keys::Curve;
+use model_verifier::model::{ModelSpec, signing_payload};
+use model_verifier::sign::{self, SigningKey};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, CustomExtension, ExtendedKeyUsagePurpose,
+    IsCa, KeyPair, KeyUsagePurpose,
+};
+use serde_json::Value;
+
+/// A generated PKI: root → intermediate → leaf, plus the leaf's key for our signer.
+struct Pki {
+    root_pem: String,
+    intermediate_pem: String,
+    leaf_der: Vec<u8>,
+    leaf_key: Option<SigningKey>,
+}
+
+fn curve_of(name: &str) -> Option<Curve> {
+    match name {
+        "P256" => Some(Curve::P256),
+        "P384" => Some(Curve::P384),
+        "P521" => Some(Curve::P521),
+        _ => None,
+    }
+}
+
+/// Builds the chain; the three closures may change each certificate's parameters.
+fn pki(
+    root: CertSpec,
+    intermediate: CertSpec,
+    leaf: CertSpec,
+    tweak: impl Fn(&mut CertificateParams, &mut CertificateParams, &mut CertificateParams),
+) -> Pki {
+    let (mut rp, mut ip, mut lp) = (root.params(), intermediate.params(), leaf.params());
+    tweak(&mut rp, &mut ip, &mut lp);
+    let root_key = KeyPair::generate_for(rcgen_alg(root.curve)).unwrap();
+    let root_ca = CertifiedIssuer::self_signed(rp, root_key).unwrap();
+    let int_key = KeyPair::generate_for(rcgen_alg(intermediate.curve)).unwrap();
+    let int_ca = CertifiedIssuer::signed_by(ip, int_key, &root_ca).unwrap();
+    let leaf_key = KeyPair::generate_for(rcgen_alg(leaf.curve)).unwrap();
+    let leaf_cert = lp.signed_by(&leaf_key, &int_ca).unwrap();
+    Pki {
+        root_pem: root_ca.pem(),
+        intermediate_pem: int_ca.pem(),
+        leaf_der: leaf_cert.der().to_vec(),
+        leaf_key: curve_of(leaf.curve)
+            .map(|_| SigningKey::from_der(&leaf_key.serialize_der()).unwrap()),
+    }
+}
+
+fn standard() -> (CertSpec, CertSpec, CertSpec) {
+    (
+        CertSpec::root("Failure Root"),
+        CertSpec::intermediate("Failure Intermediate"),
+        CertSpec::leaf("failure leaf", "P256"),
+    )
+}
+
+fn no_tweak(_: &mut CertificateParams, _: &mut CertificateParams, _: &mut CertificateParams) {}
+
+/// A case directory: model `m`, `model.sig`, `trust.pem`.
+struct Case {
+    tmp: tempfile::TempDir,
+    payload: Vec<u8>,
+}
+
+impl Case {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        write_model(&tmp.path().join("m"), &tiny_model());
+        let payload = signing_payload(&ModelSpec::new(tmp.path().join("m")))
+            .unwrap()
+            .payload;
+        Self { tmp, payload }
+    }
+
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A certificate bundle: `chain` after the leaf, signed by `signer` (normally the leaf's
+    /// key; another key for the wrong-key cases).
+    fn certificate_bundle(&self, leaf: &[u8], chain: &[&str], signer: &SigningKey) -> Value {
+        let chain: Vec<Vec<u8>> = chain
+            .iter()
+            .flat_map(|pem| model_verifier::pki::certificates_from_pem(pem.as_bytes()))
+            .collect();
+        let certs: Vec<Value> = std::iter::once(leaf.to_vec())
+            .chain(chain)
+            .map(|der| serde_json::json!({"rawBytes": STANDARD.encode(der)}))
+            .collect();
+        let sig = signer.sign(&dsse::pae_in_toto(&self.payload)).unwrap();
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"x509CertificateChain": {"certificates": certs}, "tlogEntries": []},
+            "dsseEnvelope": {
+                "payload": STANDARD.encode(&self.payload),
+                "payloadType": "application/vnd.in-toto+json",
+                "signatures": [{"sig": STANDARD.encode(sig), "keyid": ""}]
+            }
+        })
+    }
+
+    fn write(&self, bundle: &Value, trust: &[&str]) {
+        std::fs::write(self.dir().join("model.sig"), bundle.to_string()).unwrap();
+        std::fs::write(self.dir().join("trust.pem"), trust.concat()).unwrap();
+    }
+
+    fn verify_certificate(&self) -> Output {
+        ours(
+            self.dir(),
+            &[
+                "verify",
+                "certificate",
+                "m",
+                "--signature",
+                "model.sig",
+                "--certificate_chain",
+                "trust.pem",
+            ],
+        )
+    }
+
+    fn python_certificate(&self, py: &Python) -> Output {
+        py.model_signing(
+            self.dir(),
+            &[
+                "verify",
+                "certificate",
+                "m",
+                "--signature",
+                "model.sig",
+                "--certificate_chain",
+                "trust.pem",
+            ],
+        )
+    }
+}
+
+/// Runs one certificate case: our exit code and message prefix, and Python's exit code.
+fn expect(case: &Case, py: Option<&Python>, what: &str, ok: bool, message: &str) {
+    let out = case.verify_certificate();
+    if ok {
+        assert_eq!(out.code, 0, "{what}: {out:?}");
+        assert_eq!(out.stdout, "Verification succeeded\n", "{what}");
+    } else {
+        assert_eq!(out.code, 1, "{what}: {out:?}");
+        assert!(
+            out.failure().starts_with(message),
+            "{what}: {}",
+            out.failure()
+        );
+    }
+    if let Some(py) = py {
+        let theirs = case.python_certificate(py);
+        assert_eq!(
+            theirs.code, out.code,
+            "{what}: python disagrees: {theirs:?}"
+        );
+    }
+}
+
+/// Signs with the leaf's own key and writes the bundle and the trust file.
+fn standard_case(p: &Pki, chain: &[&str], trust: &[&str]) -> Case {
+    let case = Case::new();
+    let bundle = case.certificate_bundle(&p.leaf_der, chain, p.leaf_key.as_ref().unwrap());
+    case.write(&bundle, trust);
+    case
+}
+
+#[test]
+fn valid_chains_verify() {
+    let py = Python::find("pki failure classes (valid chains)");
+    let py = py.as_ref();
+    let (r, i, l) = standard();
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(&case, py, "root -> intermediate -> leaf", true, "");
+    // The bundle may carry the root too.
+    let case = standard_case(&p, &[&p.intermediate_pem, &p.root_pem], &[&p.root_pem]);
+    expect(&case, py, "chain including the root", true, "");
+    // Leaf curves P-384 and P-521, an Ed25519 intermediate.
+    for (int_curve, leaf_curve) in [("P384", "P384"), ("ED25519", "P521")] {
+        let (r, mut i, mut l) = standard();
+        i.curve = int_curve;
+        l.curve = leaf_curve;
+        let p = pki(r, i, l, no_tweak);
+        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+        expect(
+            &case,
+            py,
+            &format!("{int_curve} intermediate, {leaf_curve} leaf"),
+            true,
+            "",
+        );
+    }
+    // A CA:TRUE leaf is accepted (OpenSSL does not require an end entity).
+    let (r, i, mut l) = standard();
+    l.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    l.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(&case, py, "CA:TRUE leaf", true, "");
+    // pathLen 1 on the root allows the one intermediate.
+    let (mut r, i, l) = standard();
+    r.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(&case, py, "pathLen 1", true, "");
+}
+
+#[test]
+fn expired_leaf_is_accepted() {
+    let py = Python::find("pki failure classes (expired leaf)");
+    let (r, i, mut l) = standard();
+    l.not_before = (2024, 7, 1);
+    l.not_after = (2024, 7, 2);
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(&case, py.as_ref(), "leaf expired long ago", true, "");
+}
+
+#[test]
+fn wrong_key_wrong_curve_and_tampered_payload_fail() {
+    let py = Python::find("pki failure classes (signature)");
+    let py = py.as_ref();
+    let (r, i, l) = standard();
+    let p = pki(r, i, l, no_tweak);
+    // Wrong key: another P-256 key signed the envelope.
+    let case = Case::new();
+    let other = SigningKey::generate(Curve::P256).unwrap();
+    let bundle = case.certificate_bundle(&p.leaf_der, &[&p.intermediate_pem], &other);
+    case.write(&bundle, &[&p.root_pem]);
+    expect(&case, py, "wrong key", false, "Invalid signature");
+    // Wrong curve: a P-384 key signed for a P-256 leaf.
+    let other = SigningKey::generate(Curve::P384).unwrap();
+    let bundle = case.certificate_bundle(&p.leaf_der, &[&p.intermediate_pem], &other);
+    case.write(&bundle, &[&p.root_pem]);
+    expect(&case, py, "wrong curve", false, "Invalid signature");
+    // Payload tampered after signing.
+    let mut bundle = case.certificate_bundle(
+        &p.leaf_der,
+        &[&p.intermediate_pem],
+        p.leaf_key.as_ref().unwrap(),
+    );
+    let mut payload = case.payload.clone();
+    let n = payload.len() - 5;
+    payload[n] ^= 0x01;
+    bundle["dsseEnvelope"]["payload"] = STANDARD.encode(&payload).into();
+    case.write(&bundle, &[&p.root_pem]);
+    expect(&case, py, "payload tampered", false, "Invalid signature");
+    // Our signer refuses a certificate for another key outright.
+    let other = SigningKey::generate(Curve::P256).unwrap();
+    assert_eq!(
+        sign::certificate_bundle(&other, &p.leaf_der, &[], b"{}").unwrap_err(),
+        sign::SignError::CertificateKeyMismatch
+    );
+}
+
+#[test]
+fn wrong_root_and_missing_intermediate_fail() {
+    let py = Python::find("pki failure classes (path)");
+    let py = py.as_ref();
+    let (r, i, l) = standard();
+    let p = pki(r, i, l, no_tweak);
+    // A different root with the same name: the intermediate's authority key identifier
+    // points elsewhere, so there is no issuer.
+    let (r2, i2, l2) = standard();
+    let impostor = pki(r2, i2, l2, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&impostor.root_pem]);
+    expect(
+        &case,
+        py,
+        "wrong root, same name",
+        false,
+        "unable to get local issuer certificate",
+    );
+    // Without key identifiers the names match and the signature check fails.
+    let no_akid =
+        |r: &mut CertificateParams, i: &mut CertificateParams, l: &mut CertificateParams| {
+            for p in [r, i, l] {
+                p.use_authority_key_identifier_extension = false;
+            }
+        };
+    let (r, i, l) = standard();
+    let p2 = pki(r, i, l, no_akid);
+    let (r2, i2, l2) = standard();
+    let impostor = pki(r2, i2, l2, no_akid);
+    let case = standard_case(&p2, &[&p2.intermediate_pem], &[&impostor.root_pem]);
+    expect(
+        &case,
+        py,
+        "wrong root, same name, no AKID",
+        false,
+        "certificate signature failure",
+    );
+    // A different root with another name: no issuer at all.
+    let other = pki(
+        CertSpec::root("Other Root"),
+        CertSpec::intermediate("Other Int"),
+        CertSpec::leaf("x", "P256"),
+        no_tweak,
+    );
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&other.root_pem]);
+    expect(
+        &case,
+        py,
+        "wrong root",
+        false,
+        "unable to get local issuer certificate",
+    );
+    // The bundle lacks the intermediate.
+    let case = standard_case(&p, &[], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "missing intermediate",
+        false,
+        "unable to get local issuer certificate",
+    );
+    // Only the intermediate is trusted: the path must still end at a self-signed certificate.
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.intermediate_pem]);
+    expect(
+        &case,
+        py,
+        "intermediate as trust anchor",
+        false,
+        "unable to get issuer certificate",
+    );
+    // The bundle carries its own (untrusted) root, the trust store another.
+    let case = standard_case(&p, &[&p.intermediate_pem, &p.root_pem], &[&other.root_pem]);
+    expect(
+        &case,
+        py,
+        "untrusted root in the bundle",
+        false,
+        "self-signed certificate in certificate chain",
+    );
+}
+
+#[test]
+fn leaf_without_signing_capability_fails() {
+    let py = Python::find("pki failure classes (leaf usage)");
+    let py = py.as_ref();
+    let cases: [(
+        &str,
+        Vec<KeyUsagePurpose>,
+        Vec<ExtendedKeyUsagePurpose>,
+        bool,
+    ); 5] = [
+        (
+            "KU keyEncipherment, EKU serverAuth",
+            vec![KeyUsagePurpose::KeyEncipherment],
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            false,
+        ),
+        ("no KU, no EKU", vec![], vec![], false),
+        (
+            "no KU, EKU serverAuth",
+            vec![],
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            false,
+        ),
+        (
+            "KU keyEncipherment, EKU codeSigning",
+            vec![KeyUsagePurpose::KeyEncipherment],
+            vec![ExtendedKeyUsagePurpose::CodeSigning],
+            true,
+        ),
+        (
+            "KU digitalSignature, EKU serverAuth",
+            vec![KeyUsagePurpose::DigitalSignature],
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            true,
+        ),
+    ];
+    for (what, ku, eku, ok) in cases {
+        let (r, i, mut l) = standard();
+        l.key_usages = ku;
+        l.ekus = eku;
+        let p = pki(r, i, l, no_tweak);
+        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+        expect(
+            &case,
+            py,
+            what,
+            ok,
+            "Signing certificate cannot be used for signing",
+        );
+    }
+}
+
+#[test]
+fn issuer_not_a_ca_fails() {
+    let py = Python::find("pki failure classes (CA checks)");
+    let py = py.as_ref();
+    // basicConstraints CA:FALSE on the intermediate (rcgen writes it explicitly; OpenSSL
+    // tolerates that encoding on issuers).
+    let (r, mut i, l) = standard();
+    i.is_ca = IsCa::ExplicitNoCa;
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "intermediate CA:FALSE",
+        false,
+        "invalid CA certificate",
+    );
+    // No basicConstraints and no keyUsage.
+    let (r, mut i, l) = standard();
+    i.is_ca = IsCa::NoCa;
+    i.key_usages = vec![];
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "intermediate without basicConstraints",
+        false,
+        "invalid CA certificate",
+    );
+    // CA:TRUE but keyUsage without keyCertSign.
+    let (r, mut i, l) = standard();
+    i.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "intermediate without keyCertSign",
+        false,
+        "invalid CA certificate",
+    );
+    // pathLen 0 on the root forbids the intermediate CA.
+    let (mut r, i, l) = standard();
+    r.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "pathLen 0",
+        false,
+        "path length constraint exceeded",
+    );
+    // An unknown critical extension on the intermediate.
+    let (r, i, l) = standard();
+    let p = pki(r, i, l, |_, ip, _| {
+        let mut ext =
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
+        ext.set_criticality(true);
+        ip.custom_extensions.push(ext);
+    });
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "unknown critical extension",
+        false,
+        "unhandled critical extension",
+    );
+}
+
+#[test]
+fn validity_is_checked_at_the_leaf_not_before() {
+    let py = Python::find("pki failure classes (validity)");
+    let py = py.as_ref();
+    // The leaf starts before its issuer.
+    let (r, i, mut l) = standard();
+    l.not_before = (2024, 1, 15);
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "leaf older than its issuer",
+        false,
+        "certificate is not yet valid",
+    );
+    // The intermediate expired before the leaf was issued.
+    let (r, mut i, l) = standard();
+    i.not_after = (2024, 12, 31);
+    let p = pki(r, i, l, no_tweak);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+    expect(
+        &case,
+        py,
+        "intermediate expired at signing",
+        false,
+        "certificate has expired",
+    );
+}
+
+#[test]
+fn self_signed_leaves() {
+    let py = Python::find("pki failure classes (self-signed leaf)");
+    let py = py.as_ref();
+    let mut spec = CertSpec::leaf("self-signed signer", "P256");
+    spec.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    spec.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    let key = KeyPair::generate_for(rcgen_alg("P256")).unwrap();
+    let cert = spec.params().self_signed(&key).unwrap();
+    let signer = SigningKey::from_der(&key.serialize_der()).unwrap();
+    let case = Case::new();
+    let bundle = case.certificate_bundle(cert.der(), &[], &signer);
+    // Untrusted.
+    let (r, i, l) = standard();
+    let unrelated = pki(r, i, l, no_tweak);
+    case.write(&bundle, &[&unrelated.root_pem]);
+    expect(
+        &case,
+        py,
+        "untrusted self-signed leaf",
+        false,
+        "self-signed certificate",
+    );
+    // Trusted.
+    case.write(&bundle, &[&cert.pem()]);
+    expect(&case, py, "trusted self-signed leaf", true, "");
+}
+
+#[test]
+fn a_leaf_that_is_not_an_ec_key_fails() {
+    let py = Python::find("pki failure classes (leaf key type)");
+    let (r, i, mut l) = standard();
+    l.curve = "ED25519";
+    let p = pki(r, i, l, no_tweak);
+    let case = Case::new();
+    let any = SigningKey::generate(Curve::P256).unwrap();
+    let bundle = case.certificate_bundle(&p.leaf_der, &[&p.intermediate_pem], &any);
+    case.write(&bundle, &[&p.root_pem]);
+    expect(
+        &case,
+        py.as_ref(),
+        "Ed25519 leaf",
+        false,
+        "the signing certificate's public key cannot verify",
+    );
+}
+
+#[test]
+fn key_method_failure_classes() {
+    let py = Python::find("key method failure classes");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_model(&root.join("m"), &tiny_model());
+    let p256 = SigningKey::generate(Curve::P256).unwrap();
+    let p384 = SigningKey::generate(Curve::P384).unwrap();
+    let other256 = SigningKey::generate(Curve::P256).unwrap();
+    for (name, key) in [("p256", &p256), ("p384", &p384), ("other256", &other256)] {
+        std::fs::write(
+            root.join(format!("{name}.pub")),
+            key.public_key().python_pem(),
+        )
+        .unwrap();
+    }
+    let payload = signing_payload(&ModelSpec::new(root.join("m")))
+        .unwrap()
+        .payload;
+    let write =
+        |bundle: &Value| std::fs::write(root.join("model.sig"), bundle.to_string()).unwrap();
+    let run = |public: &str, expect_ok: bool, message: &str, what: &str| {
+        let args = [
+            "verify",
+            "key",
+            "m",
+            "--signature",
+            "model.sig",
+            "--public_key",
+            public,
+        ];
+        let out = ours(root, &args);
+        if expect_ok {
+            assert_eq!(out.code, 0, "{what}: {out:?}");
+        } else {
+            assert_eq!(out.code, 1, "{what}: {out:?}");
+            assert!(
+                out.failure().starts_with(message),
+                "{what}: {}",
+                out.failure()
+            );
+        }
+        if let Some(py) = &py {
+            let theirs = py.model_signing(root, &args);
+            assert_eq!(
+                theirs.code, out.code,
+                "{what}: python disagrees: {theirs:?}"
+            );
+            assert_eq!(theirs.stdout, out.stdout, "{what}: stdout differs");
+        }
+    };
+    let bundle: Value =
+        serde_json::from_str(&sign::key_bundle(&p256, &payload).unwrap().to_json()).unwrap();
+    write(&bundle);
+    run("p256.pub", true, "", "own key");
+    run("other256.pub", false, "Key mismatch", "wrong key (hint)");
+    run("p384.pub", false, "Key mismatch", "wrong curve (hint)");
+    // Without the hint, the signature itself decides (and the WARNING is printed first).
+    let mut legacy = bundle.clone();
+    legacy["verificationMaterial"]["publicKey"] = serde_json::json!({});
+    write(&legacy);
+    run("p256.pub", true, "", "legacy format, own key");
+    run(
+        "other256.pub",
+        false,
+        "Invalid signature",
+        "legacy format, wrong key",
+    );
+    run(
+        "p384.pub",
+        false,
+        "Invalid signature",
+        "legacy format, wrong curve",
+    );
+    // Payload tampered.
+    let mut tampered = bundle.clone();
+    let mut bytes = payload.clone();
+    bytes[10] ^= 0x02;
+    tampered["dsseEnvelope"]["payload"] = STANDARD.encode(&bytes).into();
+    write(&tampered);
+    run("p256.pub", false, "Invalid signature", "payload tampered");
+    // A secp256k1 public key is refused with Python's message.
+    use aws_lc_rs::signature::{ECDSA_P256K1_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let k1 = EcdsaKeyPair::generate(&ECDSA_P256K1_SHA256_ASN1_SIGNING).unwrap();
+    let k1 =
+        model_verifier::keys::EcPublicKey::from_point(Curve::Secp256k1, k1.public_key().as_ref())
+            .unwrap();
+    std::fs::write(root.join("k1.pub"), k1.python_pem()).unwrap();
+    write(&bundle);
+    let args = [
+        "verify",
+        "key",
+        "m",
+        "--signature",
+        "model.sig",
+        "--public_key",
+        "k1.pub",
+    ];
+    let out = ours(root, &args);
+    assert_eq!(out.failure(), "Unsupported key for curve 'secp256k1'");
+    if let Some(py) = &py {
+        assert!(
+            py.model_signing(root, &args)
+                .stderr
+                .contains("Unsupported key for curve 'secp256k1'")
+        );
+    }
+}
