@@ -1085,6 +1085,60 @@ mod tests {
     }
 
     #[test]
+    fn the_report_the_verifier_writes_is_the_report_the_controller_reads() {
+        let report = TerminationReport {
+            outcome: ReportOutcome::Verified,
+            method: "sigstore".into(),
+            root_digest: Some("sha256:abcd".into()),
+            files: Some(12),
+            bytes: Some(1 << 30),
+            seconds: Some(1.25),
+            reason: None,
+            warn_only: false,
+        };
+        let line = serde_json::to_string(&report).unwrap();
+        assert!(!line.contains('\n'));
+        assert!(
+            line.contains("\"rootDigest\":\"sha256:abcd\"")
+                && line.contains("\"outcome\":\"verified\""),
+            "{line}"
+        );
+        // whatever the verifier logged before it, the last JSON line counts
+        let p = pod("x", Some(terminated(0, &format!("starting\n{line}\n"))));
+        match classify(&p) {
+            PodState::Verified {
+                report: Some(r), ..
+            } => assert_eq!(r, report),
+            other => panic!("{other:?}"),
+        }
+        let failed = TerminationReport {
+            outcome: ReportOutcome::Failed,
+            reason: Some("x".into()),
+            warn_only: true,
+            ..report
+        };
+        let p = pod(
+            "y",
+            Some(terminated(0, &serde_json::to_string(&failed).unwrap())),
+        );
+        assert!(matches!(
+            classify(&p),
+            PodState::Failed {
+                warn_only: true,
+                ..
+            }
+        ));
+        // a "verified" report with a non-zero exit code is not trusted
+        let ok = serde_json::to_string(&TerminationReport {
+            outcome: ReportOutcome::Verified,
+            ..failed
+        })
+        .unwrap();
+        let p = pod("z", Some(terminated(1, &ok)));
+        assert!(matches!(classify(&p), PodState::Failed { .. }));
+    }
+
+    #[test]
     fn a_restarting_verifier_is_read_from_its_last_state() {
         let p = pod(
             "r",

@@ -260,3 +260,154 @@ pub async fn run_while_leader<F, Fut>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use serde_json::{Value, json};
+
+    type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+    const PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/ops/leases/mvo";
+
+    fn elector(identity: &str) -> (Elector, Handle) {
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let config = LeaseConfig {
+            namespace: "ops".into(),
+            name: "mvo".into(),
+            identity: identity.into(),
+            lease_duration: Duration::from_secs(15),
+            retry_period: Duration::from_secs(2),
+        };
+        (Elector::new(Client::new(svc, "default"), config), handle)
+    }
+
+    fn lease(holder: Option<&str>, renew: &str, duration: i32) -> Value {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+               "metadata": {"name": "mvo", "namespace": "ops", "resourceVersion": "7"},
+               "spec": {"holderIdentity": holder, "leaseDurationSeconds": duration,
+                        "renewTime": renew, "leaseTransitions": 2}})
+    }
+
+    fn respond(send: tower_test::mock::SendResponse<Response<Body>>, status: u16, body: &Value) {
+        send.send_response(
+            Response::builder()
+                .status(status)
+                .body(Body::from(serde_json::to_vec(body).unwrap()))
+                .unwrap(),
+        );
+    }
+
+    async fn expect(
+        handle: &mut Handle,
+        method: Method,
+    ) -> (Value, tower_test::mock::SendResponse<Response<Body>>) {
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!(req.method(), method);
+        let path = req.uri().path().to_owned();
+        let body = req.into_body().collect_bytes().await.unwrap();
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
+        if method == Method::POST {
+            assert_eq!(path, "/apis/coordination.k8s.io/v1/namespaces/ops/leases");
+        } else {
+            assert_eq!(path, PATH);
+        }
+        (body, send)
+    }
+
+    fn not_found() -> Value {
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"})
+    }
+
+    #[tokio::test]
+    async fn an_absent_lease_is_created_and_held() {
+        let (mut e, mut h) = elector("a");
+        let server = tokio::spawn(async move {
+            let (_, send) = expect(&mut h, Method::GET).await;
+            respond(send, 404, &not_found());
+            let (body, send) = expect(&mut h, Method::POST).await;
+            assert_eq!(body["spec"]["holderIdentity"], "a");
+            assert_eq!(body["spec"]["leaseDurationSeconds"], 15);
+            respond(send, 201, &body);
+        });
+        assert!(e.try_acquire_or_renew().await.unwrap());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_fresh_lease_of_another_replica_is_respected_then_taken_when_it_stops_renewing() {
+        let (mut e, mut h) = elector("b");
+        let held = lease(Some("a"), "2026-01-01T00:00:00.000000Z", 1);
+        let server = tokio::spawn(async move {
+            let (_, send) = expect(&mut h, Method::GET).await;
+            respond(send, 200, &held);
+            // unchanged for longer than leaseDurationSeconds on our clock: take it over
+            let (_, send) = expect(&mut h, Method::GET).await;
+            respond(send, 200, &held);
+            let (body, send) = expect(&mut h, Method::PUT).await;
+            assert_eq!(body["spec"]["holderIdentity"], "b");
+            assert_eq!(body["spec"]["leaseTransitions"], 3);
+            assert_eq!(body["metadata"]["resourceVersion"], "7");
+            respond(send, 200, &body);
+        });
+        // the other replica's clock is irrelevant: its renewTime is in the past, yet it holds
+        assert!(!e.try_acquire_or_renew().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(e.try_acquire_or_renew().await.unwrap());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn renewal_keeps_acquire_time_and_a_conflict_means_not_leader() {
+        let (mut e, mut h) = elector("a");
+        let mut ours = lease(Some("a"), "2026-01-01T00:00:00.000000Z", 15);
+        ours["spec"]["acquireTime"] = json!("2025-12-31T00:00:00.000000Z");
+        let server = tokio::spawn(async move {
+            let (_, send) = expect(&mut h, Method::GET).await;
+            respond(send, 200, &ours);
+            let (body, send) = expect(&mut h, Method::PUT).await;
+            assert_eq!(body["spec"]["acquireTime"], "2025-12-31T00:00:00.000000Z");
+            assert_eq!(body["spec"]["leaseTransitions"], 2);
+            assert_ne!(body["spec"]["renewTime"], "2026-01-01T00:00:00.000000Z");
+            respond(send, 200, &body);
+            // someone else wrote in between: 409
+            let (_, send) = expect(&mut h, Method::GET).await;
+            respond(send, 200, &ours);
+            let (_, send) = expect(&mut h, Method::PUT).await;
+            respond(
+                send,
+                409,
+                &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409, "message": "conflict"}),
+            );
+        });
+        assert!(e.try_acquire_or_renew().await.unwrap());
+        assert!(!e.try_acquire_or_renew().await.unwrap());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn release_hands_the_lease_over() {
+        let (mut e, mut h) = elector("a");
+        let ours = lease(Some("a"), "2026-01-01T00:00:00.000000Z", 15);
+        let server = tokio::spawn(async move {
+            let (_, send) = expect(&mut h, Method::GET).await;
+            respond(send, 200, &ours);
+            let (body, send) = expect(&mut h, Method::PUT).await;
+            assert!(
+                body["spec"]
+                    .get("holderIdentity")
+                    .is_none_or(Value::is_null)
+            );
+            assert_eq!(body["spec"]["leaseDurationSeconds"], 1);
+            respond(send, 200, &body);
+        });
+        e.release().await.unwrap();
+        server.await.unwrap();
+    }
+}
