@@ -196,6 +196,7 @@ scenario_development() {
   # overlays are alternatives (they share cluster-scoped names): remove the testing install first
   k delete namespace -l "$E2E_NS_LABEL" --wait=true --timeout=180s >/dev/null || true
   k delete --ignore-not-found -k "$TESTING" --wait=true --timeout=180s
+  trap 'kubectl delete --ignore-not-found -k "$REPO/config/overlays/development" --wait=false >/dev/null 2>&1' EXIT
   k apply --validate=false -k "$REPO/config/overlays/development"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
   k -n model-validation-operator-dev rollout status deployment/model-validation-controller-manager --timeout=180s
@@ -220,8 +221,7 @@ served = set(os.environ["SERVED"].split())
 def is_served(d):
     api = d["apiVersion"]
     group = api.split("/")[0] if "/" in api else ""
-    gv = api if "/" in api else api  # core: "v1"
-    return gv in served and f"{group}/{d['kind']}" in served
+    return api in served and f"{group}/{d['kind']}" in served
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 keep, skipped = [], []
 for d in docs:
