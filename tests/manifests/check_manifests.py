@@ -53,13 +53,13 @@ EXPECTED = {
     },
 }
 
-# Least privilege: exactly what the operator calls (keep in sync with config/rbac/role.yaml and
-# operator/src). (apiGroup, resource) -> verbs
+# Least privilege: exactly what the operator calls (operator/README.md "API calls"; keep in sync
+# with config/rbac/role.yaml). (apiGroup, resource) -> verbs
 MANAGER_RULES = {
     (GROUP, "modelvalidations"): {"get", "list", "watch"},
-    (GROUP, "modelvalidations/status"): {"get", "update", "patch"},
-    ("", "pods"): {"get", "list", "watch"},
-    ("", "events"): {"create", "patch"},
+    (GROUP, "modelvalidations/status"): {"patch"},
+    ("", "namespaces"): {"list", "watch"},
+    ("", "pods"): {"list", "watch"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEADER_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
