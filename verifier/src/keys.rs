@@ -367,8 +367,11 @@ impl EcPublicKey {
     /// Loads the first PEM block of `pem`, which must be a `PUBLIC KEY`.
     pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
         let block = pem_blocks(pem).into_iter().next().ok_or(KeyError::NoPem)?;
-        if block.label != "PUBLIC KEY" {
-            return Err(KeyError::NotAPublicKey(block.label));
+        match block.label.as_str() {
+            "PUBLIC KEY" => {}
+            // `cryptography` loads PKCS#1 RSA public keys too; model_signing then needs EC.
+            "RSA PUBLIC KEY" => return Err(KeyError::NotEc("RSA".to_owned())),
+            _ => return Err(KeyError::NotAPublicKey(block.label)),
         }
         Self::from_spki_der(&block.der)
     }

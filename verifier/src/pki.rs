@@ -25,7 +25,7 @@ use std::sync::Arc;
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey};
 use sha2::{Digest as _, Sha256};
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::ParsedExtension;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 use x509_parser::signature_algorithm::RsaSsaPssParams;
 use x509_parser::x509::{X509Name, X509Version};
@@ -479,19 +479,86 @@ fn strip_leading_zeros(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
+/// The key family of a public-key algorithm OID.
+fn key_family(oid: &str) -> Option<&'static str> {
+    match oid {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Some("rsa"),
+        "1.2.840.10045.2.1" => Some("ec"),
+        "1.3.101.112" => Some("ed25519"),
+        "1.3.101.113" => Some("ed448"),
+        _ => None,
+    }
+}
+
+/// The key family a signature algorithm OID needs.
+fn signature_family(oid: &str) -> Option<&'static str> {
+    match oid {
+        "1.2.840.113549.1.1.5"
+        | "1.2.840.113549.1.1.10"
+        | "1.2.840.113549.1.1.11"
+        | "1.2.840.113549.1.1.12"
+        | "1.2.840.113549.1.1.13"
+        | "1.2.840.113549.1.1.14" => Some("rsa"),
+        "1.2.840.10045.4.1"
+        | "1.2.840.10045.4.3.1"
+        | "1.2.840.10045.4.3.2"
+        | "1.2.840.10045.4.3.3"
+        | "1.2.840.10045.4.3.4" => Some("ec"),
+        "1.3.101.112" => Some("ed25519"),
+        "1.3.101.113" => Some("ed448"),
+        _ => None,
+    }
+}
+
+/// OpenSSL's `check_sig_alg_match`: the issuer's key type fits the subject's signature
+/// algorithm (unknown algorithms are left to the signature check).
+fn signature_algorithm_fits(issuer: &X509Certificate<'_>, subject: &X509Certificate<'_>) -> bool {
+    let key = key_family(&issuer.public_key().algorithm.algorithm.to_id_string());
+    let sig = signature_family(&subject.signature_algorithm.algorithm.to_id_string());
+    match (key, sig) {
+        (Some(k), Some(s)) => k == s,
+        _ => true,
+    }
+}
+
+/// `X509_check_akid` plus the directory name of `authorityCertIssuer`, when present.
+fn akid_issuer_matches(issuer: &X509Certificate<'_>, subject: &X509Certificate<'_>) -> bool {
+    let Some(ParsedExtension::AuthorityKeyIdentifier(akid)) = extension_value(subject, "2.5.29.35")
+    else {
+        return true;
+    };
+    let Some(names) = &akid.authority_cert_issuer else {
+        return true;
+    };
+    let dir_names: Vec<&X509Name<'_>> = names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::DirectoryName(dn) => Some(dn),
+            _ => None,
+        })
+        .collect();
+    dir_names.is_empty() || dir_names.iter().any(|dn| names_equal(dn, issuer.issuer()))
+}
+
+/// `x509_likely_issued`: names, authority key identifier, key type vs signature algorithm.
 fn could_have_issued(issuer: &X509Certificate<'_>, subject: &X509Certificate<'_>) -> bool {
-    names_equal(issuer.subject(), subject.issuer()) && akid_matches(issuer, subject)
+    names_equal(issuer.subject(), subject.issuer())
+        && akid_matches(issuer, subject)
+        && akid_issuer_matches(issuer, subject)
+        && signature_algorithm_fits(issuer, subject)
 }
 
-/// Self-issued (EXFLAG_SI): subject == issuer and the AKID does not point elsewhere.
+/// Self-issued (EXFLAG_SI): subject name == issuer name. Such intermediates do not count
+/// towards pathLenConstraint.
 fn is_self_issued(cert: &X509Certificate<'_>) -> bool {
-    could_have_issued(cert, cert)
+    names_equal(cert.subject(), cert.issuer())
 }
 
-/// Self-signed as OpenSSL decides it (EXFLAG_SS): self-issued. OpenSSL does not check the
+/// Self-signed as OpenSSL decides it (EXFLAG_SS): self-issued, the AKID does not point to
+/// another key, and the key fits the signature algorithm. OpenSSL does not check the
 /// self-signature of a trust anchor by default, and neither do we.
 fn is_self_signed(cert: &X509Certificate<'_>) -> bool {
-    is_self_issued(cert)
+    could_have_issued(cert, cert)
 }
 
 /// OpenSSL's `check_ca` for issuers (non-strict mode).

@@ -539,6 +539,34 @@ fn self_signed_leaves() {
     // Trusted.
     case.write(&bundle, &[&cert.pem()]);
     expect(&case, py, "trusted self-signed leaf", true, "");
+
+    // A leaf named like its issuer (as the upstream test leaf is). OpenSSL takes it for
+    // self-signed (same name, EC key, EC signature) unless its own subject key identifier
+    // differs from the authority key identifier; so do we.
+    for (akid, leaf_skid, ok) in [
+        (true, true, true),
+        (true, false, false),
+        (false, false, false),
+    ] {
+        let (r, i, mut l) = standard();
+        l.cn = i.cn.clone();
+        let p = pki(r, i, l, |rp, ip, lp| {
+            for p in [rp, ip] {
+                p.use_authority_key_identifier_extension = akid;
+            }
+            lp.use_authority_key_identifier_extension = akid;
+            if leaf_skid {
+                // SubjectKeyIdentifier ::= OCTET STRING (20 bytes)
+                let mut skid = vec![0x04, 20];
+                skid.extend([0x5a; 20]);
+                lp.custom_extensions
+                    .push(CustomExtension::from_oid_content(&[2, 5, 29, 14], skid));
+            }
+        });
+        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+        let what = format!("leaf named like its issuer, AKID {akid}, own SKID {leaf_skid}");
+        expect(&case, py, &what, ok, "self-signed certificate");
+    }
 }
 
 #[test]
