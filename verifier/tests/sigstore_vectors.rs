@@ -689,3 +689,84 @@ fn accepted_variations() {
     });
     verify(&v, &b).unwrap();
 }
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// Parts of the genuine v1.1.0 RFC 3161 token that neither the TSA's signature nor the library
+/// covers: each one changed alone must be rejected.
+#[test]
+fn rfc3161_token_surgery() {
+    let Some(dir) = conformance_dir() else { return };
+    let v = public_good();
+    let tsa_leaf = b64d(
+        &public_good_root()["timestampAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"],
+    );
+    let p = "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp";
+    type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+    let ecdsa_sha256 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    let sha256_oid = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+    let cases: Vec<(&str, &str, Edit)> = vec![
+        (
+            "SignedData version",
+            "SignedData version",
+            Box::new(|t| {
+                let i = find(t, &[0x02, 0x01, 0x03, 0x31]).unwrap();
+                t[i + 2] = 0x02;
+            }),
+        ),
+        (
+            "digestAlgorithms lists SHA-384",
+            "not listed",
+            Box::new(move |t| {
+                let i = find(t, &sha256_oid).unwrap();
+                t[i + 8] = 0x02;
+            }),
+        ),
+        (
+            "eContent tagged NULL",
+            "OCTET STRING",
+            Box::new(|t| {
+                let i = find(t, &[0xa0, 0x81, 0xb3, 0x04, 0x81, 0xb0]).unwrap();
+                t[i + 3] = 0x05;
+            }),
+        ),
+        (
+            "SignerInfo version",
+            "SignerInfo version",
+            Box::new(|t| {
+                let i = find(t, &[0x02, 0x01, 0x01, 0x30, 0x51]).unwrap();
+                t[i + 2] = 0x05;
+            }),
+        ),
+        (
+            "SignerInfo signatureAlgorithm",
+            "do not match",
+            Box::new(move |t| {
+                let i = rfind(t, &ecdsa_sha256).unwrap();
+                t[i + 7] = 0x03;
+            }),
+        ),
+        (
+            "embedded TSA certificate",
+            "not in the TSA's trusted chain",
+            Box::new(move |t| {
+                let i = find(t, &tsa_leaf).unwrap();
+                let j = i + tsa_leaf.len() - 10;
+                t[j] ^= 0x01;
+            }),
+        ),
+    ];
+    for (case, needle, edit) in cases {
+        let mut b = bundle_json(&dir, "v1.1.0-sigstore");
+        let mut token = b64d(b.pointer(p).unwrap());
+        edit(&mut token);
+        *b.pointer_mut(p).unwrap() = b64e(&token);
+        assert_rejected(verify(&v, &b), needle, case);
+    }
+}

@@ -33,6 +33,7 @@ pub(crate) fn check_checkpoint_binding(
             "invalid log entry: checkpoint: malformed note (expected exactly one blank line)",
         ));
     }
+    let origin_host = strict_note_shape(text)?;
     let cp = Checkpoint::from_text(text)
         .map_err(|e| rekor(format!("invalid log entry: checkpoint: {e}")))?;
     // The signed tree head must be the one the proof was computed for (sigstore-python does not
@@ -58,6 +59,15 @@ pub(crate) fn check_checkpoint_binding(
                 "invalid log entry: checkpoint: Signature not found for log ID {log_hex}"
             ))
         })?;
+    // Rekor names its checkpoint signature after the host that starts the origin line
+    // (`rekor.sigstore.dev - <tree id>`, or the whole origin for Rekor v2); the name is not
+    // covered by the signature, so it is pinned to the signed origin here.
+    if sig.name != origin_host {
+        return Err(rekor(format!(
+            "invalid log entry: checkpoint: signature name '{}' does not match the origin '{}'",
+            sig.name, origin_host
+        )));
+    }
     let log = root
         .tlogs
         .iter()
@@ -80,6 +90,55 @@ pub(crate) fn check_checkpoint_binding(
     .map_err(|_| {
         rekor("invalid log entry: checkpoint: invalid signature: keyring: invalid signature")
     })
+}
+
+/// The signed-note layout, strictly: `<origin>\n<size>\n<root>\n[lines\n]\n` then one or more
+/// `— <name> <base64>\n` lines with single spaces. Returns the origin's first token.
+fn strict_note_shape(text: &str) -> Result<&str, SigstoreError> {
+    let malformed = |why: &str| {
+        rekor(format!(
+            "invalid log entry: checkpoint: malformed note ({why})"
+        ))
+    };
+    let (body, sigs) = text
+        .split_once("\n\n")
+        .ok_or_else(|| malformed("no blank line"))?;
+    let mut lines = body.split('\n');
+    let origin = lines.next().unwrap_or_default();
+    let size = lines.next().unwrap_or_default();
+    let root = lines.next().unwrap_or_default();
+    if origin.is_empty() || origin.trim() != origin {
+        return Err(malformed("bad origin line"));
+    }
+    if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed("bad tree size line"));
+    }
+    if root.is_empty() || root.trim() != root {
+        return Err(malformed("bad root hash line"));
+    }
+    let sigs = sigs
+        .strip_suffix('\n')
+        .ok_or_else(|| malformed("signature lines must end with a newline"))?;
+    if sigs.is_empty() {
+        return Err(malformed("no signature line"));
+    }
+    for line in sigs.split('\n') {
+        let rest = line
+            .strip_prefix("\u{2014} ")
+            .ok_or_else(|| malformed("a signature line must start with an em dash and a space"))?;
+        let (name, sig) = rest
+            .split_once(' ')
+            .ok_or_else(|| malformed("a signature line needs a name and a signature"))?;
+        let bad_token = |t: &str| t.is_empty() || t.chars().any(char::is_whitespace);
+        if bad_token(name) || bad_token(sig) {
+            return Err(malformed("bad signature line"));
+        }
+    }
+    origin
+        .split(' ')
+        .next()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| malformed("bad origin line"))
 }
 
 /// §6.3 (i): the body describes this envelope.

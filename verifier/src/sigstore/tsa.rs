@@ -55,8 +55,11 @@ fn children(mut content: &[u8]) -> Option<Vec<Child<'_>>> {
     Some(out)
 }
 
-/// The SignerInfos of a TimeStampResp (or a bare TimeStampToken).
-fn signer_infos(token: &[u8]) -> Option<Vec<Child<'_>>> {
+/// The embedded certificates and the SignerInfos of a TimeStampResp (or a bare
+/// TimeStampToken).
+type Parts<'a> = (Vec<Child<'a>>, Vec<Child<'a>>, Vec<Child<'a>>);
+
+fn signed_data_parts(token: &[u8]) -> Option<Parts<'_>> {
     let (tag, body, _, rest) = tlv(token)?;
     if tag != 0x30 || !rest.is_empty() {
         return None;
@@ -79,7 +82,101 @@ fn signer_infos(token: &[u8]) -> Option<Vec<Child<'_>>> {
     if tag != 0x31 {
         return None;
     }
-    children(infos)
+    let certs = match fields.iter().find(|(t, _, _)| *t == 0xa0) {
+        Some((_, certs, _)) => children(certs)?,
+        None => Vec::new(),
+    };
+    let infos = children(infos)?;
+    Some((fields, certs, infos))
+}
+
+/// DER of the OIDs sha256/384/512 and ecdsa-with-SHA256/384/512, paired.
+const DIGEST_AND_SIGNATURE_OIDS: [(&[u8], &[u8]); 3] = [
+    (
+        &[
+            0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        ],
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
+    ),
+    (
+        &[
+            0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02,
+        ],
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03],
+    ),
+    (
+        &[
+            0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03,
+        ],
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04],
+    ),
+];
+
+/// The parts of the SignedData and SignerInfo the CMS signature does not cover and the library
+/// does not read must still be what RFC 5652/3161 say: versions, a digest algorithm listed in
+/// the SignedData and matching the signature algorithm, no CRLs.
+fn check_unsigned_fields(signed_data: &[Child<'_>], info: &[Child<'_>]) -> Result<(), String> {
+    match signed_data.first() {
+        Some((0x02, [3], _)) => {}
+        _ => return Err("SignedData version must be 3".into()),
+    }
+    // encapContentInfo = SEQUENCE { id-ct-TSTInfo, [0] EXPLICIT OCTET STRING }.
+    const ID_CT_TST_INFO: &[u8] = &[
+        0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
+    ];
+    let encap_ok = match signed_data.get(2) {
+        Some((0x30, encap, _)) => match children(encap).as_deref() {
+            Some([(0x06, _, oid), (0xa0, explicit, _)]) => {
+                *oid == ID_CT_TST_INFO
+                    && tlv(explicit).is_some_and(|(tag, _, _, rest)| tag == 0x04 && rest.is_empty())
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    if !encap_ok {
+        return Err("the encapsulated content is not an OCTET STRING holding a TSTInfo".into());
+    }
+    if signed_data.iter().any(|(t, _, _)| *t == 0xa1) {
+        return Err("SignedData must not carry CRLs".into());
+    }
+    let expected_version: u8 = match info.get(1) {
+        Some((0x30, _, _)) => 1,
+        Some((0x80, _, _)) => 3,
+        _ => return Err("unknown signer identifier".into()),
+    };
+    match info.first() {
+        Some((0x02, [v], _)) if *v == expected_version => {}
+        _ => return Err(format!("SignerInfo version must be {expected_version}")),
+    }
+    let first_oid = |c: Option<&Child<'_>>| -> Option<Vec<u8>> {
+        let (0x30, body, _) = *c? else { return None };
+        let (tag, _, whole, rest) = tlv(body)?;
+        // Parameters, when present, must be NULL.
+        if tag != 0x06 || !(rest.is_empty() || rest == [0x05, 0x00]) {
+            return None;
+        }
+        Some(whole.to_vec())
+    };
+    let digest = first_oid(info.get(2)).ok_or("bad SignerInfo digestAlgorithm")?;
+    let signature = first_oid(info.get(4)).ok_or("bad SignerInfo signatureAlgorithm")?;
+    if !DIGEST_AND_SIGNATURE_OIDS
+        .iter()
+        .any(|(d, s)| *d == digest.as_slice() && *s == signature.as_slice())
+    {
+        return Err("the SignerInfo's digest and signature algorithms do not match".into());
+    }
+    let listed = match signed_data.get(1) {
+        Some((0x31, algs, _)) => children(algs)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| first_oid(Some(c)).is_some_and(|o| o == digest)),
+        _ => false,
+    };
+    if !listed {
+        return Err("the SignerInfo's digest algorithm is not listed in the SignedData".into());
+    }
+    Ok(())
 }
 
 /// Checks every RFC 3161 timestamp of the bundle against the rules above.
@@ -88,7 +185,7 @@ pub(crate) fn check_timestamps(
     root: &TrustedRoot,
 ) -> Result<(), SigstoreError> {
     for (i, token) in tokens.iter().enumerate() {
-        let infos = signer_infos(token)
+        let (signed_data, embedded, infos) = signed_data_parts(token)
             .ok_or_else(|| bad(format!("RFC 3161 timestamp {i} is not a TimeStampResp")))?;
         let [(0x30, info, _)] = infos.as_slice() else {
             return Err(bad(format!(
@@ -103,6 +200,8 @@ pub(crate) fn check_timestamps(
                 "RFC 3161 timestamp {i}: SignerInfo without signer"
             )));
         };
+        check_unsigned_fields(&signed_data, &fields)
+            .map_err(|why| bad(format!("RFC 3161 timestamp {i}: {why}")))?;
         // The trusted TSA certificate that the SignerInfo names.
         for tsa in &root.timestamp_authorities {
             let Some(leaf) = tsa.cert_chain.certificates.first() else {
@@ -140,6 +239,23 @@ pub(crate) fn check_timestamps(
                                 .any(|o| o.to_id_string() == OID_TIME_STAMPING)
                     })
             });
+            // Certificates carried in the token are not used for verification (the trusted
+            // chain is), but they must be that chain's certificates, not something else.
+            let chain: Vec<&[u8]> = tsa
+                .cert_chain
+                .certificates
+                .iter()
+                .map(|c| c.raw_bytes.as_bytes())
+                .collect();
+            if let Some(n) = embedded
+                .iter()
+                .position(|(_, _, whole)| !chain.contains(whole))
+            {
+                return Err(bad(format!(
+                    "RFC 3161 timestamp {i}: embedded certificate {n} is not in the TSA's \
+                     trusted chain"
+                )));
+            }
             if !eku_ok {
                 return Err(bad(format!(
                     "RFC 3161 timestamp {i}: the TSA certificate's ExtendedKeyUsage must be \

@@ -1,0 +1,62 @@
+//! Random single-byte mutations of the genuine upstream bundles: none may verify, none may
+//! panic (deterministic PRNG, so a failure reproduces).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/sigstore_common.rs"]
+mod common;
+
+use common::*;
+use model_verifier::envelope::SignatureVerifier;
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn single_byte_mutations_never_verify_or_panic() {
+    let Some(dir) = conformance_dir() else { return };
+    let v = public_good();
+    let seed = std::env::var("MV_MUTATION_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0x5157_2025_1234_abcd_u64);
+    let mut rng = XorShift(seed);
+    let mut parsed_and_rejected = 0usize;
+    for vector in ["v1.0.1-sigstore", "v1.1.0-sigstore"] {
+        let genuine = bundle_bytes(&dir, vector);
+        v.verify_bundle(&genuine).unwrap();
+        let rounds: usize = std::env::var("MV_MUTATIONS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1500);
+        for _ in 0..rounds {
+            let mut b = genuine.clone();
+            let i = (rng.next() % b.len() as u64) as usize;
+            let bit = 1u8 << (rng.next() % 8);
+            b[i] ^= bit;
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.verify_bundle(&b)));
+            match outcome {
+                Err(_) => panic!("{vector}: panic with byte {i} ^ {bit:#04x}"),
+                Ok(Ok(_)) => panic!(
+                    "{vector}: a mutated bundle verified (byte {i} ^ {bit:#04x}: {:?} -> {:?})",
+                    genuine[i] as char, b[i] as char
+                ),
+                Ok(Err(e)) => {
+                    if !e.to_string().starts_with("not JSON") {
+                        parsed_and_rejected += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Most mutations land in base64 or signed data, past the JSON parser.
+    assert!(parsed_and_rejected > 1000, "{parsed_and_rejected}");
+}
