@@ -696,3 +696,114 @@ fn key_method_failure_classes() {
         );
     }
 }
+
+#[test]
+fn name_constraints_are_enforced() {
+    use rcgen::{GeneralSubtree, NameConstraints, SanType};
+    let py = Python::find("pki failure classes (name constraints)");
+    let py = py.as_ref();
+    type Tweak = fn(&mut CertificateParams);
+    let cases: Vec<(&str, NameConstraints, Tweak, bool, &str)> = vec![
+        (
+            "permitted DNS, leaf inside",
+            NameConstraints {
+                permitted_subtrees: vec![GeneralSubtree::DnsName(".example.com".into())],
+                excluded_subtrees: vec![],
+            },
+            |l| {
+                l.subject_alt_names =
+                    vec![SanType::DnsName("signer.example.com".try_into().unwrap())]
+            },
+            true,
+            "",
+        ),
+        (
+            "permitted DNS, leaf outside",
+            NameConstraints {
+                permitted_subtrees: vec![GeneralSubtree::DnsName(".example.com".into())],
+                excluded_subtrees: vec![],
+            },
+            |l| {
+                l.subject_alt_names = vec![SanType::DnsName("signer.evil.test".try_into().unwrap())]
+            },
+            false,
+            "permitted subtree violation",
+        ),
+        (
+            "excluded email domain",
+            NameConstraints {
+                permitted_subtrees: vec![],
+                excluded_subtrees: vec![GeneralSubtree::Rfc822Name("evil.test".into())],
+            },
+            |l| {
+                l.subject_alt_names =
+                    vec![SanType::Rfc822Name("mallory@evil.test".try_into().unwrap())]
+            },
+            false,
+            "excluded subtree violation",
+        ),
+        (
+            "host-like CN checked when there is no DNS SAN",
+            NameConstraints {
+                permitted_subtrees: vec![GeneralSubtree::DnsName("example.com".into())],
+                excluded_subtrees: vec![],
+            },
+            |l| {
+                let mut dn = rcgen::DistinguishedName::new();
+                dn.push(rcgen::DnType::CommonName, "signer.evil.test");
+                l.distinguished_name = dn;
+            },
+            false,
+            "permitted subtree violation",
+        ),
+    ];
+    for (what, nc, tweak_leaf, ok, message) in cases {
+        let (r, i, l) = standard();
+        let p = pki(r, i, l, |_, ip, lp| {
+            ip.name_constraints = Some(nc.clone());
+            tweak_leaf(lp);
+        });
+        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+        expect(&case, py, what, ok, message);
+    }
+}
+
+/// DER tag-length-value (short lengths only; enough for these test structures).
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    assert!(content.len() < 128);
+    let mut v = vec![tag, content.len() as u8];
+    v.extend_from_slice(content);
+    v
+}
+
+#[test]
+fn directory_name_constraints_are_enforced() {
+    let py = Python::find("pki failure classes (directory name constraints)");
+    let py = py.as_ref();
+    // nameConstraints { permittedSubtrees [0] { { directoryName [4] { O=Good Org } } } }
+    // (built by hand: rcgen 0.14 encodes directoryName subtrees without the [4] tag).
+    let org = tlv(
+        0x30,
+        &[tlv(0x06, &[0x55, 0x04, 0x0a]), tlv(0x0c, b"Good Org")].concat(),
+    );
+    let name = tlv(0x30, &tlv(0x31, &org));
+    let nc = tlv(0x30, &tlv(0xa0, &tlv(0x30, &tlv(0xa4, &name))));
+    for (inside, ok) in [(false, false), (true, true)] {
+        let (r, i, l) = standard();
+        let nc = nc.clone();
+        let p = pki(r, i, l, move |_, ip, lp| {
+            let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 30], nc.clone());
+            ext.set_criticality(true);
+            ip.custom_extensions.push(ext);
+            if inside {
+                let mut dn = rcgen::DistinguishedName::new();
+                dn.push(rcgen::DnType::OrganizationName, "Good Org");
+                dn.push(rcgen::DnType::CommonName, "signer");
+                lp.distinguished_name = dn;
+            }
+        });
+        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+        let what = format!("leaf DN inside O=Good Org: {inside}");
+        expect(&case, py, &what, ok, "permitted subtree violation");
+    }
+}
