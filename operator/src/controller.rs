@@ -9,17 +9,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::Reporter;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
 use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::admission::ModelValidationLookup;
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
@@ -574,6 +578,71 @@ pub fn error_policy(mv: Arc<ModelValidation>, error: &Error, ctx: Arc<Context>) 
         "Reconcile failed"
     );
     Action::requeue(Duration::from_secs(15))
+}
+
+/// Runs the controller until `stop` is cancelled: a reflector over labelled pods, then the
+/// kube-runtime Controller over ModelValidations, triggered by those pods too.
+pub async fn run(
+    client: Client,
+    lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
+    metrics: Metrics,
+    identity: String,
+    stop: CancellationToken,
+) {
+    let pod_api: Api<Pod> = Api::all(client.clone());
+    let pod_watch = watcher::Config::default().labels(POD_LABEL);
+    let (pods, writer) = reflector::store::<Pod>();
+    let reflector_task = tokio::spawn(
+        reflector::reflector(writer, watcher(pod_api.clone(), pod_watch.clone()))
+            .default_backoff()
+            .for_each(|e| async move {
+                if let Err(e) = e {
+                    tracing::warn!(error = %e, "Pod watch failed; retrying");
+                }
+            }),
+    );
+    tokio::select! {
+        _ = stop.cancelled() => { reflector_task.abort(); return; }
+        r = pods.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
+    }
+    let controller = Controller::new(
+        Api::<ModelValidation>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .with_config(kube::runtime::controller::Config::default().debounce(Duration::from_secs(1)));
+    let store = controller.store();
+    let mapper_store = store.clone();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "model-validation-operator".to_owned(),
+            instance: Some(identity),
+        },
+    );
+    let ctx = Arc::new(Context::new(
+        client,
+        store,
+        pods,
+        lookup,
+        recorder,
+        metrics,
+        Timestamp::now(),
+    ));
+    tracing::info!("Controller started");
+    controller
+        .watches(pod_api, pod_watch, move |pod| {
+            model_validations_for_pod(&pod, &mapper_store)
+        })
+        .graceful_shutdown_on(stop.cancelled_owned())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "Reconcile request failed");
+            }
+        })
+        .await;
+    reflector_task.abort();
+    tracing::info!("Controller stopped");
 }
 
 #[cfg(test)]

@@ -20,24 +20,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::jiff::Timestamp;
-use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
-use kube::{Api, Client};
+use kube::Client;
 use model_validation_operator::admission::{
     DEFAULT_VERIFIER_COMMAND, InjectConfig, ModelValidationLookup, StaticLookup,
 };
 use model_validation_operator::cache::Caches;
-use model_validation_operator::controller::{self, Context};
-use model_validation_operator::crd::ModelValidation;
+use model_validation_operator::controller;
 use model_validation_operator::lease::{Elector, LeaseConfig, run_while_leader};
 use model_validation_operator::metrics::Metrics;
 use model_validation_operator::telemetry::{self, LogFormat};
 use model_validation_operator::webhook::tls::{self, TlsFiles};
 use model_validation_operator::webhook::{self, AdminState, Readiness, WebhookState};
-use mv_shared::POD_LABEL;
 use tokio_util::sync::CancellationToken;
 
 /// Injects the model verifier into labelled pods and reports what it found.
@@ -318,7 +311,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let metrics = metrics.clone();
             let identity = identity.clone();
             move |stop: CancellationToken| {
-                run_controller(
+                controller::run(
                     client.clone(),
                     lookup.clone(),
                     metrics.clone(),
@@ -375,67 +368,4 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tracing::warn!("Shutdown grace period over; exiting with tasks still running");
     }
     result
-}
-
-async fn run_controller(
-    client: Client,
-    lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
-    metrics: Metrics,
-    identity: String,
-    stop: CancellationToken,
-) {
-    let pod_api: Api<Pod> = Api::all(client.clone());
-    let pod_watch = watcher::Config::default().labels(POD_LABEL);
-    let (pods, writer) = reflector::store::<Pod>();
-    let reflector_task = tokio::spawn(
-        reflector::reflector(writer, watcher(pod_api.clone(), pod_watch.clone()))
-            .default_backoff()
-            .for_each(|e| async move {
-                if let Err(e) = e {
-                    tracing::warn!(error = %e, "Pod watch failed; retrying");
-                }
-            }),
-    );
-    tokio::select! {
-        _ = stop.cancelled() => { reflector_task.abort(); return; }
-        r = pods.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
-    }
-    let controller = Controller::new(
-        Api::<ModelValidation>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .with_config(kube::runtime::controller::Config::default().debounce(Duration::from_secs(1)));
-    let store = controller.store();
-    let mapper_store = store.clone();
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "model-validation-operator".to_owned(),
-            instance: Some(identity),
-        },
-    );
-    let ctx = Arc::new(Context::new(
-        client,
-        store,
-        pods,
-        lookup,
-        recorder,
-        metrics,
-        Timestamp::now(),
-    ));
-    tracing::info!("Controller started");
-    controller
-        .watches(pod_api, pod_watch, move |pod| {
-            controller::model_validations_for_pod(&pod, &mapper_store)
-        })
-        .graceful_shutdown_on(stop.cancelled_owned())
-        .run(controller::reconcile, controller::error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "Reconcile request failed");
-            }
-        })
-        .await;
-    reflector_task.abort();
-    tracing::info!("Controller stopped");
 }
