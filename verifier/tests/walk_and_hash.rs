@@ -448,3 +448,34 @@ fn results_do_not_depend_on_the_number_of_threads() {
         assert_eq!(one, run(Some("8")), "{extra:?}");
     }
 }
+
+#[test]
+fn signed_names_never_lead_outside_the_model() {
+    use model_verifier::walk::{IgnoreSet, listed};
+    let t = Tree::new();
+    t.file("inside.txt", b"in");
+    fs::write(t.outside().join("secret.txt"), b"secret").unwrap();
+    fs::create_dir(t.outside().join("elsewhere")).unwrap();
+    fs::write(t.outside().join("elsewhere/file"), b"x").unwrap();
+    symlink(t.outside().join("elsewhere"), t.root.join("linked-dir")).unwrap();
+    let ignore = IgnoreSet::new();
+    for name in ["../secret.txt", "a/../../secret.txt", "/etc/passwd"] {
+        let err = listed(&t.root, [name], &ignore, true).unwrap_err();
+        assert!(
+            matches!(err, WalkError::OutsideModel { .. }),
+            "{name}: {err}"
+        );
+    }
+    let err = listed(&t.root, ["linked-dir/file"], &ignore, true).unwrap_err();
+    assert!(matches!(err, WalkError::BelowSymlink { .. }), "{err}");
+    // Normalised names inside the model are fine, duplicates are listed once.
+    let files = listed(&t.root, ["./inside.txt", "inside.txt"], &ignore, false).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].name, "inside.txt");
+    // A signed file that is missing is the special-file error, naming the path.
+    let err = listed(&t.root, ["gone.bin"], &ignore, false).unwrap_err();
+    assert!(
+        err.to_string().contains("gone.bin' as file or directory"),
+        "{err}"
+    );
+}
