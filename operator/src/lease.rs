@@ -411,3 +411,144 @@ mod tests {
         server.await.unwrap();
     }
 }
+
+#[cfg(test)]
+mod election_tests {
+    use super::*;
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use serde_json::{Value, json};
+
+    /// A Lease store behind a scripted API server: GET/POST/PUT on one Lease, with
+    /// resourceVersion conflicts, like the real thing.
+    async fn serve_lease(
+        mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+        log: tokio::sync::mpsc::UnboundedSender<(Method, Option<String>)>,
+    ) {
+        let mut stored: Option<Value> = None;
+        let mut version = 0u64;
+        while let Some((req, send)) = handle.next_request().await {
+            let method = req.method().clone();
+            let body = req.into_body().collect_bytes().await.unwrap();
+            let (status, out) = match method {
+                Method::GET => match &stored {
+                    Some(l) => (200, l.clone()),
+                    None => (
+                        404,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+                    ),
+                },
+                Method::POST | Method::PUT => {
+                    let mut l: Value = serde_json::from_slice(&body).unwrap();
+                    let sent = l["metadata"]["resourceVersion"].as_str().map(str::to_owned);
+                    let current = stored.as_ref().map(|s| {
+                        s["metadata"]["resourceVersion"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    });
+                    if method == Method::PUT && sent != current {
+                        (
+                            409,
+                            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409}),
+                        )
+                    } else {
+                        version += 1;
+                        l["metadata"]["resourceVersion"] = json!(version.to_string());
+                        stored = Some(l.clone());
+                        (if method == Method::POST { 201 } else { 200 }, l)
+                    }
+                }
+                _ => panic!("unexpected {method}"),
+            };
+            let holder = stored
+                .as_ref()
+                .and_then(|s| s["spec"]["holderIdentity"].as_str().map(str::to_owned));
+            let _ = log.send((method, holder));
+            send.send_response(
+                Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&out).unwrap()))
+                    .unwrap(),
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn work_runs_while_leading_and_the_lease_is_released_on_shutdown() {
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let (log_tx, mut log) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(serve_lease(handle, log_tx));
+        let elector = Elector::new(
+            Client::new(svc, "default"),
+            LeaseConfig {
+                namespace: "ops".into(),
+                name: "mvo".into(),
+                identity: "me".into(),
+                lease_duration: Duration::from_secs(15),
+                retry_period: Duration::from_millis(50),
+            },
+        );
+        let metrics = Metrics::new();
+        let shutdown = CancellationToken::new();
+        let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let (stopped_tx, mut stopped) = tokio::sync::mpsc::unbounded_channel();
+        let elected = tokio::spawn(run_while_leader(
+            elector,
+            metrics.clone(),
+            shutdown.clone(),
+            move |stop: CancellationToken| {
+                let started = started_tx.clone();
+                let stopped = stopped_tx.clone();
+                async move {
+                    let _ = started.send(());
+                    stop.cancelled().await;
+                    let _ = stopped.send(());
+                }
+            },
+        ));
+        tokio::time::timeout(Duration::from_secs(5), started.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            metrics
+                .encode()
+                .unwrap()
+                .contains("model_validation_leader 1")
+        );
+        // the first GET found nothing, the POST created ours
+        assert_eq!(log.recv().await.unwrap(), (Method::GET, None));
+        assert_eq!(log.recv().await.unwrap(), (Method::POST, Some("me".into())));
+        // it keeps renewing while it leads
+        let mut puts = 0;
+        while puts < 2 {
+            let (m, holder) = log.recv().await.unwrap();
+            assert_eq!(holder.as_deref(), Some("me"));
+            if m == Method::PUT {
+                puts += 1;
+            }
+        }
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), stopped.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), elected)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            metrics
+                .encode()
+                .unwrap()
+                .contains("model_validation_leader 0")
+        );
+        // the last write gave the Lease up
+        let mut last = None;
+        while let Ok(entry) = log.try_recv() {
+            last = Some(entry);
+        }
+        assert_eq!(last, Some((Method::PUT, None)));
+    }
+}

@@ -95,8 +95,12 @@ struct Args {
     #[arg(long, env = "DISABLE_CONTROLLER")]
     disable_controller: bool,
     /// Seconds in-flight admissions get to finish after SIGTERM.
-    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 8)]
     shutdown_grace_seconds: u64,
+    /// Seconds between SIGTERM and closing the webhook listener, while `/readyz` already fails,
+    /// so the Service stops routing admissions here before connections are refused.
+    #[arg(long, env = "SHUTDOWN_DELAY_SECONDS", default_value_t = 5)]
+    shutdown_delay_seconds: u64,
     /// Development: self-signed certificate, `https://localhost:9443`, no leader election,
     /// runs without a cluster.
     #[arg(long)]
@@ -192,6 +196,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         disable_webhook,
         disable_controller,
         shutdown_grace_seconds,
+        shutdown_delay_seconds,
         dev,
         log_format: _,
         log_level: _,
@@ -356,12 +361,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Err(e) => Err(anyhow::Error::new(e).context("a server task failed")),
         },
     };
-    // Stop taking new admissions, let in-flight ones finish, release the Lease.
+    // Fail readiness, keep answering while the endpoints update, then stop taking new
+    // admissions, let in-flight ones finish, and release the Lease.
     readiness.set_serving(false);
+    if result.is_ok() && !dev && !disable_webhook && shutdown_delay_seconds > 0 {
+        tracing::info!(
+            seconds = shutdown_delay_seconds,
+            "Not ready; still serving before closing the listener"
+        );
+        tokio::time::sleep(Duration::from_secs(shutdown_delay_seconds)).await;
+    }
     handle.graceful_shutdown(Some(Duration::from_secs(shutdown_grace_seconds)));
     shutdown.cancel();
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(shutdown_grace_seconds + 5), drain)
+    if tokio::time::timeout(Duration::from_secs(shutdown_grace_seconds + 1), drain)
         .await
         .is_err()
     {
