@@ -60,3 +60,58 @@ fn single_byte_mutations_never_verify_or_panic() {
     // Most mutations land in base64 or signed data, past the JSON parser.
     assert!(parsed_and_rejected > 1000, "{parsed_and_rejected}");
 }
+
+/// Bit flips inside the decoded bytes of every base64 field (certificate, SET, body, proof
+/// hashes, root hash, log ID, RFC 3161 token, payload, signature), re-encoded as valid base64.
+#[test]
+fn decoded_field_bit_flips_never_verify_or_panic() {
+    let Some(dir) = conformance_dir() else { return };
+    let v = public_good();
+    let rounds: usize = std::env::var("MV_MUTATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1500);
+    let mut rng = XorShift(0x0dec_0ded_f1e1_d5u64);
+    let e = "/verificationMaterial/tlogEntries/0";
+    for vector in ["v0.3.1-sigstore", "v1.1.0-sigstore"] {
+        let genuine = bundle_json(&dir, vector);
+        let mut fields: Vec<String> = vec![
+            "/verificationMaterial/certificate/rawBytes".into(),
+            format!("{e}/logId/keyId"),
+            format!("{e}/inclusionPromise/signedEntryTimestamp"),
+            format!("{e}/inclusionProof/rootHash"),
+            format!("{e}/canonicalizedBody"),
+            "/dsseEnvelope/payload".into(),
+            "/dsseEnvelope/signatures/0/sig".into(),
+        ];
+        let hashes = genuine
+            .pointer(&format!("{e}/inclusionProof/hashes"))
+            .unwrap();
+        for i in 0..hashes.as_array().unwrap().len() {
+            fields.push(format!("{e}/inclusionProof/hashes/{i}"));
+        }
+        let ts =
+            "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp";
+        if genuine.pointer(ts).is_some() {
+            fields.push(ts.into());
+        }
+        for _ in 0..rounds {
+            let field = &fields[(rng.next() % fields.len() as u64) as usize];
+            let mut b = genuine.clone();
+            let mut raw = b64d(b.pointer(field).unwrap());
+            let i = (rng.next() % raw.len() as u64) as usize;
+            let bit = 1u8 << (rng.next() % 8);
+            raw[i] ^= bit;
+            *b.pointer_mut(field).unwrap() = b64e(&raw);
+            let bytes = b.to_string();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                v.verify_bundle(bytes.as_bytes())
+            }));
+            match outcome {
+                Err(_) => panic!("{vector}: panic with {field} byte {i} ^ {bit:#04x}"),
+                Ok(Ok(_)) => panic!("{vector}: verified with {field} byte {i} ^ {bit:#04x}"),
+                Ok(Err(_)) => {}
+            }
+        }
+    }
+}
