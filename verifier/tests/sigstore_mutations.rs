@@ -71,7 +71,7 @@ fn decoded_field_bit_flips_never_verify_or_panic() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1500);
-    let mut rng = XorShift(0x0dec_0ded_f1e1_d5u64);
+    let mut rng = XorShift(0x0dec_0ded_f1e1_d5d5_u64);
     let e = "/verificationMaterial/tlogEntries/0";
     for vector in ["v0.3.1-sigstore", "v1.1.0-sigstore"] {
         let genuine = bundle_json(&dir, vector);
