@@ -15,7 +15,8 @@ use crate::admission::ModelValidationLookup;
 use crate::crd::ModelValidation;
 use crate::webhook::Readiness;
 
-/// Reflector-backed [`ModelValidationLookup`].
+/// Reflector-backed [`ModelValidationLookup`]. A namespace the cache does not (yet) know is
+/// not ignored.
 #[derive(Clone)]
 pub struct Caches {
     model_validations: Store<ModelValidation>,
@@ -85,17 +86,23 @@ impl Caches {
             namespaces: ns_store,
             readiness,
         };
+        // Readiness waits for the ModelValidations only: the namespace opt-out is also enforced
+        // by the webhook configuration's namespaceSelector, so a namespace cache that is still
+        // filling (or forbidden by RBAC) must not stop admissions.
         let waiting = caches.clone();
         tokio::spawn(async move {
-            let a = waiting.model_validations.wait_until_ready().await;
-            let b = waiting.namespaces.wait_until_ready().await;
-            if a.is_ok() && b.is_ok() {
+            if waiting.model_validations.wait_until_ready().await.is_ok() {
                 tracing::info!(
                     model_validations = waiting.model_validations.len(),
-                    namespaces = waiting.namespaces.len(),
-                    "Caches synced"
+                    "ModelValidation cache synced"
                 );
                 waiting.readiness.set_caches_synced();
+            }
+        });
+        let namespaces = caches.namespaces.clone();
+        tokio::spawn(async move {
+            if namespaces.wait_until_ready().await.is_ok() {
+                tracing::info!(namespaces = namespaces.len(), "Namespace cache synced");
             }
         });
         caches
