@@ -10,6 +10,7 @@ TESTING="$REPO/config/overlays/testing"
 SCENARIOS=(
   "install-testing-overlay scenario_install"
   "key-signed-model-verified scenario_key_verified e2e-key"
+  "metrics-and-probes scenario_metrics e2e-metrics"
   "tampered-and-unsigned-blocked scenario_tampered_unsigned e2e-bad"
   "certificate-chain-verified scenario_certificate e2e-cert"
   "sigstore-verified-and-wrong-identity scenario_sigstore e2e-sigstore"
@@ -45,6 +46,32 @@ scenario_key_verified() {
   pod_create e2e-key signed key
   expect_verified e2e-key signed key
   [ "$(jp -n e2e-key modelvalidation key '{.status.authMethod}')" != "" ] || fail "status.authMethod is empty"
+}
+
+# metrics (through the API server's service proxy, so it works on any cluster) and probes
+metrics_text() { k get --raw "/api/v1/namespaces/$OP_NS/services/model-validation-metrics:8080/proxy/metrics"; }
+# metric_value NAME LABELS: the sample's value, 0 when the series does not exist yet
+metric_value() {
+  metrics_text | awk -v m="$1{$2}" '$1 == m {v = $2} END {print (v == "" ? 0 : v)}'
+}
+metric_above() { awk -v a="$(metric_value "$1" "$2")" -v b="$3" 'BEGIN {exit !(a > b)}'; }
+
+scenario_metrics() {
+  local pod; pod="$(operator_pod)"
+  [ "$(k get --raw "/api/v1/namespaces/$OP_NS/pods/$pod:8081/proxy/healthz")" = ok ] || fail "/healthz is not ok"
+  [ "$(k get --raw "/api/v1/namespaces/$OP_NS/pods/$pod:8081/proxy/readyz")" = ok ] || fail "/readyz is not ok"
+  local verified injected
+  verified="$(metric_value model_validation_verifications_total 'method="key",outcome="verified"')"
+  injected="$(metric_value model_validation_admission_requests_total 'result="injected"')"
+  note "before: verifications(key, verified)=$verified admissions(injected)=$injected"
+  new_ns e2e-metrics
+  mv_apply e2e-metrics key key key-signed
+  pod_create e2e-metrics signed key
+  expect_verified e2e-metrics signed key
+  wait_until 60 "verifications counter above $verified" metric_above model_validation_verifications_total 'method="key",outcome="verified"' "$verified"
+  metric_above model_validation_admission_requests_total 'result="injected"' "$injected" || fail "the injected-admissions counter did not move"
+  metrics_text | grep -q '^model_validation_admission_duration_seconds_bucket' || fail "no admission latency histogram"
+  note "after: verifications(key, verified)=$(metric_value model_validation_verifications_total 'method="key",outcome="verified"') admissions(injected)=$(metric_value model_validation_admission_requests_total 'result="injected"')"
 }
 
 # --- 3. tampered and unsigned ------------------------------------------------------------------
