@@ -9,7 +9,7 @@
 //! Rules, in order:
 //! 1. Only pod CREATE is mutated; UPDATE, DELETE, CONNECT and other kinds are allowed untouched.
 //! 2. Namespaces labelled `validation.ml.sigstore.dev/ignore: "true"` are skipped.
-//! 3. Pods without the label are allowed untouched.
+//! 3. Pods without the label, and mirror pods of static pods, are allowed untouched.
 //! 4. A pod that already has the `model-validation` init container is allowed unchanged
 //!    (idempotent, before any lookup, so re-invocation never depends on the ModelValidation).
 //! 5. The label names the ModelValidation (`"true"`: the only one of the namespace).
@@ -100,6 +100,9 @@ impl InjectConfig {
         }
     }
 }
+
+/// Annotation the kubelet puts on mirror pods of static pods.
+pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
 /// Path of the verifier binary in its image.
 pub const DEFAULT_VERIFIER_COMMAND: &str = "/usr/local/bin/model-verifier";
@@ -277,6 +280,15 @@ pub fn mutate(
     let Some(label) = pod.metadata.labels.as_ref().and_then(|l| l.get(POD_LABEL)) else {
         return allow("no label", Some(namespace), pod_name);
     };
+    // Mirror pods reflect a static pod on a node; changing them makes the kubelet fight back.
+    if pod
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION))
+    {
+        return allow("mirror pod", Some(namespace), pod_name);
+    }
     // (4) idempotence, before any lookup
     let spec = pod.spec.clone().unwrap_or_default();
     let init_containers = spec.init_containers.clone().unwrap_or_default();
@@ -607,20 +619,10 @@ mod tests {
     fn assert_untouched(d: &Decision, reason: &str) {
         assert!(d.response.allowed, "{d:?}");
         assert!(d.response.patch.is_none(), "{d:?}");
-        assert_eq!(
-            d.outcome,
-            Outcome::Skipped {
-                reason: match reason {
-                    "not a create" => "not a create",
-                    "not a pod" => "not a pod",
-                    "namespace ignored" => "namespace ignored",
-                    "no label" => "no label",
-                    "already injected" => "already injected",
-                    "subresource" => "subresource",
-                    other => panic!("{other}"),
-                }
-            }
-        );
+        match &d.outcome {
+            Outcome::Skipped { reason: got } => assert_eq!(*got, reason),
+            other => panic!("expected skipped ({reason}), got {other:?}"),
+        }
     }
 
     fn assert_denied(d: &Decision, contains: &[&str]) {
@@ -764,6 +766,14 @@ mod tests {
             .unwrap()
             .remove(POD_LABEL);
         assert_untouched(&run(&r, &lookup(vec![])), "no label");
+    }
+
+    #[test]
+    fn mirror_pods_are_left_alone() {
+        let mut r = review();
+        r["request"]["object"]["metadata"]["annotations"] =
+            json!({MIRROR_POD_ANNOTATION: "0123456789abcdef"});
+        assert_untouched(&run(&r, &lookup(vec![key_mv("only")])), "mirror pod");
     }
 
     #[test]
