@@ -295,6 +295,28 @@ pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Reads one DER TLV: (tag, content, rest).
+pub(crate) fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
 /// An EC public key on a known curve, with its point in uncompressed form.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EcPublicKey {

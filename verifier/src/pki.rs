@@ -34,7 +34,7 @@ use x509_parser::x509::{X509Name, X509Version};
 
 use crate::bundle::{Bundle, BundleError, MEDIA_TYPE_V0_3};
 use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
-use crate::keys::{self, EcPublicKey, KeyError, SigHash, pem_blocks};
+use crate::keys::{self, EcPublicKey, KeyError, SigHash, der_read, pem_blocks};
 
 /// Longest path (leaf included) the builder explores.
 const MAX_PATH_LEN: usize = 12;
@@ -218,7 +218,48 @@ struct Node<'a> {
     trusted: bool,
 }
 
+/// The outer structure x509-parser does not police: `Certificate ::= SEQUENCE { tbs SEQUENCE,
+/// signatureAlgorithm SEQUENCE, signatureValue BIT STRING }` with nothing after it, no unused
+/// bits in the signature, and the outer algorithm equal to the TBS `signature` field (OpenSSL's
+/// `X509_verify` refuses a mismatch). Without this, bytes outside the signed TBS could change
+/// and the certificate would still verify.
+fn check_outer_structure(der: &[u8]) -> Result<(), &'static str> {
+    let (tag, cert, rest) = der_read(der).ok_or("malformed DER")?;
+    if tag != 0x30 || !rest.is_empty() {
+        return Err("not a DER SEQUENCE, or trailing data after the certificate");
+    }
+    let (tbs_tag, tbs, after_tbs) = der_read(cert).ok_or("malformed tbsCertificate")?;
+    let alg_start = cert.len() - after_tbs.len();
+    let (alg_tag, _, after_alg) = der_read(after_tbs).ok_or("malformed signatureAlgorithm")?;
+    let outer_alg = &cert[alg_start..cert.len() - after_alg.len()];
+    let (sig_tag, sig, end) = der_read(after_alg).ok_or("malformed signatureValue")?;
+    if tbs_tag != 0x30 || alg_tag != 0x30 || sig_tag != 0x03 || !end.is_empty() {
+        return Err("unexpected certificate structure");
+    }
+    if sig.first() != Some(&0) {
+        return Err("signatureValue has unused bits");
+    }
+    // tbsCertificate: [0] version OPTIONAL, serialNumber INTEGER, signature AlgorithmIdentifier
+    let (mut tag, _, mut rest) = der_read(tbs).ok_or("malformed tbsCertificate")?;
+    if tag == 0xa0 {
+        (tag, _, rest) = der_read(rest).ok_or("malformed tbsCertificate")?;
+    }
+    if tag != 0x02 {
+        return Err("malformed serial number");
+    }
+    let (_, _, after) = der_read(rest).ok_or("malformed tbsCertificate signature")?;
+    let inner_alg = &rest[..rest.len() - after.len()];
+    if inner_alg != outer_alg {
+        return Err("signatureAlgorithm differs from the tbsCertificate signature field");
+    }
+    Ok(())
+}
+
 fn parse<'a>(der: &'a [u8], what: &str) -> Result<X509Certificate<'a>, PathError> {
+    check_outer_structure(der).map_err(|reason| PathError::Malformed {
+        what: what.to_owned(),
+        reason: reason.to_owned(),
+    })?;
     match X509Certificate::from_der(der) {
         Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(PathError::Malformed {

@@ -21,7 +21,7 @@ use crate::bundle::{
     X509Certificate as BundleCertificate, X509CertificateChain,
 };
 use crate::dsse::{self, IN_TOTO_PAYLOAD_TYPE};
-use crate::keys::{self, Curve, EcPublicKey, KeyError, pem_blocks};
+use crate::keys::{self, Curve, EcPublicKey, KeyError, der_read, pem_blocks};
 use crate::pki;
 
 /// Why signing could not proceed.
@@ -241,28 +241,6 @@ fn fake_spki(params: &[u8]) -> Vec<u8> {
     let mut content = keys::der_tlv(0x30, &alg);
     content.extend_from_slice(&keys::der_tlv(0x03, &[0, 4]));
     keys::der_tlv(0x30, &content)
-}
-
-/// Reads one DER TLV: (tag, content, rest).
-fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
 }
 
 fn oid_string(content: &[u8]) -> String {

@@ -807,3 +807,75 @@ fn directory_name_constraints_are_enforced() {
         expect(&case, py, &what, ok, "permitted subtree violation");
     }
 }
+
+/// Corrupted bundles and certificates must give errors, never panics.
+#[test]
+fn corrupted_inputs_never_panic() {
+    use model_verifier::envelope::SignatureVerifier;
+    use model_verifier::keys::KeyVerifier;
+    use model_verifier::pki::CertificateVerifier;
+    let (r, i, l) = standard();
+    let p = pki(r, i, l, no_tweak);
+    let case = Case::new();
+    let cert_bundle = case
+        .certificate_bundle(
+            &p.leaf_der,
+            &[&p.intermediate_pem],
+            p.leaf_key.as_ref().unwrap(),
+        )
+        .to_string();
+    let key = p.leaf_key.as_ref().unwrap();
+    let key_bundle = sign::key_bundle(key, &case.payload).unwrap().to_json();
+    let certs = CertificateVerifier::from_pem(p.root_pem.as_bytes()).unwrap();
+    let keys = KeyVerifier::from_pem(key.public_key().python_pem().as_bytes()).unwrap();
+    assert!(certs.verify_bundle(cert_bundle.as_bytes()).is_ok());
+    assert!(keys.verify_bundle(key_bundle.as_bytes()).is_ok());
+    // Deterministic xorshift over positions and replacement bytes.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut rejected = 0;
+    for round in 0..1500 {
+        let source = if round % 2 == 0 {
+            &cert_bundle
+        } else {
+            &key_bundle
+        };
+        let mut bytes = source.as_bytes().to_vec();
+        for _ in 0..=(next() % 3) {
+            let pos = (next() as usize) % bytes.len();
+            bytes[pos] = (next() & 0xff) as u8;
+        }
+        let a = certs.verify_bundle(&bytes);
+        let b = keys.verify_bundle(&bytes);
+        if a.is_err() && b.is_err() {
+            rejected += 1;
+        }
+    }
+    assert!(
+        rejected > 1000,
+        "only {rejected} corrupted bundles were rejected"
+    );
+    // Corrupted DER inside an otherwise valid bundle: flip bytes of each certificate.
+    let leaf = p.leaf_der.clone();
+    for round in 0..600 {
+        let mut der = leaf.clone();
+        let pos = (next() as usize) % der.len();
+        der[pos] ^= 1 << (round % 8);
+        let mut b: Value = serde_json::from_str(&cert_bundle).unwrap();
+        b["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"] =
+            STANDARD.encode(&der).into();
+        // A flipped bit anywhere in the signed leaf must not verify.
+        assert!(
+            certs.verify_bundle(b.to_string().as_bytes()).is_err(),
+            "round {round}, byte {pos}: {} -> {}",
+            hex::encode(&leaf),
+            hex::encode(&der)
+        );
+    }
+    let _ = model_verifier::pki::verify_path(&[0x30, 0x80], &[&[0xff; 3]], &[&[]], 0);
+}
