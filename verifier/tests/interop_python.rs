@@ -862,3 +862,98 @@ fn bundle_mutations_get_the_same_verdict_from_both() {
         disagreements.join("\n")
     );
 }
+
+/// The shape of a JSON value: object keys in order (recursively), array lengths, value kinds.
+fn shape(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{}", shape(v))).collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(shape).collect::<Vec<_>>().join(",")),
+        Value::String(_) => "s".into(),
+        Value::Number(_) => "n".into(),
+        Value::Bool(_) => "b".into(),
+        Value::Null => "null".into(),
+    }
+}
+
+#[test]
+fn our_bundles_have_the_layout_python_writes() {
+    let Some(py) = Python::find("bundle layout") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    python_key(&py, root, "k", "P256", "pkcs8", "");
+    Chain::standard("P256").write(&root.join("pki"));
+    write_model(&root.join("m"), &tiny_model());
+    let key = |sig: &str| -> Vec<String> {
+        [
+            "sign",
+            "key",
+            "m",
+            "--private_key",
+            "k.key",
+            "--signature",
+            sig,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let cert = |sig: &str| -> Vec<String> {
+        [
+            "sign",
+            "certificate",
+            "m",
+            "--private_key",
+            "pki/leaf.key",
+            "--signing_certificate",
+            "pki/leaf.pem",
+            "--certificate_chain",
+            "pki/intermediate.pem",
+            "--signature",
+            sig,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    for (what, args) in [
+        ("key", &key as &dyn Fn(&str) -> Vec<String>),
+        ("certificate", &cert),
+    ] {
+        signed(&py.model_signing(root, &refs(&args("py.sig"))), "python");
+        signed(&ours(root, &refs(&args("rs.sig"))), "ours");
+        let read = |f: &str| -> (String, Value) {
+            let text = std::fs::read_to_string(root.join(f)).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            (text, v)
+        };
+        let (py_text, py_json) = read("py.sig");
+        let (rs_text, rs_json) = read("rs.sig");
+        assert_eq!(shape(&rs_json), shape(&py_json), "{what} bundle layout");
+        // Compact JSON, no trailing newline, in both.
+        for text in [&py_text, &rs_text] {
+            assert!(
+                !text.ends_with('\n') && !text.contains(": "),
+                "{what}: {text}"
+            );
+        }
+        // The statements agree on everything but the key order Python does not fix.
+        let statement = |v: &Value| -> Value {
+            let p = STANDARD
+                .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+                .unwrap();
+            serde_json::from_slice(&p).unwrap()
+        };
+        let (mut a, mut b) = (statement(&py_json), statement(&rs_json));
+        for s in [&mut a, &mut b] {
+            let ip = s["predicate"]["serialization"]["ignore_paths"]
+                .as_array_mut()
+                .unwrap();
+            ip.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+        }
+        // serde_json `Value` equality ignores object key order.
+        assert_eq!(a, b, "{what} statements");
+    }
+}
