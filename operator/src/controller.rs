@@ -506,14 +506,15 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
                 }
                 _ => None,
             };
+            // A run that ended before this leader started was announced (and counted) by the
+            // previous one.
+            if finished.is_some_and(|f| f < ctx.since) {
+                continue;
+            }
             if let Some(method) = mv.spec.check().ok().map(|m| m.name())
                 && let Some(outcome) = a.outcome
             {
                 ctx.metrics.observe_verification(method, outcome);
-            }
-            // A run that ended before this leader started was announced by the previous one.
-            if finished.is_some_and(|f| f < ctx.since) {
-                continue;
             }
             to_publish.push((pod.clone(), a));
         }
@@ -1090,6 +1091,7 @@ mod tests {
         let since: Timestamp = "2031-01-01T00:00:00Z".parse().unwrap();
         let s = setup(&[&m], vec![ok], since);
         let current = m.clone();
+        let metrics = s.ctx.metrics.clone();
         run(s, m, |mut h| async move {
             let status = expect_status_patch(&mut h, &current).await;
             assert_eq!(status["verifiedPods"], 1);
@@ -1097,6 +1099,12 @@ mod tests {
         })
         .await
         .unwrap();
+        assert!(
+            !metrics
+                .encode()
+                .unwrap()
+                .contains("model_validation_verifications_total{")
+        );
     }
 
     #[tokio::test]

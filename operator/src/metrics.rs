@@ -83,7 +83,7 @@ impl Metrics {
         let verifications = Family::<VerificationLabels, Counter>::default();
         registry.register(
             "verifications",
-            "Model verifications reported by injected verifiers, by method and outcome",
+            "Verifier results seen by this leader (each run once), by method and outcome",
             verifications.clone(),
         );
         let reconciles = Counter::default();
