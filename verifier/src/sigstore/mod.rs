@@ -13,6 +13,30 @@
 //! Trust material ([`TrustMaterial`]) is embedded (public good, staging) or read from
 //! `--trust_config` (a ClientTrustConfig or a bare `trusted_root.json`). Nothing here touches the
 //! network.
+//!
+//! # Deliberate differences from sigstore-python 4.5.1 (`model_signing` 1.1.1)
+//!
+//! Accepts more:
+//! - no `--trust_config`: the embedded public-good root (Python fetches it through TUF and fails
+//!   offline); a bare `trusted_root.json` as `--trust_config` (Python: pydantic error);
+//! - a leaf with only the v2 issuer extension (.1.8) equal to `--identity_provider`;
+//! - the Sigstore username otherName SAN compared as a decoded UTF8String (Python compares the
+//!   raw DER, tag and length included, which no `--identity` can match).
+//!
+//! Rejects more (each is a forgery or a broken trust file in practice):
+//! - `validFor` of Rekor keys, CT keys, Fulcio CAs and TSAs is checked at the signing time (the
+//!   SET's integratedTime, each TSA genTime); Python compares `start` with now and ignores `end`;
+//! - any RFC 3161 timestamp that does not verify fails the bundle (Python drops it silently);
+//!   a TSA's EKU must be critical, a token has exactly one SignerInfo and embeds only
+//!   certificates of the trusted chain;
+//! - the checkpoint must be signed by the entry's own log, for the proof's tree size, with the
+//!   signer name of its origin line and a strict note layout; v1 and v2 issuer extensions must
+//!   agree when both are present; the Rekor v2 proof index must equal the entry index;
+//! - SCT and SET keys are looked up by log ID only (Python also tries every key).
+//!
+//! Not checked like Python: a leaf key other than P-256 signs the DSSE with the library's hash
+//! for that curve (Python always uses SHA-256; no `model_signing` signer makes such leaves), and
+//! a leaf that is valid BER but not strict DER is accepted if its chain verifies.
 
 pub mod bundle;
 pub mod engine;
