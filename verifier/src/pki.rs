@@ -381,7 +381,8 @@ impl<'a> Search<'_, 'a> {
         if candidates.is_empty() {
             let subject = cur.cert.subject().to_string();
             let issuer = cur.cert.issuer().to_string();
-            return Err(if self.is_trusted(cur) {
+            // A trusted leaf that is not self-signed is no anchor (OpenSSL has no partial chains).
+            return Err(if path.len() > 1 && self.is_trusted(cur) {
                 PathError::UnableToGetIssuer { subject, issuer }
             } else {
                 PathError::UnableToGetLocalIssuer { subject, issuer }

@@ -345,6 +345,16 @@ fn wrong_root_and_missing_intermediate_fail() {
         false,
         "unable to get issuer certificate",
     );
+    // The leaf itself trusted, nothing else: a leaf that is not self-signed is no anchor.
+    let leaf_pem = model_verifier::keys::python_pem("CERTIFICATE", &p.leaf_der);
+    let case = standard_case(&p, &[], &[&leaf_pem]);
+    expect(
+        &case,
+        py,
+        "only the leaf trusted",
+        false,
+        "unable to get local issuer certificate",
+    );
     // The bundle carries its own (untrusted) root, the trust store another.
     let case = standard_case(&p, &[&p.intermediate_pem, &p.root_pem], &[&other.root_pem]);
     expect(
