@@ -13,6 +13,10 @@ lint: ## Formatting and clippy, warnings are errors
 unit: ## Unit, integration, conformance and interoperability tests
 	$(CARGO) nextest run --workspace --all-targets --locked --no-fail-fast
 
+.PHONY: run
+run: ## Run the operator locally: webhook on https://localhost:9443 with a self-signed certificate
+	$(CARGO) run -p model-validation-operator -- --dev
+
 .PHONY: demo
 demo: ## Verify the bundled signed model (succeeds), then its tampered copy (fails)
 	$(CARGO) build -q --release --locked -p model-verifier
