@@ -14,7 +14,9 @@ fn bench_primitives(c: &mut Criterion) {
     g.bench_function("sha256/aws-lc-rs", |b| {
         b.iter(|| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data))
     });
-    g.bench_function("blake2b/blake2", |b| b.iter(|| blake2::Blake2b512::digest(&data)));
+    g.bench_function("blake2b/blake2", |b| {
+        b.iter(|| blake2::Blake2b512::digest(&data))
+    });
     g.bench_function("blake3/1-thread", |b| b.iter(|| blake3::hash(&data)));
     g.bench_function("blake3/rayon", |b| {
         b.iter(|| blake3::Hasher::new().update_rayon(&data).finalize())
