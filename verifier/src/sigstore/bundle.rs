@@ -207,38 +207,38 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
     // --- timestamps
     let mut timestamps = 0usize;
     let mut timestamp_tokens = Vec::new();
-    if let Some(tvd) = vm.get("timestampVerificationData") {
-        if !tvd.is_null() {
-            let tvd = obj(tvd, "timestampVerificationData")?;
-            fields(tvd, "timestampVerificationData", &["rfc3161Timestamps"])?;
-            if let Some(list) = tvd.get("rfc3161Timestamps") {
-                let list = list.as_array().ok_or_else(|| {
-                    bad("timestampVerificationData.rfc3161Timestamps must be an array")
-                })?;
-                for (i, ts) in list.iter().enumerate() {
-                    let p = format!("rfc3161Timestamps[{i}]");
-                    let ts = obj(ts, &p)?;
-                    fields(ts, &p, &["signedTimestamp"])?;
-                    let der = bytes(
-                        get(ts, "signedTimestamp", &p)?,
-                        &format!("{p}.signedTimestamp"),
-                    )?;
-                    if der.is_empty() {
-                        return Err(bad(format!("{p}.signedTimestamp is empty")));
-                    }
-                    timestamp_tokens.push(der);
+    if let Some(tvd) = vm.get("timestampVerificationData")
+        && !tvd.is_null()
+    {
+        let tvd = obj(tvd, "timestampVerificationData")?;
+        fields(tvd, "timestampVerificationData", &["rfc3161Timestamps"])?;
+        if let Some(list) = tvd.get("rfc3161Timestamps") {
+            let list = list.as_array().ok_or_else(|| {
+                bad("timestampVerificationData.rfc3161Timestamps must be an array")
+            })?;
+            for (i, ts) in list.iter().enumerate() {
+                let p = format!("rfc3161Timestamps[{i}]");
+                let ts = obj(ts, &p)?;
+                fields(ts, &p, &["signedTimestamp"])?;
+                let der = bytes(
+                    get(ts, "signedTimestamp", &p)?,
+                    &format!("{p}.signedTimestamp"),
+                )?;
+                if der.is_empty() {
+                    return Err(bad(format!("{p}.signedTimestamp is empty")));
                 }
-                timestamps = list.len();
-                if timestamps > 32 {
-                    return Err(bad(format!(
-                        "too many signed timestamps: {timestamps} > 32"
-                    )));
-                }
-                let mut seen = std::collections::HashSet::new();
-                for ts in list {
-                    if !seen.insert(ts.to_string()) {
-                        return Err(bad("duplicate signed timestamps in bundle"));
-                    }
+                timestamp_tokens.push(der);
+            }
+            timestamps = list.len();
+            if timestamps > 32 {
+                return Err(bad(format!(
+                    "too many signed timestamps: {timestamps} > 32"
+                )));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for ts in list {
+                if !seen.insert(ts.to_string()) {
+                    return Err(bad("duplicate signed timestamps in bundle"));
                 }
             }
         }
@@ -495,30 +495,27 @@ fn normalise(value: &mut Value, version: BundleVersion) {
         .and_then(Value::as_array_mut)
     {
         for s in sigs {
-            if let Some(o) = s.as_object_mut() {
-                if o.get("keyid").is_some_and(Value::is_null) {
-                    o.remove("keyid");
-                }
+            if let Some(o) = s.as_object_mut()
+                && o.get("keyid").is_some_and(Value::is_null)
+            {
+                o.remove("keyid");
             }
         }
     }
-    if version != BundleVersion::V0_3 {
-        if let Some(certs) = value
+    if version != BundleVersion::V0_3
+        && let Some(certs) = value
             .pointer_mut("/verificationMaterial/x509CertificateChain/certificates")
             .and_then(Value::as_array_mut)
-        {
-            certs.truncate(1);
-        }
+    {
+        certs.truncate(1);
     }
     if value
         .pointer("/verificationMaterial/timestampVerificationData")
         .is_some_and(Value::is_null)
-    {
-        if let Some(vm) = value
+        && let Some(vm) = value
             .pointer_mut("/verificationMaterial")
             .and_then(Value::as_object_mut)
-        {
-            vm.remove("timestampVerificationData");
-        }
+    {
+        vm.remove("timestampVerificationData");
     }
 }
