@@ -55,6 +55,7 @@ openssl req -new -key keys/signing-key.pem -subj "/O=model-validation-operator t
       -out keys/signing-cert.pem
 rm -f keys/*.srl
 chmod 644 keys/*
+cp keys/signing-key.pub ../examples/offline/signing-key.pub
 
 # --- signatures (outside the model, so they need no --ignore-paths) -----------------------------
 "$MV" sign key model --private_key keys/signing-key.pem --signature signatures/key.sig
