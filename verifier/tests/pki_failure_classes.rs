@@ -889,3 +889,118 @@ fn corrupted_inputs_never_panic() {
     }
     let _ = model_verifier::pki::verify_path(&[0x30, 0x80], &[&[0xff; 3]], &[&[]], 0);
 }
+
+/// Random combinations of the knobs above (CA flags, key usages, pathLen, validity windows,
+/// key identifiers, what the bundle carries and what is trusted): our verdict must be
+/// Python's on every one. Needs the Python peer (skips loudly without it).
+#[test]
+fn random_chains_get_the_same_verdict_as_python() {
+    let Some(py) = Python::find("random chains vs python") else {
+        return;
+    };
+    let mut x: u64 = std::env::var("MV_PKI_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x2545_f491_4f6c_dd1d);
+    eprintln!("random chains: seed {x} (set MV_PKI_SEED to replay)");
+    let mut pick = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n) as usize
+    };
+    let cas = [
+        IsCa::Ca(BasicConstraints::Unconstrained),
+        IsCa::Ca(BasicConstraints::Unconstrained),
+        IsCa::Ca(BasicConstraints::Constrained(0)),
+        IsCa::Ca(BasicConstraints::Constrained(1)),
+        IsCa::ExplicitNoCa,
+        IsCa::NoCa,
+    ];
+    let ca_kus = [
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign],
+        vec![KeyUsagePurpose::KeyCertSign],
+        vec![KeyUsagePurpose::DigitalSignature],
+        vec![],
+    ];
+    let leaf_kus = [
+        vec![KeyUsagePurpose::DigitalSignature],
+        vec![KeyUsagePurpose::KeyEncipherment],
+        vec![],
+    ];
+    let ekus = [
+        vec![ExtendedKeyUsagePurpose::CodeSigning],
+        vec![ExtendedKeyUsagePurpose::ServerAuth],
+        vec![],
+    ];
+    let curves = ["P256", "P384", "P521"];
+    let mut disagreements = Vec::new();
+    let mut accepted = 0;
+    let rounds = 40;
+    for round in 0..rounds {
+        let (mut r, mut i, mut l) = standard();
+        // Mostly sensible CAs, sometimes broken ones.
+        if pick(3) == 0 {
+            r.is_ca = cas[pick(cas.len() as u64)];
+            r.key_usages = ca_kus[pick(ca_kus.len() as u64)].clone();
+        }
+        if pick(3) == 0 {
+            i.is_ca = cas[pick(cas.len() as u64)];
+            i.key_usages = ca_kus[pick(ca_kus.len() as u64)].clone();
+        }
+        if pick(4) == 0 {
+            i.not_after = (2024, 12, 31);
+        }
+        if pick(5) == 0 {
+            r.not_before = (2025, 6, 1);
+        }
+        l.key_usages = leaf_kus[pick(leaf_kus.len() as u64)].clone();
+        l.ekus = ekus[pick(ekus.len() as u64)].clone();
+        l.curve = curves[pick(3)];
+        if pick(4) == 0 {
+            l.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        if pick(4) == 0 {
+            l.not_before = (2024, 3, 1);
+        }
+        let akid = pick(4) != 0;
+        let knobs = format!("round {round}: root {r:?}\nint {i:?}\nleaf {l:?}\nakid {akid}");
+        let p = pki(r, i, l, |rp, ip, lp| {
+            for p in [rp, ip, lp] {
+                p.use_authority_key_identifier_extension = akid;
+            }
+        });
+        let (chain, trust): (Vec<&str>, Vec<&str>) = match pick(4) {
+            0 => (vec![], vec![&p.root_pem, &p.intermediate_pem]),
+            1 => (vec![&p.intermediate_pem, &p.root_pem], vec![&p.root_pem]),
+            2 => (vec![&p.intermediate_pem], vec![&p.intermediate_pem]),
+            _ => (vec![&p.intermediate_pem], vec![&p.root_pem]),
+        };
+        let case = standard_case(&p, &chain, &trust);
+        let mine = case.verify_certificate();
+        let theirs = case.python_certificate(&py);
+        if mine.code == 0 {
+            accepted += 1;
+        }
+        if mine.code != theirs.code {
+            disagreements.push(format!(
+                "{knobs}\nchain {} trust {}\nours: {}python: {}",
+                chain.len(),
+                trust.len(),
+                mine.stderr,
+                theirs.stderr
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {rounds} disagree:\n{}",
+        disagreements.len(),
+        disagreements.join("\n\n")
+    );
+    // The knobs must exercise both outcomes.
+    assert!(
+        accepted > 0 && accepted < rounds,
+        "accepted {accepted} of {rounds}"
+    );
+}
