@@ -580,6 +580,32 @@ fn self_signed_leaves() {
 }
 
 #[test]
+fn compat_pae_in_the_certificate_method_needs_sha256() {
+    let py = Python::find("pki failure classes (compat PAE)");
+    let py = py.as_ref();
+    for (curve, ok) in [("P256", true), ("P384", false)] {
+        // Signed over the compat PAE with the curve's own hash: fine for P-256 (SHA-256), not
+        // for P-384, where the certificate method only tries SHA-256 on the compat PAE.
+        let (r, i, mut l) = standard();
+        l.curve = curve;
+        let p = pki(r, i, l, no_tweak);
+        let case = Case::new();
+        let key = p.leaf_key.as_ref().unwrap();
+        let mut bundle = case.certificate_bundle(&p.leaf_der, &[&p.intermediate_pem], key);
+        let sig = key.sign(&dsse::pae_compat(&case.payload)).unwrap();
+        bundle["dsseEnvelope"]["signatures"][0]["sig"] = STANDARD.encode(sig).into();
+        case.write(&bundle, &[&p.root_pem]);
+        expect(
+            &case,
+            py,
+            &format!("compat PAE, {curve} leaf"),
+            ok,
+            "Invalid signature",
+        );
+    }
+}
+
+#[test]
 fn a_leaf_that_is_not_an_ec_key_fails() {
     let py = Python::find("pki failure classes (leaf key type)");
     let (r, i, mut l) = standard();
@@ -679,6 +705,20 @@ fn key_method_failure_classes() {
     tampered["dsseEnvelope"]["payload"] = STANDARD.encode(&bytes).into();
     write(&tampered);
     run("p256.pub", false, "Invalid signature", "payload tampered");
+    // The v0.2.0 compat PAE (`DSSEV1 ... b'...'`) with the curve's hash also verifies.
+    for (name, key) in [("p256", &p256), ("p384", &p384)] {
+        let mut compat = bundle.clone();
+        let sig = key.sign(&dsse::pae_compat(&payload)).unwrap();
+        compat["verificationMaterial"]["publicKey"]["hint"] = key.public_key().hint().into();
+        compat["dsseEnvelope"]["signatures"][0]["sig"] = STANDARD.encode(sig).into();
+        write(&compat);
+        run(
+            &format!("{name}.pub"),
+            true,
+            "",
+            &format!("compat PAE, {name}"),
+        );
+    }
     // A secp256k1 public key is refused with Python's message.
     use aws_lc_rs::signature::{ECDSA_P256K1_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
     let k1 = EcdsaKeyPair::generate(&ECDSA_P256K1_SHA256_ASN1_SIGNING).unwrap();
