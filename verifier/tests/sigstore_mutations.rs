@@ -115,3 +115,59 @@ fn decoded_field_bit_flips_never_verify_or_panic() {
         }
     }
 }
+
+/// The same, over the genuine staging Rekor v2 bundle (checkpoint with witness cosignatures,
+/// TSA time only), with the staging root.
+#[test]
+fn staging_rekor_v2_mutations_never_verify_or_panic() {
+    use model_verifier::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
+    let genuine = include_bytes!("support/staging-rekor-v2-dsse.sigstore.json").to_vec();
+    let v = SigstoreVerifier::new(
+        IdentityPolicy {
+            identity: "jku@goto.fi".into(),
+            issuer: "https://github.com/login/oauth".into(),
+        },
+        TrustMaterial::staging().unwrap(),
+    )
+    .unwrap();
+    v.verify_bundle(&genuine).unwrap();
+    let rounds: usize = std::env::var("MV_MUTATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1500);
+    // Witness cosignature lines are not verified (the trust root names no witnesses; Python
+    // ignores them too): changing them is not a forgery.
+    let text = std::str::from_utf8(&genuine).unwrap();
+    let witness_ranges: Vec<std::ops::Range<usize>> = [
+        "\u{2014} staging.witness.transparency.goog/",
+        "\u{2014} witness.navigli.sunlight.geomys.org ",
+        "\u{2014} witness.stagemole.eu ",
+    ]
+    .iter()
+    .map(|start| {
+        let from = text.find(start).unwrap();
+        let to = from + text[from..].find("\\n").unwrap();
+        from..to
+    })
+    .collect();
+    let mut rng = XorShift(0x57a9_1e5e_ed00_0001_u64);
+    for _ in 0..rounds {
+        let mut b = genuine.clone();
+        let i = (rng.next() % b.len() as u64) as usize;
+        if witness_ranges.iter().any(|r| r.contains(&i)) {
+            continue;
+        }
+        let bit = 1u8 << (rng.next() % 8);
+        b[i] ^= bit;
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.verify_bundle(&b)));
+        match outcome {
+            Err(_) => panic!("panic with byte {i} ^ {bit:#04x}"),
+            Ok(Ok(_)) => panic!(
+                "a mutated bundle verified (byte {i} ^ {bit:#04x}: {:?} -> {:?})",
+                genuine[i] as char, b[i] as char
+            ),
+            Ok(Err(_)) => {}
+        }
+    }
+}

@@ -73,6 +73,13 @@ fn staging_rekor_v2_forgeries_are_rejected() {
             }),
         ),
         (
+            "proof rootHash changed (Rekor v2 ignores it, Python does not)",
+            Box::new(move |b| {
+                *b.pointer_mut(&format!("{e}/inclusionProof/rootHash"))
+                    .unwrap() = json!("Gs0Ni2Z1APDZRoZY3jrgHAxBDZFqGNHyShol9a9pxeE=");
+            }),
+        ),
+        (
             "witness line garbled",
             Box::new(move |b| {
                 let p = format!("{e}/inclusionProof/checkpoint/envelope");

@@ -55,6 +55,7 @@ pub(crate) struct Entry {
     pub(crate) has_promise: bool,
     pub(crate) checkpoint: String,
     pub(crate) tree_size: u64,
+    pub(crate) root_hash: Vec<u8>,
 }
 
 /// A bundle that passed step (a).
@@ -484,6 +485,7 @@ fn check_entry(
         has_promise,
         checkpoint,
         tree_size,
+        root_hash,
     })
 }
 

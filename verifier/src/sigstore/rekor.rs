@@ -45,6 +45,13 @@ pub(crate) fn check_checkpoint_binding(
             bundle.entry.tree_size
         )));
     }
+    // Rekor v2 proofs repeat the root in the bundle; the library ignores that copy, Python folds
+    // the proof to it and compares it with the checkpoint. Both must agree.
+    if cp.root_hash().as_slice() != bundle.entry.root_hash.as_slice() {
+        return Err(rekor(
+            "invalid log entry: checkpoint root hash differs from the inclusion proof's root hash",
+        ));
+    }
     let log_id = &bundle.entry.log_id;
     let log_hex = hex::encode(log_id);
     let hint = log_id
