@@ -1044,3 +1044,80 @@ fn random_chains_get_the_same_verdict_as_python() {
         "accepted {accepted} of {rounds}"
     );
 }
+
+/// A secp256k1 leaf: the key method refuses such keys, but the certificate method picks the
+/// hash from the key size (256 → SHA-256) and accepts it, in Python and here. The leaf and
+/// the DSSE signature are made by Python's `cryptography` (rcgen has no secp256k1).
+#[test]
+fn secp256k1_leaf_in_the_certificate_method() {
+    let Some(py) = Python::find("secp256k1 leaf") else {
+        return;
+    };
+    const CODE: &str = r#"
+import sys, datetime
+from cryptography import x509
+from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+issuer_key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+issuer = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
+payload = open(sys.argv[3], "rb").read()
+key = ec.generate_private_key(ec.SECP256K1())
+cert = (x509.CertificateBuilder()
+    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k1 signer")]))
+    .issuer_name(issuer.subject)
+    .public_key(key.public_key())
+    .serial_number(x509.random_serial_number())
+    .not_valid_before(datetime.datetime(2025, 1, 1))
+    .not_valid_after(datetime.datetime(2030, 1, 1))
+    .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+    .sign(issuer_key, hashes.SHA256()))
+pae = b"DSSEv1 28 application/vnd.in-toto+json " + str(len(payload)).encode() + b" " + payload
+open(sys.argv[4], "wb").write(cert.public_bytes(serialization.Encoding.DER))
+open(sys.argv[5], "wb").write(key.sign(pae, ec.ECDSA(hashes.SHA256())))
+"#;
+    // The intermediate with its key, so that Python can issue the leaf.
+    let (r, i, _) = standard();
+    let root_key = KeyPair::generate_for(rcgen_alg(r.curve)).unwrap();
+    let root_ca = CertifiedIssuer::self_signed(r.params(), root_key).unwrap();
+    let int_key = KeyPair::generate_for(rcgen_alg(i.curve)).unwrap();
+    let int_key_pem = int_key.serialize_pem();
+    let int_ca = CertifiedIssuer::signed_by(i.params(), int_key, &root_ca).unwrap();
+    let case = Case::new();
+    let d = case.dir();
+    std::fs::write(d.join("int.key"), int_key_pem).unwrap();
+    std::fs::write(d.join("int.pem"), int_ca.pem()).unwrap();
+    std::fs::write(d.join("payload.json"), &case.payload).unwrap();
+    let path = |f: &str| d.join(f).to_str().unwrap().to_owned();
+    let out = py.script(
+        CODE,
+        &[
+            &path("int.key"),
+            &path("int.pem"),
+            &path("payload.json"),
+            &path("leaf.der"),
+            &path("sig.der"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let leaf = std::fs::read(d.join("leaf.der")).unwrap();
+    let sig = std::fs::read(d.join("sig.der")).unwrap();
+    let any = SigningKey::generate(Curve::P256).unwrap();
+    let mut bundle = case.certificate_bundle(&leaf, &[&int_ca.pem()], &any);
+    bundle["dsseEnvelope"]["signatures"][0]["sig"] = STANDARD.encode(&sig).into();
+    case.write(&bundle, &[&root_ca.pem()]);
+    expect(&case, Some(&py), "secp256k1 leaf", true, "");
+    // And a wrong signature still fails.
+    let mut bad = sig.clone();
+    let n = bad.len() - 1;
+    bad[n] ^= 1;
+    bundle["dsseEnvelope"]["signatures"][0]["sig"] = STANDARD.encode(&bad).into();
+    case.write(&bundle, &[&root_ca.pem()]);
+    expect(
+        &case,
+        Some(&py),
+        "secp256k1 leaf, bad signature",
+        false,
+        "Invalid signature",
+    );
+}
