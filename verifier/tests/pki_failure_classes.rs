@@ -1121,3 +1121,103 @@ open(sys.argv[5], "wb").write(key.sign(pae, ec.ECDSA(hashes.SHA256())))
         "Invalid signature",
     );
 }
+
+/// Issuer signature algorithms made by Python's `cryptography`: RSA PKCS#1 v1.5 with
+/// SHA-256/384/512, RSA-PSS, ECDSA with other hashes than the curve's, Ed25519. The path
+/// must verify in both tools (and fail in both when the leaf's issuer signature is broken).
+#[test]
+fn issuer_signature_algorithms_from_cryptography() {
+    let Some(py) = Python::find("issuer signature algorithms") else {
+        return;
+    };
+    const CODE: &str = r#"
+import sys, datetime
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, ed25519, padding
+out, root_alg, int_alg, payload_path, corrupt = sys.argv[1:6]
+H = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+def make_key(alg):
+    kind = alg.split("-")[0]
+    if kind in ("rsa", "pss"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    return ec.generate_private_key({"p256": ec.SECP256R1(), "p384": ec.SECP384R1(), "p521": ec.SECP521R1()}[kind])
+def sign_args(alg):
+    kind = alg.split("-")[0]
+    if kind == "ed25519":
+        return dict(algorithm=None)
+    h = H[alg.split("-")[1]]
+    if kind == "pss":
+        return dict(algorithm=h, rsa_padding=padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size))
+    return dict(algorithm=h)
+def name(cn): return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def build(subject, issuer_name, pub, signer, alg, ca, ku):
+    b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name).public_key(pub)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.datetime(2024, 1, 1)).not_valid_after(datetime.datetime(2034, 1, 1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(ku, critical=True))
+    return b.sign(signer, **sign_args(alg))
+ca_ku = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+leaf_ku = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+root_key, int_key = make_key(root_alg), make_key(int_alg)
+leaf_key = ec.generate_private_key(ec.SECP256R1())
+root = build(name("py root"), name("py root"), root_key.public_key(), root_key, root_alg, True, ca_ku)
+inter = build(name("py int"), root.subject, int_key.public_key(), root_key, root_alg, True, ca_ku)
+leaf = build(name("py leaf"), inter.subject, leaf_key.public_key(), int_key, int_alg, False, leaf_ku)
+payload = open(payload_path, "rb").read()
+pae = b"DSSEv1 28 application/vnd.in-toto+json " + str(len(payload)).encode() + b" " + payload
+leaf_der = bytearray(leaf.public_bytes(serialization.Encoding.DER))
+if corrupt == "1":
+    leaf_der[-3] ^= 1  # inside the issuer's signature value
+open(out + "/root.pem", "wb").write(root.public_bytes(serialization.Encoding.PEM))
+open(out + "/int.pem", "wb").write(inter.public_bytes(serialization.Encoding.PEM))
+open(out + "/leaf.der", "wb").write(bytes(leaf_der))
+open(out + "/sig.der", "wb").write(leaf_key.sign(pae, ec.ECDSA(hashes.SHA256())))
+"#;
+    let combos = [
+        ("rsa-256", "rsa-384"),
+        ("rsa-512", "pss-256"),
+        ("pss-384", "pss-512"),
+        ("p384-256", "p256-512"),
+        ("p521-384", "ed25519"),
+        ("ed25519", "rsa-256"),
+    ];
+    for (root_alg, int_alg) in combos {
+        for corrupt in [false, true] {
+            let case = Case::new();
+            let d = case.dir();
+            std::fs::write(d.join("payload.json"), &case.payload).unwrap();
+            let out = py.script(
+                CODE,
+                &[
+                    d.to_str().unwrap(),
+                    root_alg,
+                    int_alg,
+                    d.join("payload.json").to_str().unwrap(),
+                    if corrupt { "1" } else { "0" },
+                ],
+            );
+            assert_eq!(out.code, 0, "{out:?}");
+            let leaf = std::fs::read(d.join("leaf.der")).unwrap();
+            let sig = std::fs::read(d.join("sig.der")).unwrap();
+            let int_pem = std::fs::read_to_string(d.join("int.pem")).unwrap();
+            let root_pem = std::fs::read_to_string(d.join("root.pem")).unwrap();
+            let any = SigningKey::generate(Curve::P256).unwrap();
+            let mut bundle = case.certificate_bundle(&leaf, &[&int_pem], &any);
+            bundle["dsseEnvelope"]["signatures"][0]["sig"] = STANDARD.encode(&sig).into();
+            case.write(&bundle, &[&root_pem]);
+            let what = format!("root {root_alg}, intermediate {int_alg}, corrupt {corrupt}");
+            expect(
+                &case,
+                Some(&py),
+                &what,
+                !corrupt,
+                "certificate signature failure",
+            );
+        }
+    }
+}
