@@ -101,7 +101,8 @@ wait_http() { # url timeout_s component [curl args...]  (gives up early when the
   local end=$((SECONDS + t))
   until curl -fsS "$@" "$url" >/dev/null 2>&1; do
     [ $SECONDS -ge $end ] && return 1
-    pid_alive "$c" || return 1
+    # the process exists (not pid_alive: right after the fork the child may not have exec'd yet)
+    kill -0 "$(cat "$(pidfile "$c")" 2>/dev/null)" 2>/dev/null || return 1
     sleep 0.2
   done
 }
