@@ -171,3 +171,57 @@ fn staging_rekor_v2_mutations_never_verify_or_panic() {
         }
     }
 }
+
+#[test]
+fn staging_decoded_field_bit_flips_never_verify_or_panic() {
+    use model_verifier::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
+    let genuine: serde_json::Value = serde_json::from_slice(include_bytes!(
+        "support/staging-rekor-v2-dsse.sigstore.json"
+    ))
+    .unwrap();
+    let v = SigstoreVerifier::new(
+        IdentityPolicy {
+            identity: "jku@goto.fi".into(),
+            issuer: "https://github.com/login/oauth".into(),
+        },
+        TrustMaterial::staging().unwrap(),
+    )
+    .unwrap();
+    let rounds: usize = std::env::var("MV_MUTATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1500);
+    let e = "/verificationMaterial/tlogEntries/0";
+    let mut fields: Vec<String> = vec![
+        "/verificationMaterial/certificate/rawBytes".into(),
+        format!("{e}/logId/keyId"),
+        format!("{e}/inclusionProof/rootHash"),
+        format!("{e}/canonicalizedBody"),
+        "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp"
+            .into(),
+        "/dsseEnvelope/payload".into(),
+        "/dsseEnvelope/signatures/0/sig".into(),
+    ];
+    for i in 0..6 {
+        fields.push(format!("{e}/inclusionProof/hashes/{i}"));
+    }
+    let mut rng = XorShift(0x57a9_dec0_ded0_0002_u64);
+    for _ in 0..rounds {
+        let field = &fields[(rng.next() % fields.len() as u64) as usize];
+        let mut b = genuine.clone();
+        let mut raw = b64d(b.pointer(field).unwrap());
+        let i = (rng.next() % raw.len() as u64) as usize;
+        let bit = 1u8 << (rng.next() % 8);
+        raw[i] ^= bit;
+        *b.pointer_mut(field).unwrap() = b64e(&raw);
+        let bytes = b.to_string();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            v.verify_bundle(bytes.as_bytes())
+        }));
+        match outcome {
+            Err(_) => panic!("panic with {field} byte {i} ^ {bit:#04x}"),
+            Ok(Ok(_)) => panic!("verified with {field} byte {i} ^ {bit:#04x}"),
+            Ok(Err(_)) => {}
+        }
+    }
+}

@@ -713,6 +713,14 @@ fn rfc3161_token_surgery() {
     let sha256_oid = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
     let cases: Vec<(&str, &str, Edit)> = vec![
         (
+            "status grantedWithMods",
+            "granted TimeStampResp",
+            Box::new(|t| {
+                let i = find(t, &[0x30, 0x03, 0x02, 0x01, 0x00]).unwrap();
+                t[i + 4] = 0x01;
+            }),
+        ),
+        (
             "SignedData version",
             "SignedData version",
             Box::new(|t| {

@@ -55,8 +55,8 @@ fn children(mut content: &[u8]) -> Option<Vec<Child<'_>>> {
     Some(out)
 }
 
-/// The embedded certificates and the SignerInfos of a TimeStampResp (or a bare
-/// TimeStampToken).
+/// The SignedData fields, the embedded certificates and the SignerInfos of a granted
+/// TimeStampResp.
 type Parts<'a> = (Vec<Child<'a>>, Vec<Child<'a>>, Vec<Child<'a>>);
 
 fn signed_data_parts(token: &[u8]) -> Option<Parts<'_>> {
@@ -65,10 +65,18 @@ fn signed_data_parts(token: &[u8]) -> Option<Parts<'_>> {
         return None;
     }
     let top = children(body)?;
-    // TimeStampResp = SEQUENCE { PKIStatusInfo SEQUENCE, ContentInfo SEQUENCE }, or a ContentInfo.
+    // TimeStampResp = SEQUENCE { PKIStatusInfo SEQUENCE, ContentInfo SEQUENCE }, with status
+    // granted (0) and no failInfo, as sigstore-python reads it (the library also takes
+    // grantedWithMods and a bare ContentInfo).
     let content_info = match top.as_slice() {
-        [(0x30, _, _), (0x30, ci, _)] => children(ci)?,
-        [(0x06, _, _), (0xa0, _, _)] => top,
+        [(0x30, status, _), (0x30, ci, _)] => {
+            let status = children(status)?;
+            match status.as_slice() {
+                [(0x02, [0], _)] | [(0x02, [0], _), (0x30, _, _)] => {}
+                _ => return None,
+            }
+            children(ci)?
+        }
         _ => return None,
     };
     let [(0x06, _, _), (0xa0, explicit, _)] = content_info.as_slice() else {
@@ -185,8 +193,11 @@ pub(crate) fn check_timestamps(
     root: &TrustedRoot,
 ) -> Result<(), SigstoreError> {
     for (i, token) in tokens.iter().enumerate() {
-        let (signed_data, embedded, infos) = signed_data_parts(token)
-            .ok_or_else(|| bad(format!("RFC 3161 timestamp {i} is not a TimeStampResp")))?;
+        let (signed_data, embedded, infos) = signed_data_parts(token).ok_or_else(|| {
+            bad(format!(
+                "RFC 3161 timestamp {i} is not a granted TimeStampResp with a SignedData"
+            ))
+        })?;
         let [(0x30, info, _)] = infos.as_slice() else {
             return Err(bad(format!(
                 "RFC 3161 timestamp {i} must have exactly one SignerInfo, found {}",
