@@ -482,10 +482,10 @@ mod tests {
             out.push(format!("{path}: expected {ty:?}, got {value}"));
             return;
         }
-        if let Some(allowed) = schema["enum"].as_array() {
-            if !allowed.contains(value) {
-                out.push(format!("{path}: {value} is not one of {allowed:?}"));
-            }
+        if let Some(allowed) = schema["enum"].as_array()
+            && !allowed.contains(value)
+        {
+            out.push(format!("{path}: {value} is not one of {allowed:?}"));
         }
         if let Some(s) = value.as_str() {
             let n = s.chars().count() as u64;
@@ -534,10 +534,10 @@ mod tests {
         let schema = schema();
         let mut out = Vec::new();
         schema_errors(&schema, cr, "", &mut out);
-        if out.is_empty() {
-            if let Err(errs) = kube::core::cel::Validator::new().validate(&schema, cr, None) {
-                out.extend(errs.iter().map(|e| e.to_string()));
-            }
+        if out.is_empty()
+            && let Err(errs) = kube::core::cel::Validator::new().validate(&schema, cr, None)
+        {
+            out.extend(errs.iter().map(|e| e.to_string()));
         }
         out
     }

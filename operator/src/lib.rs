@@ -3,12 +3,14 @@
 //! * [`crd`]: the `ModelValidation` API and its translation into the verifier's command line;
 //! * [`admission`]: the pure pod mutation (which pods, which ModelValidation, what is injected);
 //! * [`webhook`]: the HTTPS server around it (axum + rustls, certificate reload);
-//! * [`telemetry`]: logging setup.
+//! * [`telemetry`]: logging setup;
+//! * [`dev`]: ModelValidations from a file for `--dev` without a cluster.
 
 pub mod admission;
 pub mod cache;
 pub mod controller;
 pub mod crd;
+pub mod dev;
 pub mod lease;
 pub mod metrics;
 pub mod telemetry;

@@ -7,6 +7,8 @@
 //!
 //! `--dev` serves `https://localhost:9443` with a freshly generated self-signed certificate and
 //! works without a cluster (then every labelled pod is denied: no ModelValidation is known).
+//! `--dev --dev-model-validations FILE` takes the ModelValidations from a YAML/JSON file instead
+//! and contacts no cluster at all (see [`model_validation_operator::dev`]).
 //!
 //! API calls (RBAC): `modelvalidations` get/list/watch, `modelvalidations/status` patch,
 //! `namespaces` list/watch, `pods` list/watch, `events.k8s.io` `events` create/patch, and with
@@ -20,12 +22,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use kube::Client;
+use kube::{Client, ResourceExt as _};
 use model_validation_operator::admission::{
     DEFAULT_VERIFIER_COMMAND, InjectConfig, ModelValidationLookup, StaticLookup,
 };
 use model_validation_operator::cache::Caches;
 use model_validation_operator::controller;
+use model_validation_operator::crd::ModelValidation;
+use model_validation_operator::dev;
 use model_validation_operator::lease::{Elector, LeaseConfig, run_while_leader};
 use model_validation_operator::metrics::Metrics;
 use model_validation_operator::telemetry::{self, LogFormat};
@@ -105,6 +109,10 @@ struct Args {
     /// runs without a cluster.
     #[arg(long)]
     dev: bool,
+    /// Development (with `--dev`): YAML or JSON file of ModelValidations the webhook uses
+    /// instead of a cluster's; no cluster is contacted and the controller does not run.
+    #[arg(long, requires = "dev", value_name = "FILE")]
+    dev_model_validations: Option<PathBuf>,
     /// Log format (`auto`: JSON unless stderr is a terminal).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     log_format: LogFormat,
@@ -134,6 +142,18 @@ fn main() -> ExitCode {
         eprintln!("error: cannot set up logging: {e}");
         return ExitCode::from(2);
     }
+    let dev_model_validations = match args
+        .dev_model_validations
+        .as_deref()
+        .map(dev::load_model_validations)
+    {
+        None => None,
+        Some(Ok(mvs)) => Some(mvs),
+        Some(Err(e)) => {
+            eprintln!("error: {:#}", anyhow::Error::new(e));
+            return ExitCode::from(2);
+        }
+    };
     // One crypto provider for every TLS user (kube client, webhook server): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -146,7 +166,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(args, dev_model_validations)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "Exiting");
@@ -178,7 +198,10 @@ async fn shutdown_signal() {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(
+    args: Args,
+    dev_model_validations: Option<Vec<Arc<ModelValidation>>>,
+) -> anyhow::Result<()> {
     let Args {
         verifier_image,
         verifier_command,
@@ -198,6 +221,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         shutdown_grace_seconds,
         shutdown_delay_seconds,
         dev,
+        dev_model_validations: _,
         log_format: _,
         log_level: _,
     } = args;
@@ -211,23 +235,40 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let probe_addr = bind_address("health-probe-bind-address", &health_probe_bind_address)?;
     let metrics_addr = bind_address("metrics-bind-address", &metrics_bind_address)?;
 
-    // Cluster access. In --dev a missing cluster is not fatal.
-    let client = match Client::try_default().await {
-        Ok(c) => Some(c),
-        Err(e) if dev => {
-            tracing::warn!(error = %e, "No cluster: serving the webhook with no ModelValidations (--dev)");
+    // Cluster access. In --dev a missing cluster is not fatal; with a file, none is contacted.
+    let client = match &dev_model_validations {
+        Some(mvs) => {
+            let names: Vec<String> = mvs
+                .iter()
+                .map(|m| format!("{}/{}", m.namespace().unwrap_or_default(), m.name_any()))
+                .collect();
+            tracing::info!(
+                count = mvs.len(),
+                model_validations = names.join(", "),
+                "No cluster: serving the webhook with the ModelValidations of --dev-model-validations"
+            );
             None
         }
-        Err(e) => {
-            return Err(e)
-                .context("cannot build a Kubernetes client (in-cluster config or kubeconfig)");
-        }
+        None => match Client::try_default().await {
+            Ok(c) => Some(c),
+            Err(e) if dev => {
+                tracing::warn!(error = %e, "No cluster: serving the webhook with no ModelValidations (--dev)");
+                None
+            }
+            Err(e) => {
+                return Err(e)
+                    .context("cannot build a Kubernetes client (in-cluster config or kubeconfig)");
+            }
+        },
     };
     let lookup: Arc<dyn ModelValidationLookup + Send + Sync> = match &client {
         Some(c) => Arc::new(Caches::start(c.clone(), readiness.clone())),
         None => {
             readiness.set_caches_synced();
-            Arc::new(StaticLookup::default())
+            Arc::new(StaticLookup {
+                model_validations: dev_model_validations.unwrap_or_default(),
+                ignored_namespaces: Vec::new(),
+            })
         }
     };
 
