@@ -42,6 +42,11 @@ pub enum KeyError {
         "Unable to load PEM file: no well-formed -----BEGIN ...----- / -----END ...----- block found"
     )]
     NoPem,
+    /// A PEM block without its END line, or with a body that is not base64.
+    #[error(
+        "Unable to load PEM file: a -----BEGIN ...----- block is malformed (no matching END line, or invalid base64)"
+    )]
+    MalformedPem,
     /// The first PEM block is not a public key.
     #[error(
         "Valid PEM but no BEGIN PUBLIC KEY/END PUBLIC KEY delimiters. Are you sure this is a public key? (found {0})"
@@ -212,27 +217,44 @@ pub(crate) fn key_algorithm_name(oid: &str) -> String {
 
 /// All well-formed PEM blocks of `text`, in order. Text outside the blocks (certtool's
 /// human-readable dump, comments) is skipped, as OpenSSL and `cryptography` do. Malformed
-/// blocks (no matching END line, bad base64) are skipped.
+/// blocks (no matching END line, bad base64) are skipped; see [`pem_blocks_strict`].
 pub fn pem_blocks(text: &[u8]) -> Vec<PemBlock> {
+    scan_pem(text).into_iter().flatten().collect()
+}
+
+/// Like [`pem_blocks`], but a malformed block (a BEGIN without its END, bad base64) is an
+/// error, as `cryptography`'s PEM parser makes it.
+pub fn pem_blocks_strict(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
+    scan_pem(text)
+        .into_iter()
+        .map(|b| b.ok_or(KeyError::MalformedPem))
+        .collect()
+}
+
+/// Every `-----BEGIN ` in order: the decoded block, or `None` when it is malformed.
+fn scan_pem(text: &[u8]) -> Vec<Option<PemBlock>> {
     let text = String::from_utf8_lossy(text);
     let mut out = Vec::new();
     let mut rest: &str = &text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + "-----BEGIN ".len()..];
         let Some(label_end) = after.find("-----") else {
+            out.push(None);
             break;
         };
         let label = &after[..label_end];
         let body_and_rest = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
         let Some(body_end) = body_and_rest.find(&end_marker) else {
-            // No END for this label: skip this BEGIN and look further.
+            // No END for this label. Followed by another END, it is a mismatched block (an
+            // error for `cryptography`); otherwise it is trailing text, which is ignored.
+            if body_and_rest.contains("-----END ") {
+                out.push(None);
+            }
             rest = after;
             continue;
         };
-        if let Some(block) = decode_pem_body(label, &body_and_rest[..body_end]) {
-            out.push(block);
-        }
+        out.push(decode_pem_body(label, &body_and_rest[..body_end]));
         rest = &body_and_rest[body_end + end_marker.len()..];
     }
     out
@@ -388,7 +410,12 @@ impl EcPublicKey {
 
     /// Loads the first PEM block of `pem`, which must be a `PUBLIC KEY`.
     pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
-        let block = pem_blocks(pem).into_iter().next().ok_or(KeyError::NoPem)?;
+        // `cryptography` parses the first block and fails when it is malformed.
+        let block = scan_pem(pem)
+            .into_iter()
+            .next()
+            .ok_or(KeyError::NoPem)?
+            .ok_or(KeyError::MalformedPem)?;
         match block.label.as_str() {
             "PUBLIC KEY" => {}
             // `cryptography` loads PKCS#1 RSA public keys too; model_signing then needs EC.

@@ -1110,6 +1110,11 @@ pub enum TrustError {
         "Unable to load PEM file: no -----BEGIN CERTIFICATE----- block in the certificate chain file(s)"
     )]
     NoCertificates,
+    /// A PEM block is malformed.
+    #[error(
+        "Unable to load PEM file: a -----BEGIN ...----- block in the certificate chain file(s) is malformed (no matching END line, or invalid base64)"
+    )]
+    MalformedPem,
     /// A certificate does not parse.
     #[error(transparent)]
     Malformed(#[from] PathError),
@@ -1119,7 +1124,7 @@ impl CertificateVerifier {
     /// Trusts every certificate of the concatenated `--certificate_chain` PEM files (all
     /// `CERTIFICATE` blocks, text around them skipped). At least one is required.
     pub fn from_pem(pem: &[u8]) -> Result<Self, TrustError> {
-        let ders: Vec<Vec<u8>> = certificates_from_pem(pem);
+        let ders = certificates_from_pem_strict(pem).map_err(|_| TrustError::MalformedPem)?;
         if ders.is_empty() {
             return Err(TrustError::NoCertificates);
         }
@@ -1193,11 +1198,21 @@ impl CertificateVerifier {
 
 /// The DER of every `CERTIFICATE` (or `X509 CERTIFICATE`) block of a PEM text.
 pub fn certificates_from_pem(pem: &[u8]) -> Vec<Vec<u8>> {
-    pem_blocks(pem)
+    only_certificates(pem_blocks(pem))
+}
+
+fn only_certificates(blocks: Vec<keys::PemBlock>) -> Vec<Vec<u8>> {
+    blocks
         .into_iter()
         .filter(|b| b.label == "CERTIFICATE" || b.label == "X509 CERTIFICATE")
         .map(|b| b.der)
         .collect()
+}
+
+/// Like [`certificates_from_pem`], but any malformed PEM block is an error, as
+/// `cryptography`'s `load_pem_x509_certificates` makes it.
+pub fn certificates_from_pem_strict(pem: &[u8]) -> Result<Vec<Vec<u8>>, KeyError> {
+    Ok(only_certificates(keys::pem_blocks_strict(pem)?))
 }
 
 /// §6.2 step 4: keyUsage digitalSignature, else EKU codeSigning.

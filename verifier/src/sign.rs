@@ -341,7 +341,7 @@ pub fn signing_certificate_from_pem(pem: &[u8]) -> Result<Vec<u8>, SignError> {
 
 /// The certificates of the concatenated `--certificate_chain` files, in file order.
 pub fn chain_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, SignError> {
-    let ders = pki::certificates_from_pem(pem);
+    let ders = pki::certificates_from_pem_strict(pem).map_err(SignError::Key)?;
     if ders.is_empty() {
         return Err(SignError::NoChainCertificates);
     }

@@ -1221,3 +1221,81 @@ open(out + "/sig.der", "wb").write(leaf_key.sign(pae, ec.ECDSA(hashes.SHA256()))
         }
     }
 }
+
+/// PEM files with a malformed block: `cryptography` refuses them, and so do we.
+#[test]
+fn malformed_pem_files() {
+    let py = Python::find("malformed PEM files");
+    let py = py.as_ref();
+    let (r, i, l) = standard();
+    let p = pki(r, i, l, no_tweak);
+    // A block that never ends is trailing text (cryptography's parser ignores it) ...
+    let dangling = format!("{}-----BEGIN CERTIFICATE-----\nMIIB\n", p.root_pem);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&dangling]);
+    expect(&case, py, "dangling BEGIN at the end", true, "");
+    // ... but not when another block's END follows.
+    let mismatched = format!("-----BEGIN CERTIFICATE-----\nMIIB\n{}", p.root_pem);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&mismatched]);
+    expect(
+        &case,
+        py,
+        "BEGIN without END before a block",
+        false,
+        "Unable to load PEM file",
+    );
+    // A chain file with the root and a block whose body is not base64.
+    let junk = format!(
+        "{}-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        p.root_pem
+    );
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&junk]);
+    expect(
+        &case,
+        py,
+        "bad base64 in the chain file",
+        false,
+        "Unable to load PEM file",
+    );
+    // Text around well-formed blocks is fine.
+    let chatty = format!("Root CA for tests\n{}\ntrailing words\n", p.root_pem);
+    let case = standard_case(&p, &[&p.intermediate_pem], &[&chatty]);
+    expect(&case, py, "text around the blocks", true, "");
+
+    // A public key file whose first block is malformed.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_model(&root.join("m"), &tiny_model());
+    let key = SigningKey::generate(Curve::P256).unwrap();
+    let payload = signing_payload(&ModelSpec::new(root.join("m")))
+        .unwrap()
+        .payload;
+    std::fs::write(
+        root.join("model.sig"),
+        sign::key_bundle(&key, &payload).unwrap().to_json(),
+    )
+    .unwrap();
+    let bad = format!(
+        "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n{}",
+        key.public_key().python_pem()
+    );
+    std::fs::write(root.join("k.pub"), bad).unwrap();
+    let args = [
+        "verify",
+        "key",
+        "m",
+        "--signature",
+        "model.sig",
+        "--public_key",
+        "k.pub",
+    ];
+    let out = ours(root, &args);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.failure().starts_with("Unable to load PEM file"),
+        "{}",
+        out.failure()
+    );
+    if let Some(py) = py {
+        assert_eq!(py.model_signing(root, &args).code, 1);
+    }
+}
