@@ -957,3 +957,87 @@ fn our_bundles_have_the_layout_python_writes() {
         assert_eq!(a, b, "{what} statements");
     }
 }
+
+/// Random single-character corruptions of a Python-made key bundle (a seeded walk over
+/// positions and printable replacements, spaces included): both verifiers must agree on
+/// every one. Exercises Python's lenient base64 (skipped characters) and strict JSON model.
+#[test]
+fn random_bundle_corruptions_get_the_same_verdict() {
+    let Some(py) = Python::find("random bundle corruptions") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    python_key(&py, root, "k", "P256", "pkcs8", "");
+    write_model(&root.join("m"), &tiny_model());
+    signed(
+        &py.model_signing(
+            root,
+            &[
+                "sign",
+                "key",
+                "m",
+                "--private_key",
+                "k.key",
+                "--signature",
+                "k.sig",
+            ],
+        ),
+        "python",
+    );
+    let original = std::fs::read(root.join("k.sig")).unwrap();
+    let mut x: u64 = std::env::var("MV_CORRUPTION_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x0123_4567_89ab_cdef)
+        | 1;
+    eprintln!("random corruptions: seed {x} (set MV_CORRUPTION_SEED to replay)");
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let replacements = b" =+/-_Aa0\"{}[],:\\\n";
+    let mut disagreements = Vec::new();
+    let mut accepted = 0;
+    let rounds = 30;
+    for _ in 0..rounds {
+        let mut bytes = original.clone();
+        let pos = (next() as usize) % bytes.len();
+        let c = replacements[(next() as usize) % replacements.len()];
+        bytes[pos] = c;
+        std::fs::write(root.join("c.sig"), &bytes).unwrap();
+        let args = [
+            "verify",
+            "key",
+            "m",
+            "--signature",
+            "c.sig",
+            "--public_key",
+            "k.pub",
+        ];
+        let mine = ours(root, &args);
+        let theirs = py.model_signing(root, &args);
+        if mine.code == 0 {
+            accepted += 1;
+        }
+        if mine.code != theirs.code {
+            disagreements.push(format!(
+                "byte {pos} -> {:?}: ours {} {:?}, python {} {:?}",
+                char::from(c),
+                mine.code,
+                mine.stderr,
+                theirs.code,
+                theirs.stderr
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {rounds} disagree:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    eprintln!("{accepted} of {rounds} corrupted bundles still verified in both tools");
+}
