@@ -748,6 +748,11 @@ fn bundle_mutations_get_the_same_verdict_from_both() {
                 .join("\n");
             b["dsseEnvelope"]["payload"] = wrapped.into();
         }),
+        ("spaces and URL-safe characters inside base64", |b| {
+            let p = b["dsseEnvelope"]["payload"].as_str().unwrap().to_owned();
+            let (head, tail) = p.split_at(8);
+            b["dsseEnvelope"]["payload"] = format!("{head} -_{tail}").into();
+        }),
         ("base64 without padding", |b| {
             let s = b["dsseEnvelope"]["signatures"][0]["sig"]
                 .as_str()
