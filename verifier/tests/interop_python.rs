@@ -1046,3 +1046,61 @@ fn random_bundle_corruptions_get_the_same_verdict() {
     );
     eprintln!("{accepted} of {rounds} corrupted bundles still verified in both tools");
 }
+
+#[test]
+fn single_file_model_both_directions() {
+    let Some(py) = Python::find("single-file model") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    python_key(&py, root, "k", "P521", "pkcs8", "");
+    std::fs::write(root.join("model.safetensors"), fixtures::noise(70_000, 5)).unwrap();
+    for (signer, sig) in [("python", "py.sig"), ("ours", "rs.sig")] {
+        let args = [
+            "sign",
+            "key",
+            "model.safetensors",
+            "--private_key",
+            "k.key",
+            "--signature",
+            sig,
+        ];
+        let out = if signer == "python" {
+            py.model_signing(root, &args)
+        } else {
+            ours(root, &args)
+        };
+        signed(&out, signer);
+        let args = [
+            "verify",
+            "key",
+            "model.safetensors",
+            "--signature",
+            sig,
+            "--public_key",
+            "k.pub",
+        ];
+        verified(&ours(root, &args), &format!("ours on {signer}'s"));
+        verified(
+            &py.model_signing(root, &args),
+            &format!("python on {signer}'s"),
+        );
+        // The single resource is named "." (model-signing-format.md §1.1).
+        let b: Value = serde_json::from_slice(&std::fs::read(root.join(sig)).unwrap()).unwrap();
+        let payload: Value = serde_json::from_slice(
+            &STANDARD
+                .decode(b["dsseEnvelope"]["payload"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            payload["predicate"]["resources"][0]["name"], ".",
+            "{signer}"
+        );
+        assert_eq!(
+            payload["subject"][0]["name"], "model.safetensors",
+            "{signer}"
+        );
+    }
+}
