@@ -48,9 +48,14 @@ WANT=("$@")
 T0=$SECONDS
 STARTED_CLUSTER=0
 cleanup() {
+  if [ "$STARTED_CLUSTER" = 0 ] && [ "${MV_E2E_KEEP:-0}" != 1 ] && [ -n "${KUBECONFIG:-}" ]; then
+    # a cluster we did not start: remove the namespaces the scenarios created (not the install)
+    kubectl delete namespace -l "$E2E_NS_LABEL" --wait=false >/dev/null 2>&1 || true
+  fi
   if [ "$STARTED_CLUSTER" = 1 ] && [ "${MV_E2E_KEEP:-0}" != 1 ]; then
     say "stopping the local cluster this run started"
     "$HERE/cluster/cluster.sh" down >/dev/null 2>&1 || true
+    STARTED_CLUSTER=0
   elif [ "$STARTED_CLUSTER" = 1 ]; then
     say "MV_E2E_KEEP=1: the cluster keeps running; stop it with: tests/e2e/cluster/cluster.sh down"
   fi
@@ -63,7 +68,8 @@ python3 -c 'import yaml' 2>/dev/null || die "python3-yaml not found (run .ci/ins
 
 # ---- cluster -------------------------------------------------------------------------------------
 LOCAL=0
-if [ -n "${KUBECONFIG:-}" ] && kubectl --request-timeout=5s version >/dev/null 2>&1; then
+LOCAL_KUBECONFIG="$("$HERE/cluster/cluster.sh" env | sed 's/^export KUBECONFIG=//')"
+if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$LOCAL_KUBECONFIG" ] && kubectl --request-timeout=5s version >/dev/null 2>&1; then
   say "using the cluster of KUBECONFIG=$KUBECONFIG"
 else
   LOCAL=1
@@ -144,6 +150,8 @@ for entry in "${SCENARIOS[@]}"; do
   fi
 done
 rm -rf "$LOGDIR"
+cleanup            # before the summary, so that its last line is the closing line
+trap - EXIT
 
 echo
 echo "e2e summary ($((SECONDS - T0))s in total):"
