@@ -29,7 +29,7 @@ fi
 # Debian's source package (golang-go, ...; see tests/e2e/cluster/build-k8s.sh, which caches them
 # under ~/.cache/model-validation-operator).
 e2e_pkgs=(etcd-server containerd runc containernetworking-plugins conntrack iptables iproute2 curl
-  podman buildah skopeo umoci uidmap fuse-overlayfs busybox-static python3-yaml file gcc libc6-dev
+  podman buildah skopeo umoci uidmap fuse-overlayfs busybox-static python3-yaml file binutils gcc libc6-dev
   golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
 e2e_missing=()
 for p in "${e2e_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || e2e_missing+=("$p"); done

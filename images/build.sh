@@ -68,6 +68,8 @@ for w in "${WHICH[@]}"; do
   trap 'rm -rf "$ctx"' EXIT
   mkdir -p "$ctx/rootfs/usr/local/bin"
   install -m 0755 "$src" "$ctx/rootfs/usr/local/bin/$bin"
+  # symbols are of no use in the image (about -15%); panics still print their message
+  if command -v strip >/dev/null 2>&1; then strip "$ctx/rootfs/usr/local/bin/$bin"; fi
   if [ "$w" = verifier ]; then ln -s "$bin" "$ctx/rootfs/usr/local/bin/model_signing"; fi
   cp "$HERE/Containerfile.$w" "$ctx/Containerfile"
   log "building $img with $TOOL"
@@ -82,7 +84,7 @@ for w in "${WHICH[@]}"; do
     podman|buildah) skopeo copy -q "containers-storage:$img" "oci-archive:$archive:$img" ;;
     docker) docker save -o "$archive" "$img" ;;
   esac
-  rm -rf "$ctx"; trap - EXIT
   size="$($TOOL image inspect --format '{{.Size}}' "$img" 2>/dev/null || echo '?')"
-  log "$img: binary $(du -h "$src" | cut -f1), image $size bytes, archive $archive ($(du -h "$archive" | cut -f1))"
+  log "$img: binary $(du -h "$ctx/rootfs/usr/local/bin/$bin" | cut -f1) stripped, image $size bytes, archive $archive ($(du -h "$archive" | cut -f1))"
+  rm -rf "$ctx"; trap - EXIT
 done
