@@ -54,6 +54,11 @@ fn python_venv() -> Option<PathBuf> {
 
 /// Verifies `model` with both; returns (ours exit, ours stderr, python exit, python stderr).
 fn both(venv: &Path, dir: &Path, identity: &str) -> (i32, String, i32, String) {
+    both_with(venv, dir, identity, ISSUER)
+}
+
+/// Verifies `model` with both; returns (ours exit, ours stderr, python exit, python stderr).
+fn both_with(venv: &Path, dir: &Path, identity: &str, issuer: &str) -> (i32, String, i32, String) {
     let args = [
         "verify",
         "sigstore",
@@ -62,7 +67,7 @@ fn both(venv: &Path, dir: &Path, identity: &str) -> (i32, String, i32, String) {
         "--identity",
         identity,
         "--identity_provider",
-        ISSUER,
+        issuer,
         "--signature",
         "model/model.sig",
         "model",
@@ -435,6 +440,193 @@ fn verdicts_agree_with_sigstore_python() {
                 failures.push(format!(
                     "{case}: exit codes ours={ours} python={py}: {ours_err} | {py_err}"
                 ));
+                continue;
+            }
+        };
+        eprintln!("{case}: {got:?}\n    ours:   {ours_err}\n    python: {py_err}");
+        if got != expect {
+            failures.push(format!("{case}: expected {expect:?}, got {got:?}\n    ours:   {ours_err}\n    python: {py_err}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The one-change forgeries of the genuine upstream bundles, verified by both implementations
+/// with the public-good ClientTrustConfig: both reject each one (or, for the listed deliberate
+/// differences, only this verifier does).
+#[test]
+fn upstream_forgeries_rejected_by_both() {
+    let Some(venv) = python_venv() else { return };
+    let conformance = match std::env::var_os("MV_CONFORMANCE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+    };
+    if !conformance.join("upstream").is_dir() {
+        eprintln!(
+            "SKIPPED: no conformance vectors at {}; this test checked nothing",
+            conformance.display()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    for f in ["signme-1", "signme-2", "ignore-me"] {
+        std::fs::copy(
+            conformance.join("upstream/v1.1.0-sigstore").join(f),
+            model.join(f),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        conformance.join("public_good_trust_config.json"),
+        tmp.path().join("trust.json"),
+    )
+    .unwrap();
+    let genuine: Value = serde_json::from_slice(
+        &std::fs::read(conformance.join("upstream/v1.1.0-sigstore/model.sig")).unwrap(),
+    )
+    .unwrap();
+    let e = "/verificationMaterial/tlogEntries/0";
+    let ts = "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp";
+    let flip = |b: &mut Value, p: &str, i: usize| {
+        let mut raw = mini::b64_decode(b.pointer(p).unwrap().as_str().unwrap());
+        raw[i] ^= 1;
+        *b.pointer_mut(p).unwrap() = json!(mini::b64(&raw));
+    };
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Expect, Edit)> = vec![
+        ("genuine", Expect::Both, Box::new(|_| {})),
+        (
+            "TSA time only (SET removed)",
+            Expect::Both,
+            Box::new(move |b| {
+                b.pointer_mut(e)
+                    .unwrap()
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("inclusionPromise");
+            }),
+        ),
+        (
+            "SET byte",
+            Expect::Neither,
+            Box::new(move |b| flip(b, &format!("{e}/inclusionPromise/signedEntryTimestamp"), 20)),
+        ),
+        (
+            "integratedTime+1",
+            Expect::Neither,
+            Box::new(move |b| {
+                *b.pointer_mut(&format!("{e}/integratedTime")).unwrap() = json!("1760062341");
+            }),
+        ),
+        (
+            "proof hash",
+            Expect::Neither,
+            Box::new(move |b| flip(b, &format!("{e}/inclusionProof/hashes/2"), 3)),
+        ),
+        (
+            "root hash",
+            Expect::Neither,
+            Box::new(move |b| flip(b, &format!("{e}/inclusionProof/rootHash"), 3)),
+        ),
+        (
+            "body",
+            Expect::Neither,
+            Box::new(move |b| flip(b, &format!("{e}/canonicalizedBody"), 50)),
+        ),
+        (
+            "DSSE signature",
+            Expect::Neither,
+            Box::new(move |b| flip(b, "/dsseEnvelope/signatures/0/sig", 12)),
+        ),
+        (
+            "payload",
+            Expect::Neither,
+            Box::new(move |b| flip(b, "/dsseEnvelope/payload", 40)),
+        ),
+        (
+            "certificate",
+            Expect::Neither,
+            Box::new(move |b| flip(b, "/verificationMaterial/certificate/rawBytes", 400)),
+        ),
+        (
+            "second signature",
+            Expect::Neither,
+            Box::new(|b| {
+                let s = b["dsseEnvelope"]["signatures"][0].clone();
+                b["dsseEnvelope"]["signatures"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(s);
+            }),
+        ),
+        (
+            "two entries",
+            Expect::Neither,
+            Box::new(move |b| {
+                let x = b.pointer(e).unwrap().clone();
+                b["verificationMaterial"]["tlogEntries"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(x);
+            }),
+        ),
+        (
+            "v0.2 media type with certificate",
+            Expect::Neither,
+            Box::new(|b| {
+                b["mediaType"] = json!("application/vnd.dev.sigstore.bundle+json;version=0.2");
+            }),
+        ),
+        (
+            "checkpoint removed",
+            Expect::Neither,
+            Box::new(move |b| {
+                b.pointer_mut(&format!("{e}/inclusionProof"))
+                    .unwrap()
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("checkpoint");
+            }),
+        ),
+        (
+            "TSA only, token byte",
+            Expect::Neither,
+            Box::new(move |b| {
+                b.pointer_mut(e)
+                    .unwrap()
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("inclusionPromise");
+                flip(b, ts, 300);
+            }),
+        ),
+        // A token that does not even parse fails in Python too ("Invalid Timestamp Response").
+        (
+            "SET + token byte",
+            Expect::Neither,
+            Box::new(move |b| flip(b, ts, 300)),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, expect, edit) in cases {
+        let mut b = genuine.clone();
+        edit(&mut b);
+        std::fs::write(model.join("model.sig"), b.to_string()).unwrap();
+        let (ours, ours_err, py, py_err) = both_with(
+            &venv,
+            tmp.path(),
+            "stefanb@us.ibm.com",
+            "https://sigstore.verify.ibm.com/oauth2",
+        );
+        let got = match (ours, py) {
+            (0, 0) => Expect::Both,
+            (1, 1) => Expect::Neither,
+            (1, 0) => Expect::OnlyPython,
+            (0, 1) => Expect::OnlyOurs,
+            _ => {
+                failures.push(format!("{case}: exit codes ours={ours} python={py}"));
                 continue;
             }
         };
