@@ -27,11 +27,13 @@
 //! - `validFor` of Rekor keys, CT keys, Fulcio CAs and TSAs is checked at the signing time (the
 //!   SET's integratedTime, each TSA genTime); Python compares `start` with now and ignores `end`;
 //! - any RFC 3161 timestamp that does not verify fails the bundle (Python drops it silently);
-//!   a TSA's EKU must be critical, a token has exactly one SignerInfo and embeds only
-//!   certificates of the trusted chain;
-//! - the checkpoint must be signed by the entry's own log, for the proof's tree size, with the
-//!   signer name of its origin line and a strict note layout; v1 and v2 issuer extensions must
-//!   agree when both are present; the Rekor v2 proof index must equal the entry index;
+//!   a token must be a granted TimeStampResp with exactly one SignerInfo, consistent versions
+//!   and algorithms, embedding only certificates of the trusted chain, from a TSA whose EKU is
+//!   critical;
+//! - the checkpoint must be signed by the entry's own log, for the proof's tree size and root
+//!   (Rekor v2 included), with the signer name of its origin line and a strict note layout; v1
+//!   and v2 issuer extensions must agree when both are present; the Rekor v2 proof index must
+//!   equal the entry index;
 //! - SCT and SET keys are looked up by log ID only (Python also tries every key).
 //!
 //! Not checked like Python: a leaf key other than P-256 signs the DSSE with the library's hash
