@@ -21,6 +21,7 @@ SCENARIOS=(
   "deleted-cr-never-blocks-pods scenario_deleted_cr e2e-deleted"
   "operator-restart-rebuilds-status scenario_restart e2e-key"
   "webhook-certificate-rotation scenario_rotation e2e-rotation"
+  "two-replicas-leader-failover scenario_ha e2e-ha"
   "development-overlay scenario_development"
   "production-and-olm-dry-run scenario_dry_run"
 )
@@ -216,6 +217,33 @@ scenario_rotation() {
   [ "$(jp -n "$OP_NS" pod "$pod" '{.status.containerStatuses[0].restartCount}')" = "$restarts" ] || fail "the operator restarted"
   pod_create e2e-rotation after-rotation key
   expect_verified e2e-rotation after-rotation key
+}
+
+lease_holder() { jp -n "$OP_NS" lease model-validation-operator '{.spec.holderIdentity}'; }
+holder_is_running_replica() {
+  local h; h="$(lease_holder)"
+  [ -n "$h" ] && [ "$h" != "$1" ] && [ "$(jp -n "$OP_NS" pod "$h" '{.status.phase}')" = Running ]
+}
+
+# HA as in production: two replicas serve the webhook, the Lease holder runs the controller; when
+# the holder goes away the other replica takes over and keeps status and Events coming.
+scenario_ha() {
+  trap 'kubectl -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=1 >/dev/null 2>&1' EXIT
+  k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=2
+  wait_until 180 "two operator replicas ready" \
+    bash -c "[ \"\$(kubectl -n $OP_NS get deployment $OP_DEPLOY -o jsonpath='{.status.readyReplicas}')\" = 2 ]"
+  [ "$(jp -n "$OP_NS" endpoints model-validation-webhook '{.subsets[0].addresses[*].ip}' | wc -w)" = 2 ] \
+    || fail "the webhook Service does not have both replicas as endpoints"
+  wait_until 60 "a Lease holder" holder_is_running_replica none
+  local leader; leader="$(lease_holder)"
+  note "leader: $leader"
+  k -n "$OP_NS" delete pod "$leader" --wait=true --timeout=90s
+  wait_until 120 "another replica holds the Lease" holder_is_running_replica "$leader"
+  note "new leader: $(lease_holder)"
+  new_ns e2e-ha
+  mv_apply e2e-ha key key key-signed
+  pod_create e2e-ha after-failover key
+  expect_verified e2e-ha after-failover key
 }
 
 # --- 7. the other overlays ----------------------------------------------------------------------
