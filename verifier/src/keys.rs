@@ -137,7 +137,7 @@ impl Curve {
         }
     }
 
-    fn from_oid(oid: &str) -> Result<Self, KeyError> {
+    pub(crate) fn from_oid(oid: &str) -> Result<Self, KeyError> {
         [Self::P256, Self::P384, Self::P521, Self::Secp256k1]
             .into_iter()
             .find(|c| c.oid() == oid)

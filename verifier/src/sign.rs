@@ -201,18 +201,24 @@ fn explain_unusable_key(der: &[u8]) -> SignError {
         (oid_tag == 0x06).then(|| (oid_string(oid), params.to_vec()))
     })();
     match algorithm {
-        Some((alg, params)) if alg == "1.2.840.10045.2.1" => match der_read(&params) {
-            // A supported curve that aws-lc still refused is a broken key.
-            Some((0x06, _, _)) => match EcPublicKey::from_spki_der(&fake_spki(&params)) {
-                Err(KeyError::UnsupportedCurve(name)) => {
-                    SignError::Key(KeyError::UnsupportedCurve(name))
-                }
-                _ => SignError::BadKey,
-            },
-            _ => SignError::Key(KeyError::UnsupportedCurve("explicit parameters".to_owned())),
-        },
+        Some((alg, params)) if alg == "1.2.840.10045.2.1" => curve_error(&params),
         Some((alg, _)) => SignError::Key(KeyError::NotEc(keys::key_algorithm_name(&alg))),
         None => sec1_curve_error(der).unwrap_or(SignError::BadKey),
+    }
+}
+
+/// Why an EC key with these curve parameters (a DER OID, or explicit parameters) was refused.
+fn curve_error(params: &[u8]) -> SignError {
+    match der_read(params) {
+        Some((0x06, oid, _)) => match Curve::from_oid(&oid_string(oid)) {
+            Err(e) => SignError::Key(e),
+            Ok(c) if !c.is_model_signing_key_curve() => {
+                SignError::Key(KeyError::UnsupportedCurve(c.name().to_owned()))
+            }
+            // A supported curve that aws-lc still refused is a broken key.
+            Ok(_) => SignError::BadKey,
+        },
+        _ => SignError::Key(KeyError::UnsupportedCurve("explicit parameters".to_owned())),
     }
 }
 
@@ -223,24 +229,7 @@ fn sec1_curve_error(der: &[u8]) -> Option<SignError> {
     let (_, _, rest) = der_read(seq)?;
     let (_, _, rest) = der_read(rest)?;
     let (tag, params, _) = der_read(rest)?;
-    if tag != 0xa0 {
-        return None;
-    }
-    match EcPublicKey::from_spki_der(&fake_spki(params)) {
-        Err(KeyError::UnsupportedCurve(name)) => {
-            Some(SignError::Key(KeyError::UnsupportedCurve(name)))
-        }
-        _ => None,
-    }
-}
-
-/// An EC SPKI with the given curve parameters and a dummy point, to reuse the curve naming.
-fn fake_spki(params: &[u8]) -> Vec<u8> {
-    let mut alg = keys::der_tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
-    alg.extend_from_slice(params);
-    let mut content = keys::der_tlv(0x30, &alg);
-    content.extend_from_slice(&keys::der_tlv(0x03, &[0, 4]));
-    keys::der_tlv(0x30, &content)
+    (tag == 0xa0).then(|| curve_error(params))
 }
 
 fn oid_string(content: &[u8]) -> String {
@@ -462,6 +451,32 @@ mod tests {
             SigningKey::from_pem(cert.as_bytes(), None).unwrap_err(),
             SignError::NotAPrivateKey(_)
         ));
+    }
+
+    #[test]
+    fn unusable_private_keys_are_explained() {
+        use aws_lc_rs::encoding::AsDer;
+        let k1 = EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P256K1_SHA256_ASN1_SIGNING)
+            .unwrap()
+            .to_pkcs8v1()
+            .unwrap();
+        let pem = keys::python_pem("PRIVATE KEY", k1.as_ref());
+        assert_eq!(
+            SigningKey::from_pem(pem.as_bytes(), None).unwrap_err(),
+            SignError::Key(KeyError::UnsupportedCurve("secp256k1".to_owned()))
+        );
+        let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).unwrap();
+        let pem = keys::python_pem("PRIVATE KEY", der.as_ref());
+        assert_eq!(
+            SigningKey::from_pem(pem.as_bytes(), None).unwrap_err(),
+            SignError::Key(KeyError::NotEc("RSA".to_owned()))
+        );
+        let junk = keys::python_pem("PRIVATE KEY", &[0x30, 0x03, 0x02, 0x01, 0x00]);
+        assert_eq!(
+            SigningKey::from_pem(junk.as_bytes(), None).unwrap_err(),
+            SignError::BadKey
+        );
     }
 
     #[test]
