@@ -1104,3 +1104,93 @@ fn single_file_model_both_directions() {
         );
     }
 }
+
+/// Signatures made with the Python *API* in shard and BLAKE serializations verify with
+/// `model-verifier`, which follows the signed serialization (an extension: the Python CLI
+/// always hashes files with SHA-256 and rejects them). A tampered copy still fails.
+#[test]
+fn python_api_serializations_verify_with_the_signed_serialization() {
+    let Some(py) = Python::find("python API serializations") else {
+        return;
+    };
+    const CODE: &str = r#"
+import sys
+import model_signing
+key, model, sig, mode, alg = sys.argv[1:6]
+h = model_signing.hashing.Config()
+if mode == "shards":
+    h = h.use_shard_serialization(hashing_algorithm=alg, shard_size=1000)
+else:
+    h = h.use_file_serialization(hashing_algorithm=alg)
+model_signing.signing.Config().use_elliptic_key_signer(private_key=key).set_hashing_config(h).sign(model, sig)
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    python_key(&py, root, "k", "P384", "pkcs8", "");
+    let mut files = nested_unicode_model();
+    files.push(("big.bin", fixtures::noise(5_500, 17)));
+    write_model(&root.join("m"), &files);
+    for (mode, alg) in [
+        ("files", "sha256"),
+        ("files", "blake2"),
+        ("files", "blake3"),
+        ("shards", "sha256"),
+        ("shards", "blake2"),
+    ] {
+        let sig = format!("{mode}-{alg}.sig");
+        let out = py.script(
+            CODE,
+            &[
+                root.join("k.key").to_str().unwrap(),
+                root.join("m").to_str().unwrap(),
+                root.join(&sig).to_str().unwrap(),
+                mode,
+                alg,
+            ],
+        );
+        assert_eq!(out.code, 0, "{mode}/{alg}: {out:?}");
+        let args = [
+            "verify",
+            "key",
+            "m",
+            "--signature",
+            &sig,
+            "--public_key",
+            "k.pub",
+        ];
+        verified(
+            &ours(root, &args),
+            &format!("ours on python API {mode}/{alg}"),
+        );
+        let theirs = py.model_signing(root, &args);
+        let default = mode == "files" && alg == "sha256";
+        assert_eq!(
+            theirs.code,
+            if default { 0 } else { 1 },
+            "{mode}/{alg}: {theirs:?}"
+        );
+    }
+    // Tampering is still caught under the signed serialization.
+    let f = root.join("m/big.bin");
+    let mut b = std::fs::read(&f).unwrap();
+    b[4_321] ^= 0x80;
+    std::fs::write(&f, b).unwrap();
+    for sig in ["shards-sha256.sig", "files-blake3.sig", "shards-blake2.sig"] {
+        let args = [
+            "verify",
+            "key",
+            "m",
+            "--signature",
+            sig,
+            "--public_key",
+            "k.pub",
+        ];
+        let out = ours(root, &args);
+        assert_eq!(out.code, 1, "{sig}: {out:?}");
+        assert!(
+            out.failure().starts_with("Signature mismatch"),
+            "{}",
+            out.failure()
+        );
+    }
+}
