@@ -35,6 +35,10 @@ scenario_install() {
   k apply --validate=false -k "$TESTING"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
   wait_until 180 "operator Deployment available and webhook endpoint ready" operator_ready
+  # the controller runs on the Lease holder: wait for it, so that the first scenarios do not race
+  # a leader hand-over after a re-install (verifications finished while no replica led are
+  # counted in status, but get no Event)
+  wait_until 60 "a running operator replica holds the Lease" holder_is_running_replica none
   local bundle; bundle="$(jp mutatingwebhookconfiguration model-validation-mutating-webhook-configuration '{.webhooks[0].clientConfig.caBundle}')"
   [ -n "$bundle" ] || fail "the webhook has no caBundle after apply"
   note "operator pod $(operator_pod) ready"
@@ -220,9 +224,12 @@ scenario_rotation() {
 }
 
 lease_holder() { jp -n "$OP_NS" lease model-validation-operator '{.spec.holderIdentity}'; }
+# holder_is_running_replica EXCEPT: the Lease holder is a running, not terminating operator pod
+# other than EXCEPT
 holder_is_running_replica() {
   local h; h="$(lease_holder)"
-  [ -n "$h" ] && [ "$h" != "$1" ] && [ "$(jp -n "$OP_NS" pod "$h" '{.status.phase}')" = Running ]
+  [ -n "$h" ] && [ "$h" != "$1" ] \
+    && [ "$(jp -n "$OP_NS" pod "$h" '{.status.phase}/{.metadata.deletionTimestamp}')" = Running/ ]
 }
 
 # HA as in production: two replicas serve the webhook, the Lease holder runs the controller; when

@@ -164,6 +164,10 @@ def check(overlay, docs, cert_dir=None):
         psc = pspec.get("securityContext") or {}
         c.expect(psc.get("runAsNonRoot") is True, "pod securityContext.runAsNonRoot is not true")
         c.expect((psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", "pod seccompProfile is not RuntimeDefault")
+        for v in pspec.get("volumes") or []:
+            mode = (v.get("secret") or {}).get("defaultMode", 0o644)
+            if mode & 0o004 == 0:
+                c.expect(psc.get("fsGroup") is not None, f"Secret volume {v.get('name')} (mode {mode:o}) is unreadable for a non-root user without fsGroup")
         sa = pspec.get("serviceAccountName")
         c.expect(any(s["metadata"]["name"] == sa for s in c.of_kind("ServiceAccount")), f"ServiceAccount {sa} of the Deployment is not rendered")
         containers = pspec.get("containers") or []
@@ -347,6 +351,7 @@ MUTATIONS = {
     "wildcard RBAC": lambda d: d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("manager-role") and d["rules"].append({"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}),
     "pod writes": lambda d: d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("manager-role") and d["rules"].append({"apiGroups": [""], "resources": ["pods"], "verbs": ["update"]}),
     "root filesystem writable": lambda d: d["kind"] == "Deployment" and d["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(readOnlyRootFilesystem=False),
+    "key unreadable": lambda d: d["kind"] == "Deployment" and d["spec"]["template"]["spec"]["securityContext"].pop("fsGroup"),
     "object in default namespace": lambda d: d["kind"] == "Service" and d["metadata"].update(namespace="default"),
 }
 
