@@ -974,6 +974,12 @@ fn random_chains_get_the_same_verdict_as_python() {
         vec![],
     ];
     let curves = ["P256", "P384", "P521"];
+    let noise = pki(
+        CertSpec::root("Noise Root"),
+        CertSpec::intermediate("Noise Intermediate"),
+        CertSpec::leaf("noise", "P256"),
+        no_tweak,
+    );
     let mut disagreements = Vec::new();
     let mut accepted = 0;
     let rounds = 40;
@@ -1010,12 +1016,19 @@ fn random_chains_get_the_same_verdict_as_python() {
                 p.use_authority_key_identifier_extension = akid;
             }
         });
-        let (chain, trust): (Vec<&str>, Vec<&str>) = match pick(4) {
+        let (mut chain, mut trust): (Vec<&str>, Vec<&str>) = match pick(4) {
             0 => (vec![], vec![&p.root_pem, &p.intermediate_pem]),
             1 => (vec![&p.intermediate_pem, &p.root_pem], vec![&p.root_pem]),
             2 => (vec![&p.intermediate_pem], vec![&p.intermediate_pem]),
             _ => (vec![&p.intermediate_pem], vec![&p.root_pem]),
         };
+        // Unrelated certificates in the bundle or the trust store must not matter.
+        if pick(4) == 0 {
+            chain.insert(0, &noise.intermediate_pem);
+        }
+        if pick(4) == 0 {
+            trust.insert(0, &noise.root_pem);
+        }
         let case = standard_case(&p, &chain, &trust);
         let mine = case.verify_certificate();
         let theirs = case.python_certificate(&py);
