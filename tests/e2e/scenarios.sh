@@ -20,6 +20,7 @@ SCENARIOS=(
   "ignored-namespace-untouched scenario_ignored_ns e2e-ignored"
   "deleted-cr-never-blocks-pods scenario_deleted_cr e2e-deleted"
   "operator-restart-rebuilds-status scenario_restart e2e-key"
+  "uninjected-pod-reported scenario_uninjected e2e-uninjected"
   "webhook-certificate-rotation scenario_rotation e2e-rotation"
   "two-replicas-leader-failover scenario_ha e2e-ha"
   "development-overlay scenario_development"
@@ -187,6 +188,31 @@ scenario_restart() {
   pod_create e2e-key after-restart key
   expect_injected e2e-key after-restart
   wait_until 180 "pod e2e-key/after-restart Running" phase_is e2e-key after-restart Running
+}
+
+MWC="model-validation-mutating-webhook-configuration"
+set_failure_policy() {
+  k patch mutatingwebhookconfiguration "$MWC" --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/failurePolicy\",\"value\":\"$1\"}]" >/dev/null
+}
+
+# A labelled pod that slipped through un-injected (webhook down with failurePolicy Ignore) is
+# reported: a ModelValidationNotInjected Event and the uninjectedPods count.
+scenario_uninjected() {
+  trap 'set_failure_policy Fail; kubectl -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=1 >/dev/null 2>&1' EXIT
+  new_ns e2e-uninjected
+  mv_apply e2e-uninjected key key key-signed
+  set_failure_policy Ignore
+  local old; old="$(operator_pod)"
+  k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=0
+  k -n "$OP_NS" wait --for=delete "pod/$old" --timeout=90s
+  pod_create e2e-uninjected slipped key
+  expect_not_injected e2e-uninjected slipped
+  set_failure_policy Fail
+  k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=1
+  wait_until 180 "operator ready" operator_ready
+  expect_event e2e-uninjected Pod slipped ModelValidationNotInjected
+  expect_count e2e-uninjected key uninjectedPods 1
+  [ "$(jp mutatingwebhookconfiguration "$MWC" '{.webhooks[0].failurePolicy}')" = Fail ] || fail "failurePolicy not restored"
 }
 
 serving_serial() { # the serial number of the certificate the operator serves right now
