@@ -11,6 +11,7 @@ use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, 
 use model_verifier::keys::KeyVerifier;
 use model_verifier::model::{self, ModelSpec, Selection};
 use model_verifier::pki::CertificateVerifier;
+use model_verifier::posix::pathlib;
 use model_verifier::sign::{self, SigningKey};
 use model_verifier::verify::verify_model;
 use mv_shared::verify::{
@@ -26,15 +27,12 @@ pub(crate) enum SignMethod {
     Certificate(SignCertificateArgs),
 }
 
-/// Options every `sign` method takes (as `model_signing sign`).
+/// The model and the walk options shared by `sign` and `digest` (as `model_signing`).
 #[derive(Debug, Args)]
-pub(crate) struct CommonSignArgs {
+pub(crate) struct WalkArgs {
     /// The model: a directory, or a single file.
     #[arg(value_name = "MODEL_PATH")]
     pub(crate) model_path: PathBuf,
-    /// Where to write the signature (relative to the current directory).
-    #[arg(long, value_name = "SIGNATURE_PATH", default_value = "model.sig")]
-    pub(crate) signature: PathBuf,
     /// A file or directory to leave out, relative to the current directory (as `model_signing`
     /// does), dropped when outside the model. Repeat the flag for several paths.
     #[arg(
@@ -60,6 +58,30 @@ pub(crate) struct CommonSignArgs {
     /// Follow symbolic links to files (a link to a directory contributes nothing).
     #[arg(long = "allow_symlinks", visible_alias = "allow-symlinks")]
     pub(crate) allow_symlinks: bool,
+}
+
+impl WalkArgs {
+    /// The model spec these flags describe (paths spelt as pathlib spells them).
+    fn spec(&self, signature_path: Option<PathBuf>, hashing: HashingConfig) -> ModelSpec {
+        ModelSpec {
+            model_path: pathlib(&self.model_path),
+            ignore_paths: self.ignore_paths.clone(),
+            signature_path,
+            ignore_git_paths: !self.no_ignore_git_paths,
+            allow_symlinks: self.allow_symlinks,
+            hashing,
+        }
+    }
+}
+
+/// Options every `sign` method takes (as `model_signing sign`).
+#[derive(Debug, Args)]
+pub(crate) struct CommonSignArgs {
+    #[command(flatten)]
+    pub(crate) walk: WalkArgs,
+    /// Where to write the signature (relative to the current directory).
+    #[arg(long, value_name = "SIGNATURE_PATH", default_value = "model.sig")]
+    pub(crate) signature: PathBuf,
 }
 
 /// `sign key MODEL_PATH --private_key PEM [--password PW] ...`
@@ -111,34 +133,8 @@ pub(crate) struct SignCertificateArgs {
 /// `digest MODEL_PATH ...`
 #[derive(Debug, Args)]
 pub(crate) struct DigestArgs {
-    /// The model: a directory, or a single file.
-    #[arg(value_name = "MODEL_PATH")]
-    pub(crate) model_path: PathBuf,
-    /// A file or directory to leave out, relative to the current directory; dropped when outside
-    /// the model. Repeat the flag for several paths.
-    #[arg(
-        long = "ignore-paths",
-        visible_alias = "ignore_paths",
-        value_name = "PATH"
-    )]
-    pub(crate) ignore_paths: Vec<PathBuf>,
-    /// Leave out the top-level `.git`, `.gitattributes`, `.github` and `.gitignore` (default).
-    #[arg(
-        long = "ignore-git-paths",
-        visible_alias = "ignore_git_paths",
-        overrides_with = "no_ignore_git_paths"
-    )]
-    pub(crate) ignore_git_paths: bool,
-    /// Hash the top-level git files too.
-    #[arg(
-        long = "no-ignore-git-paths",
-        visible_alias = "no_ignore_git_paths",
-        overrides_with = "ignore_git_paths"
-    )]
-    pub(crate) no_ignore_git_paths: bool,
-    /// Follow symbolic links to files.
-    #[arg(long = "allow_symlinks", visible_alias = "allow-symlinks")]
-    pub(crate) allow_symlinks: bool,
+    #[command(flatten)]
+    pub(crate) walk: WalkArgs,
     /// One resource per file, or per shard of `--shard-size` bytes (extension).
     #[arg(long, value_enum, default_value_t = SerializationArg::Files)]
     pub(crate) serialization: SerializationArg,
@@ -189,14 +185,8 @@ impl DigestArgs {
                 shard_size: self.shard_size,
             },
         };
-        ModelSpec {
-            model_path: self.model_path.clone(),
-            ignore_paths: self.ignore_paths.clone(),
-            signature_path: None,
-            ignore_git_paths: !self.no_ignore_git_paths,
-            allow_symlinks: self.allow_symlinks,
-            hashing: HashingConfig::new(algorithm, serialization),
-        }
+        self.walk
+            .spec(None, HashingConfig::new(algorithm, serialization))
     }
 }
 
@@ -212,7 +202,10 @@ pub(crate) fn init_logging(level: &str) {
 }
 
 pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
-    let common = cmd.method.common().clone();
+    let mut common = cmd.method.common().clone();
+    // Paths as pathlib spells them, so messages name files exactly as model_signing does.
+    common.signature = pathlib(&common.signature);
+    common.model_path = pathlib(&common.model_path);
     match &cmd.method {
         VerifyMethod::Sigstore(args) => run_verify(
             "sigstore",
@@ -220,7 +213,6 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
             &common,
         ),
         VerifyMethod::Key(args) => {
-            let common = pathlib_signature(common);
             let verifier = key_verifier(args).map(|v| match common.output {
                 // Printed when they arise, as Python does, even if the model check fails.
                 OutputFormat::Text => v.warnings_to(std::sync::Arc::new(|w: &str| println!("{w}"))),
@@ -229,7 +221,6 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
             run_verify("key", verifier, &common)
         }
         VerifyMethod::Certificate(args) => {
-            let common = pathlib_signature(common);
             run_verify("certificate", certificate_verifier(args), &common)
         }
     }
@@ -351,23 +342,9 @@ pub(crate) fn sign(method: SignMethod) -> ExitCode {
     }
 }
 
-/// `path` as `str(pathlib.Path(path))` spells it (`./x.sig` → `x.sig`), so that error
-/// messages name files exactly as `model_signing` does. The file is the same.
-fn pathlib(path: &std::path::Path) -> PathBuf {
-    match path.to_str() {
-        Some(s) => PathBuf::from(model_verifier::posix::normalize(s)),
-        None => path.to_path_buf(),
-    }
-}
-
-fn pathlib_signature(mut common: CommonVerifyArgs) -> CommonVerifyArgs {
-    common.signature = pathlib(&common.signature);
-    common
-}
-
 /// Reads an input file; errors are worded like Python's `OSError`.
 fn read_input(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| model_verifier::verify::python_os_error(&e, &pathlib(path)))
+    model_verifier::verify::read_small_file(&pathlib(path))
 }
 
 fn key_verifier(args: &mv_shared::verify::KeyArgs) -> Result<KeyVerifier, String> {
@@ -411,19 +388,13 @@ fn certificate_verifier(
 
 impl CommonSignArgs {
     fn spec(&self) -> ModelSpec {
-        ModelSpec {
-            model_path: self.model_path.clone(),
-            ignore_paths: self.ignore_paths.clone(),
-            signature_path: Some(self.signature.clone()),
-            ignore_git_paths: !self.no_ignore_git_paths,
-            allow_symlinks: self.allow_symlinks,
-            hashing: HashingConfig::default(),
-        }
+        self.walk
+            .spec(Some(self.signature.clone()), HashingConfig::default())
     }
 
     fn write(&self, bundle: &model_verifier::bundle::Bundle) -> Result<(), String> {
         std::fs::write(&self.signature, bundle.to_json())
-            .map_err(|e| model_verifier::verify::python_os_error(&e, &self.signature))
+            .map_err(|e| model_verifier::verify::python_os_error(&e, &pathlib(&self.signature)))
     }
 }
 

@@ -26,6 +26,15 @@ pub fn normalize(name: &str) -> String {
     }
 }
 
+/// A path as `str(pathlib.Path(path))` spells it (`./x.sig` → `x.sig`, `model/` → `model`), so
+/// messages name files exactly as `model_signing` does. It names the same file (`..` is kept).
+pub fn pathlib(path: &std::path::Path) -> std::path::PathBuf {
+    match path.to_str() {
+        Some(s) => std::path::PathBuf::from(normalize(s)),
+        None => path.to_path_buf(),
+    }
+}
+
 /// The components of a normalised relative name (`"."` has none).
 pub fn components(name: &str) -> impl Iterator<Item = &str> {
     name.split('/').filter(|c| !c.is_empty() && *c != ".")

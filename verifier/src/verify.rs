@@ -104,25 +104,30 @@ pub fn python_os_error(e: &io::Error, path: &Path) -> String {
     }
 }
 
-/// Reads a signature (or other small input) file, refusing anything over `MAX_SIGNATURE_BYTES`.
-pub fn read_signature(path: &Path) -> Result<Vec<u8>, VerifyError> {
-    let fail = |message: String| VerifyError::ReadSignature {
-        path: path.to_owned(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| fail(python_os_error(&e, path)))?;
+/// Reads a small input file (signature, key, certificate chain, trust config), refusing anything
+/// over [`MAX_SIGNATURE_BYTES`]; errors are worded like Python's `OSError`.
+pub fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
+    let file = File::open(path).map_err(|e| python_os_error(&e, path))?;
     let mut bytes = Vec::new();
     file.take(MAX_SIGNATURE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| fail(python_os_error(&e, path)))?;
+        .map_err(|e| python_os_error(&e, path))?;
     if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
-        return Err(fail(format!(
-            "Signature file '{}' is larger than {} MiB; a model signature is a few KiB",
+        return Err(format!(
+            "'{}' is larger than {} MiB; signatures, keys and certificates are a few KiB",
             path.display(),
             MAX_SIGNATURE_BYTES >> 20
-        )));
+        ));
     }
     Ok(bytes)
+}
+
+/// Reads the signature file.
+pub fn read_signature(path: &Path) -> Result<Vec<u8>, VerifyError> {
+    read_small_file(path).map_err(|message| VerifyError::ReadSignature {
+        path: path.to_owned(),
+        message,
+    })
 }
 
 /// Verifies a model with a signature method and the command line's options.
