@@ -23,13 +23,15 @@ demo: ## Verify the bundled signed model (succeeds), then its tampered copy (fai
 	cd testdata && ../target/release/model-verifier verify key model --signature signatures/key.sig --public_key keys/signing-key.pub
 	cd testdata && ! ../target/release/model-verifier verify key model-tampered --signature signatures/key.sig --public_key keys/signing-key.pub
 
-.PHONY: bench bench-compare
+.PHONY: bench bench-compare bench-webhook
 bench: ## Criterion benchmarks of the hashing engine
 	$(CARGO) bench -p model-verifier-benches
 bench-compare: ## model-verifier vs Python model_signing vs openssl/cat, one run (needs ~7 GB in /var/tmp)
 	bash .ci/install.sh
 	$(CARGO) build --release --locked -p model-verifier
 	python3 benches/compare.py --verifier target/release/model-verifier
+bench-webhook: ## Webhook p50/p99, errors and operator RSS at 100, 500, 2000 req/s over TLS on loopback
+	CARGO="$(CARGO)" benches/webhook.sh
 
 # ---- images, manifests, end-to-end (images/, config/, tests/manifests/, tests/e2e/) ----------
 .PHONY: images manifests-check e2e cluster-up cluster-down
