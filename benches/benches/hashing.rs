@@ -9,10 +9,13 @@ use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, 
 use model_verifier::model::{self, ModelSpec, Selection};
 
 fn bench_hashing(c: &mut Criterion) {
+    // Under `cargo test`/nextest (no `--bench` argument) criterion runs each benchmark once as a
+    // smoke test: keep the model small there.
+    let bench_mode = std::env::args().any(|a| a == "--bench");
     let mib: u64 = std::env::var("MV_BENCH_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+        .unwrap_or(if bench_mode { 256 } else { 8 });
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("model");
     model_verifier_benches::write_model(&dir, 4, (mib << 20) / 4).unwrap();
