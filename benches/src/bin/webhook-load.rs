@@ -15,7 +15,8 @@
 //! * **Checked answers.** An answer counts as correct only with HTTP 200, an `AdmissionReview`
 //!   with the same `uid`, `allowed: true`, and for a CREATE a base64 `JSONPatch` that adds the
 //!   `model-validation` init container (for an UPDATE: no patch). Anything else, a transport
-//!   error or a timeout is an error, counted by kind.
+//!   error or a timeout is an error, counted by kind. Percentiles are over the correct answers
+//!   of the measured phase; errors are counted, not timed (any error misses `--max-errors 0`).
 //! * **Bounded.** `--rate × --duration` requests after a `--warmup` (verified, errors counted,
 //!   latencies not recorded), each with a `--timeout`; loopback addresses only.
 //!
