@@ -33,6 +33,10 @@ scenario_install() {
   # validation would reject the CRD, so apply with --validate=false. The server then drops the
   # CEL rules (they are covered by the operator's unit tests instead).
   "$REPO/config/components/manual-tls/generate-certs.sh"
+  # a previous run's uninstall may still be finalizing the namespace
+  if [ "$(jp namespace "$OP_NS" '{.status.phase}' 2>/dev/null)" = Terminating ]; then
+    k wait --for=delete "namespace/$OP_NS" --timeout=180s
+  fi
   k apply --validate=false -k "$TESTING"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
   wait_until 180 "operator Deployment available and webhook endpoint ready" operator_ready
@@ -282,8 +286,11 @@ scenario_ha() {
 # --- 7. the other overlays ----------------------------------------------------------------------
 scenario_development() {
   # overlays are alternatives (they share cluster-scoped names): remove the testing install first
-  k delete namespace -l "$E2E_NS_LABEL" --wait=true --timeout=180s >/dev/null || true
-  k delete --ignore-not-found -k "$TESTING" --wait=true --timeout=180s
+  # (namespaces finalize slowly on this cluster; only the cluster-scoped objects must be gone)
+  k delete namespace -l "$E2E_NS_LABEL" --wait=false >/dev/null || true
+  k delete --ignore-not-found -k "$TESTING" --wait=false
+  k wait --for=delete crd/modelvalidations.ml.sigstore.dev --timeout=180s 2>/dev/null || true
+  ! k get crd modelvalidations.ml.sigstore.dev >/dev/null 2>&1 || fail "the CRD of the testing install is still there"
   trap 'kubectl delete --ignore-not-found -k "$REPO/config/overlays/development" --wait=false >/dev/null 2>&1' EXIT
   k apply --validate=false -k "$REPO/config/overlays/development"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
