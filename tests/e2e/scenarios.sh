@@ -23,6 +23,7 @@ SCENARIOS=(
   "uninjected-pod-reported scenario_uninjected e2e-uninjected"
   "webhook-certificate-rotation scenario_rotation e2e-rotation"
   "two-replicas-leader-failover scenario_ha e2e-ha"
+  "verifier-image-replaces-model-signing-cli scenario_dropin e2e-dropin"
   "development-overlay scenario_development"
   "production-and-olm-dry-run scenario_dry_run"
 )
@@ -281,6 +282,31 @@ scenario_ha() {
   mv_apply e2e-ha key key key-signed
   pod_create e2e-ha after-failover key
   expect_verified e2e-ha after-failover key
+}
+
+# The verifier image as a drop-in for the Python CLI image in deployments of the upstream operator:
+# command /usr/local/bin/model_signing with the arguments upstream injects (its spelling).
+scenario_dropin() {
+  new_ns e2e-dropin
+  local model args
+  for model in key-signed key-tampered; do
+    args='["verify", "key", "--signature=/data/models/'$model'/model.sig", "--public_key", "/data/keys/key.pub", "/data/models/'$model'"]'
+    pod_yaml e2e-dropin "$model" - Never | python3 -c '
+import sys, yaml
+pod = yaml.safe_load(sys.stdin)
+pod["spec"]["initContainers"].append({
+    "name": "model-transparency", "image": sys.argv[1], "imagePullPolicy": "IfNotPresent",
+    "command": ["/usr/local/bin/model_signing"], "args": yaml.safe_load(sys.argv[2]),
+    "volumeMounts": [{"name": "data", "mountPath": "/data", "readOnly": True}]})
+print(yaml.safe_dump(pod))' "$VERIFIER_IMAGE" "$args" | k create -f - >/dev/null
+  done
+  wait_until 120 "the signed model's pod Running" phase_is e2e-dropin key-signed Running
+  wait_until 120 "the tampered model's pod Failed" phase_is e2e-dropin key-tampered Failed
+  local out; out="$(k -n e2e-dropin logs key-signed -c model-transparency)"
+  [ "$out" = "Verification succeeded" ] || fail "model_signing-compatible output expected, got: $out"
+  out="$(k -n e2e-dropin logs key-tampered -c model-transparency)"
+  grep -q '^Verification failed with error: ' <<<"$out" || fail "model_signing-compatible failure expected, got: $out"
+  note "$out"
 }
 
 # --- 7. the other overlays ----------------------------------------------------------------------
