@@ -31,6 +31,7 @@ load_bin=$target_dir/release/webhook-load
 work=$(mktemp -d)
 results=$target_dir/bench-webhook   # each rate's full JSON report and the operator's log stay here
 mkdir -p "$results"
+rm -f "$results"/*.json "$results/operator.log"
 read -r load1 _ < /proc/loadavg
 if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
     echo "warning: load average $load1 on $(nproc) CPUs: other work on this machine will show in the tail latencies" >&2
@@ -52,13 +53,15 @@ socks = [socket.socket() for _ in range(2)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
+# Its log goes through a pipe to a file, as a container runtime collects it (a write to a file
+# on a busy disk could block the operator's worker thread; a pipe with a reader does not).
 "$operator_bin" --dev \
     --dev-model-validations benches/webhook/model-validations.yaml \
     --webhook-bind-address "127.0.0.1:$webhook_port" \
     --health-probe-bind-address "127.0.0.1:$probe_port" \
     --metrics-bind-address 0 \
     --log-format json --log-level info \
-    </dev/null >/dev/null 2>"$work/operator.log" &
+    </dev/null >/dev/null 2> >(cat >"$work/operator.log") &
 operator_pid=$!
 
 for _ in $(seq 300); do
@@ -67,7 +70,12 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 curl -sf "http://127.0.0.1:$probe_port/readyz" >/dev/null || { echo "error: /readyz never became ready" >&2; exit 2; }
-cert=$(jq -r 'select(.cert != null) | .cert' "$work/operator.log" | head -n1)
+cert=
+for _ in $(seq 50); do
+    cert=$(jq -r 'select(.cert != null) | .cert' "$work/operator.log" 2>/dev/null | head -n1)
+    [[ -n $cert ]] && break
+    sleep 0.1
+done
 [[ -f $cert ]] || { echo "error: no certificate path in the operator's log" >&2; exit 2; }
 idle_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$operator_pid/status")
 
@@ -86,7 +94,7 @@ for rate in $rates; do
         *) echo "error: webhook-load failed at $rate req/s" >&2; exit 2 ;;
     esac
     kill -0 "$operator_pid" 2>/dev/null || { echo "error: the operator died at $rate req/s" >&2; exit 1; }
-    rows+=("$(jq -r '"| \(.rate) | \(.achieved_rps) | \(.latency_ms.p50) | \(.latency_ms.p90) | \(.latency_ms.p99) | \(.latency_ms.max) | \(.errors) | \(.operator.cpu_share_of_one_core * 100 | round)% | \(.operator.rss_kib_after / 1024 * 10 | round / 10) | \(.operator.hwm_kib / 1024 * 10 | round / 10) | \(.loadavg_before) |"' "$results/$rate.json")")
+    rows+=("$(jq -r '"| \(.rate) | \(.achieved_rps) | \(.latency_ms.p50) | \(.latency_ms.p90) | \(.latency_ms.p99) | \(.latency_ms.max) | \(.errors) | \(.operator.cpu_share_of_one_core * 100 | round)% | \(.operator.rss_kib_after / 1024 * 10 | round / 10) | \(.operator.hwm_kib / 1024 * 10 | round / 10) | \(.seconds_with_p99_over_ms.count)/\(.seconds_with_p99_over_ms.of) | \(.loadavg_before) |"' "$results/$rate.json")")
 done
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -95,19 +103,21 @@ echo
 echo "Webhook latency, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($cpu), $mem, $(uname -sr)," \
     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
 echo "Operator: release build, \`--dev --dev-model-validations\` (3 ModelValidations), TLS on loopback," \
-    "JSON log line per admission to a file; idle VmRSS $((idle_rss / 1024)) MiB."
+    "JSON log line per admission (piped to a file); idle VmRSS $((idle_rss / 1024)) MiB."
 echo "Load: \`webhook-load\`, open loop, ${duration} s per rate after 1 s warm-up, 80% pod CREATE (mutated) /" \
     "20% UPDATE, latency from each request's scheduled time, client and operator on the same cores."
 echo
-echo "| req/s | achieved | p50 ms | p90 ms | p99 ms | max ms | errors | operator CPU | VmRSS MiB | VmHWM MiB | load avg before |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| req/s | achieved | p50 ms | p90 ms | p99 ms | max ms | errors | operator CPU | VmRSS MiB | VmHWM MiB | seconds with p99 ≥ ${target_p99_ms} ms | load avg before |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 printf '%s\n' "${rows[@]}"
 echo "Full reports: $results/<rate>.json" >&2
 echo
 if [[ $status -ne 0 ]]; then
     echo "Target missed: zero errors at every rate and p99 < ${target_p99_ms} ms at ${target_rate} req/s." >&2
     for rate in $rates; do jq -c --arg r "$rate" 'select(.errors > 0) | {rate: $r, error_kinds}' "$results/$rate.json"; done >&2
-else
+elif [[ " $rates " == *" $target_rate "* ]]; then
     echo "Target met: zero errors at every rate, p99 < ${target_p99_ms} ms at ${target_rate} req/s."
+else
+    echo "Zero errors at every rate (the p99 target applies to ${target_rate} req/s, not run)."
 fi
 exit $status

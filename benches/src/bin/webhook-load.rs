@@ -319,6 +319,8 @@ fn check_answer(kind: Kind, uid: &str, status: u16, body: &[u8]) -> Result<(), (
 #[derive(Debug, Clone)]
 struct Sample {
     measured: bool,
+    /// Second of the measured phase the request was due in.
+    second: u64,
     /// From the due time to the end of the answer.
     latency: Duration,
     /// From the actual send to the end of the answer.
@@ -502,6 +504,11 @@ fn run(args: Args) -> anyhow::Result<bool> {
         let in_flight = in_flight.clone();
         let peak = peak_in_flight.clone();
         let measured = i >= warmup_n;
+        let second = if measured {
+            ((i - warmup_n) as f64 / args.rate) as u64
+        } else {
+            0
+        };
         tasks.push(handle.spawn(async move {
             let template = &template[usize::from(kind == Kind::Update)];
             let uid = format!("00000000-0000-4000-8000-{i:012x}");
@@ -541,6 +548,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
             };
             let sample = Sample {
                 measured,
+                second,
                 latency: done.saturating_duration_since(due),
                 service: done.saturating_duration_since(sent),
                 error,
@@ -572,18 +580,23 @@ fn run(args: Args) -> anyhow::Result<bool> {
     let mut latencies = Vec::with_capacity(samples.len());
     let mut services = Vec::with_capacity(samples.len());
     let mut errors: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    // Per second of the measured phase: answers, errors, latencies (to tell a stall from a trend).
+    let mut seconds: BTreeMap<u64, (u64, Vec<Duration>)> = BTreeMap::new();
     let (mut ok, mut warmup_errors) = (0u64, 0u64);
     for s in &samples {
         if let Some((kind, detail)) = &s.error {
             let e = errors.entry(kind.clone()).or_insert((0, detail.clone()));
             e.0 += 1;
-            if !s.measured {
+            if s.measured {
+                seconds.entry(s.second).or_default().0 += 1;
+            } else {
                 warmup_errors += 1;
             }
         } else if s.measured {
             ok += 1;
             latencies.push(s.latency);
             services.push(s.service);
+            seconds.entry(s.second).or_default().1.push(s.latency);
         }
     }
     let lost = total.saturating_sub(samples.len() as u64);
@@ -601,6 +614,20 @@ fn run(args: Args) -> anyhow::Result<bool> {
         .saturating_duration_since(measure_start)
         .as_secs_f64();
     let lat = |p| ms(percentile(&latencies, p));
+    let timeline: Vec<Value> = seconds
+        .into_iter()
+        .map(|(second, (errors, mut l))| {
+            l.sort_unstable();
+            json!({"s": second, "ok": l.len(), "errors": errors,
+                   "p50_ms": ms(percentile(&l, 50.0)), "p99_ms": ms(percentile(&l, 99.0)),
+                   "max_ms": ms(l.last().copied().unwrap_or_default())})
+        })
+        .collect();
+    let over = args.max_p99_ms.unwrap_or(5.0);
+    let seconds_over = timeline
+        .iter()
+        .filter(|t| t["p99_ms"].as_f64().is_some_and(|p| p >= over))
+        .count();
     let operator = op_after.map(|after| {
         let rss_max = op_samples
             .iter()
@@ -636,6 +663,8 @@ fn run(args: Args) -> anyhow::Result<bool> {
                        "max": ms(latencies.last().copied().unwrap_or_default())},
         "service_ms": {"p50": ms(percentile(&services, 50.0)), "p99": ms(percentile(&services, 99.0))},
         "peak_in_flight": peak_in_flight.load(Ordering::Relaxed),
+        "seconds_with_p99_over_ms": {"ms": over, "count": seconds_over, "of": timeline.len()},
+        "timeline": timeline,
         "operator": operator,
         "client_cpu_s": (self_after.cpu_ticks.saturating_sub(self_before.cpu_ticks)) as f64 / ticks,
         "loadavg_before": load_before,
