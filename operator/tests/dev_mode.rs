@@ -81,10 +81,44 @@ struct Started {
     logs: mpsc::Receiver<Value>,
 }
 
-fn start(mv_file: &Path, webhook: u16, probes: u16) -> Started {
-    let mut child = Command::new(BIN)
-        .args(["--dev", "--dev-model-validations"])
-        .arg(mv_file)
+/// A kubeconfig whose API server is `listener`: any contact shows up as an accepted connection.
+fn kubeconfig_pointing_at(dir: &Path, listener: &TcpListener) -> PathBuf {
+    let port = listener.local_addr().unwrap().port();
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: x\n\
+             clusters: [{{name: c, cluster: {{server: \"https://127.0.0.1:{port}\", insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: u, user: {{token: t}}}}]\n\
+             contexts: [{{name: x, context: {{cluster: c, user: u, namespace: default}}}}]\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn contacted(listener: &TcpListener, within: Duration) -> bool {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + within;
+    loop {
+        if listener.accept().is_ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start(mv_file: Option<&Path>, kubeconfig: &Path, webhook: u16, probes: u16) -> Started {
+    let mut command = Command::new(BIN);
+    command.arg("--dev");
+    if let Some(file) = mv_file {
+        command.arg("--dev-model-validations").arg(file);
+    }
+    let mut child = command
         .args([
             "--webhook-bind-address",
             &format!("127.0.0.1:{webhook}"),
@@ -95,8 +129,7 @@ fn start(mv_file: &Path, webhook: u16, probes: u16) -> Started {
             "--log-format",
             "json",
         ])
-        // A kubeconfig that would fail if it were used: the file mode contacts no cluster.
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("KUBECONFIG", kubeconfig)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -158,12 +191,15 @@ async fn dev_mode_injects_with_the_file_and_no_cluster() {
     let mv_file = dir.path().join("mvs.yaml");
     std::fs::write(&mv_file, MVS).unwrap();
     let (webhook, probes) = (free_port(), free_port());
+    // A cluster that records contact; the file mode must never call it.
+    let api_server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let kubeconfig = kubeconfig_pointing_at(dir.path(), &api_server);
     let Started {
         operator,
         cert,
         early,
         logs,
-    } = start(&mv_file, webhook, probes);
+    } = start(Some(&mv_file), &kubeconfig, webhook, probes);
     let loaded = early
         .iter()
         .find(|l| l["count"].is_number())
@@ -234,6 +270,10 @@ async fn dev_mode_injects_with_the_file_and_no_cluster() {
     assert_eq!(outcomes[0], ("injected".to_owned(), Value::from("llama")));
     assert_eq!(outcomes[1].0, "denied");
 
+    assert!(
+        !contacted(&api_server, Duration::from_millis(500)),
+        "--dev-model-validations contacted the cluster of the kubeconfig"
+    );
     // Idle keep-alive connections would hold the graceful shutdown for its grace period.
     drop(client);
     drop(plain);
@@ -242,6 +282,21 @@ async fn dev_mode_injects_with_the_file_and_no_cluster() {
         !cert.exists(),
         "the dev certificate directory outlived the operator"
     );
+}
+
+/// The control: plain `--dev` with the same kubeconfig does contact the cluster, so the check
+/// above can fail.
+#[test]
+fn plain_dev_mode_uses_the_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    let api_server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let kubeconfig = kubeconfig_pointing_at(dir.path(), &api_server);
+    let started = start(None, &kubeconfig, free_port(), free_port());
+    assert!(
+        contacted(&api_server, Duration::from_secs(20)),
+        "plain --dev never contacted the kubeconfig's API server"
+    );
+    drop(started.operator);
 }
 
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
