@@ -1,11 +1,12 @@
 //! The hashing engine: algorithms, serializations and the parallel hasher.
 //!
 //! Work items (whole files, or shards of files) are hashed in parallel with rayon, largest
-//! first so that one big file does not finish last. Each item is streamed through a
-//! per-thread buffer with `read(2)`: memory stays constant whatever the model size, the page
-//! cache is not charged to our RSS (as a whole-file `mmap` would be), and a file truncated
-//! while we read it is an error, not a `SIGBUS`. Several items in flight keep the disk busy
-//! while other threads hash; BLAKE3 additionally hashes each chunk on several threads.
+//! first so that one big file does not finish last. SHA-256 and BLAKE2b items are streamed
+//! through a per-thread buffer with `read(2)`: memory stays constant whatever the model size,
+//! the page cache is not charged to our RSS, and a file truncated while we read it is an error.
+//! Several items in flight keep the disk busy while other threads hash. BLAKE3 is faster than
+//! the copy out of the page cache, so large BLAKE3 items are hashed through bounded memory maps
+//! instead ([`crate::mmap`]), each window on several threads.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -19,6 +20,8 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
+use crate::mmap;
+
 /// The default shard size of `model_signing` (10^9 bytes, not 2^30).
 pub const DEFAULT_SHARD_SIZE: u64 = 1_000_000_000;
 
@@ -26,6 +29,8 @@ pub const DEFAULT_SHARD_SIZE: u64 = 1_000_000_000;
 const CHUNK: usize = 1 << 20;
 /// BLAKE3 chunks are larger so each one splits across threads.
 const BLAKE3_CHUNK: usize = 4 << 20;
+/// BLAKE3 items at least this large are hashed through memory maps.
+const MMAP_MIN: u64 = 1 << 20;
 /// Below this chunk size BLAKE3's multithreading costs more than it gains.
 const BLAKE3_RAYON_MIN: usize = 256 << 10;
 
@@ -257,6 +262,13 @@ pub fn hash_item(
         source,
     };
     let mut file = File::open(&item.path).map_err(io_err)?;
+    if algorithm == HashAlgorithm::Blake3 {
+        let size = file.metadata().map_err(io_err)?.len();
+        let end = item.end.unwrap_or(size);
+        if end <= size && end.saturating_sub(item.start) >= MMAP_MIN {
+            return hash_mapped(item, &file, end, progress);
+        }
+    }
     if item.start > 0 {
         file.seek(SeekFrom::Start(item.start)).map_err(io_err)?;
     }
@@ -305,6 +317,47 @@ pub fn hash_item(
     Ok(ItemDigest {
         digest: hasher.finalize(),
         bytes: total,
+    })
+}
+
+/// BLAKE3 over `[item.start, end)` through bounded memory maps (no copy out of the page cache).
+fn hash_mapped(
+    item: &HashItem,
+    file: &File,
+    end: u64,
+    progress: &ProgressBar,
+) -> Result<ItemDigest, HashError> {
+    let io_err = |source| HashError::Io {
+        path: item.path.clone(),
+        source,
+    };
+    let mut hasher = blake3::Hasher::new();
+    let mut pos = item.start;
+    while pos < end {
+        let len = usize::try_from(end - pos).map_or(mmap::WINDOW, |n| n.min(mmap::WINDOW));
+        mmap::with_window(file, pos, len, |bytes| {
+            if rayon::current_num_threads() > 1 {
+                hasher.update_rayon(bytes);
+            } else {
+                hasher.update(bytes);
+            }
+        })
+        .map_err(io_err)?;
+        pos += len as u64;
+        progress.inc(len as u64);
+    }
+    // A whole-file item covers the file as it is now: one that changed size meanwhile fails.
+    let now = file.metadata().map_err(io_err)?.len();
+    if item.end.is_none() && now != end {
+        return Err(HashError::Truncated {
+            path: item.path.clone(),
+            expected: end,
+            found: now,
+        });
+    }
+    Ok(ItemDigest {
+        digest: hasher.finalize().as_bytes().to_vec(),
+        bytes: end - item.start,
     })
 }
 
@@ -438,6 +491,48 @@ mod tests {
             let got = hash_item(&part, algo, &bar).unwrap();
             assert_eq!(got.digest, algo.digest(&data[a as usize..b as usize]));
         }
+    }
+
+    #[test]
+    fn blake3_through_several_map_windows_equals_one_shot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let data: Vec<u8> = (0..(2 * mmap::WINDOW + 12_345))
+            .map(|i| (i * 13 % 241) as u8)
+            .collect();
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let bar = ProgressBar::hidden();
+        let whole = HashItem {
+            path: path.clone(),
+            start: 0,
+            end: None,
+            size_hint: 0,
+        };
+        let got = hash_item(&whole, HashAlgorithm::Blake3, &bar).unwrap();
+        assert_eq!(got.digest, HashAlgorithm::Blake3.digest(&data));
+        assert_eq!(got.bytes, data.len() as u64);
+        // An unaligned range across a window boundary.
+        let (a, b) = (4097u64, (mmap::WINDOW + 3 * 4096 + 5) as u64 + 1_000_000);
+        let part = HashItem {
+            path: path.clone(),
+            start: a,
+            end: Some(b),
+            size_hint: 0,
+        };
+        let got = hash_item(&part, HashAlgorithm::Blake3, &bar).unwrap();
+        assert_eq!(
+            got.digest,
+            HashAlgorithm::Blake3.digest(&data[a as usize..b as usize])
+        );
+        // A range past the end falls back to reading and reports the truncation.
+        let past = HashItem {
+            path,
+            start: 0,
+            end: Some(data.len() as u64 + 10),
+            size_hint: 0,
+        };
+        let err = hash_item(&past, HashAlgorithm::Blake3, &bar).unwrap_err();
+        assert!(matches!(err, HashError::Truncated { .. }), "{err}");
     }
 
     #[test]

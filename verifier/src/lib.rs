@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod hashing;
 pub mod keys;
 pub mod manifest;
+mod mmap;
 pub mod model;
 pub mod pki;
 pub mod posix;
