@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 .PHONY: help test lint unit
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 test: lint unit ## Everything CI runs before the end-to-end suite
 lint: ## Formatting and clippy, warnings are errors
