@@ -272,10 +272,16 @@ pub fn hash_item(
     if item.start > 0 {
         file.seek(SeekFrom::Start(item.start)).map_err(io_err)?;
     }
-    let chunk = match algorithm {
+    let max_chunk = match algorithm {
         HashAlgorithm::Blake3 => BLAKE3_CHUNK,
         _ => CHUNK,
     };
+    // Small files need no 1 MiB buffer: the per-thread buffer grows only as large as the
+    // largest item (rounded to 64 KiB) this thread has read, which keeps memory low for models
+    // of many small files.
+    let chunk = usize::try_from(item.size_hint).map_or(max_chunk, |n| {
+        n.next_multiple_of(64 << 10).clamp(64 << 10, max_chunk)
+    });
     let mut remaining = item.end.map(|e| e.saturating_sub(item.start));
     let mut hasher = StreamHasher::new(algorithm);
     let mut total = 0u64;

@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
@@ -80,8 +81,9 @@ impl PartialOrd for ResourceKey {
 /// A resource digest: the algorithm string as written (compared exactly) and the raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digest {
-    /// `sha256`, `blake2b`, `blake3`, or `<algo>-sharded-<size>`.
-    pub algorithm: String,
+    /// `sha256`, `blake2b`, `blake3`, or `<algo>-sharded-<size>` (shared: every resource of a
+    /// manifest has the same one).
+    pub algorithm: Arc<str>,
     /// Raw digest bytes.
     pub value: Vec<u8>,
 }

@@ -118,12 +118,13 @@ pub fn compute(
             spec.allow_symlinks,
         )?,
     };
-    let (keys, items) = work_items(&files, spec.hashing.serialization);
+    let file_count = files.len();
+    let (keys, items) = work_items(files, spec.hashing.serialization);
     let total: u64 = items.iter().map(|i| i.size_hint).sum();
     let progress = progress_bar(total);
     let digests = hash_items(&items, spec.hashing.algorithm, &progress)?;
     progress.finish_and_clear();
-    let algorithm = spec.hashing.resource_algorithm();
+    let algorithm: std::sync::Arc<str> = spec.hashing.resource_algorithm().into();
     let mut manifest = Manifest::new(spec.model_name());
     let mut bytes = 0;
     for (key, d) in keys.into_iter().zip(digests) {
@@ -138,25 +139,26 @@ pub fn compute(
     }
     Ok(Computed {
         manifest,
-        files: files.len(),
+        files: file_count,
         bytes,
         elapsed: started.elapsed(),
     })
 }
 
-/// One work item per file, or per shard (an empty file has no shard).
+/// One work item per file, or per shard (an empty file has no shard). Consumes the walk's list
+/// so names and paths move instead of being copied.
 fn work_items(
-    files: &[ModelFile],
+    files: Vec<ModelFile>,
     serialization: Serialization,
 ) -> (Vec<ResourceKey>, Vec<HashItem>) {
-    let mut keys = Vec::new();
-    let mut items = Vec::new();
+    let mut keys = Vec::with_capacity(files.len());
+    let mut items = Vec::with_capacity(files.len());
     for f in files {
         match serialization {
             Serialization::Files => {
-                keys.push(ResourceKey::File(f.name.clone()));
+                keys.push(ResourceKey::File(f.name));
                 items.push(HashItem {
-                    path: f.path.clone(),
+                    path: f.path,
                     start: 0,
                     end: None,
                     size_hint: f.size,

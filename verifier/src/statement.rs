@@ -1,10 +1,15 @@
 //! The signed in-toto statement (format §3): parsing it into the expected manifest, and writing
 //! it when signing.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
 
 use crate::hashing::{HashAlgorithm, HashingConfig, Serialization};
-use crate::manifest::{Digest, Manifest, ResourceKey, root_digest};
+use crate::manifest::{Digest, Manifest, ResourceKey};
 use crate::posix;
 
 /// The DSSE payload type of every model signature.
@@ -69,6 +74,9 @@ pub enum StatementError {
         /// Index of the offending character.
         position: usize,
     },
+    /// `predicate.resources` is not a list of `{name, algorithm, digest}` strings.
+    #[error("the signed statement's predicate.resources is malformed: {0}")]
+    Resources(String),
     /// A shard name is not `path:start:end`.
     #[error("Invalid resource name: expected 3 components separated by `:`, got {0}")]
     ShardName(String),
@@ -237,19 +245,69 @@ fn parse_serialization(v: &Value) -> Result<SignedSerialization, StatementError>
 /// Parses the DSSE payload (the signed statement) into the expected manifest, checking the
 /// root digest against the resources in payload order (§3.1) — or the legacy list (§3.2).
 pub fn parse(payload: &[u8]) -> Result<SignedStatement, StatementError> {
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| StatementError::Json(e.to_string()))?;
-    let top = as_obj(&value, "statement")?;
-    let ty = get(top, "_type", "the statement")?;
+    // The statement's small parts are read as JSON values; `predicate` stays raw text until
+    // `resources` is read entry by entry, so a statement listing 100,000 files never becomes a
+    // tree of JSON values in memory.
+    let top: Statement<'_> = serde_json::from_slice(payload).map_err(|e| {
+        match serde_json::from_slice::<Value>(payload) {
+            Ok(v) if !v.is_object() => wrong("statement", "an object", &v),
+            _ => StatementError::Json(e.to_string()),
+        }
+    })?;
+    let ty = top.ty.ok_or(StatementError::MissingField {
+        field: "_type",
+        context: "the statement",
+    })?;
     if ty.as_str() != Some(STATEMENT_TYPE) {
-        return Err(StatementError::StatementType(display_value(ty)));
+        return Err(StatementError::StatementType(display_value(&ty)));
     }
-    let predicate_type = get(top, "predicateType", "the statement")?;
+    let predicate_type = top
+        .predicate_type
+        .as_ref()
+        .ok_or(StatementError::MissingField {
+            field: "predicateType",
+            context: "the statement",
+        })?;
+    let subject = top.subject.as_ref().ok_or(StatementError::MissingField {
+        field: "subject",
+        context: "the statement",
+    })?;
     match predicate_type.as_str() {
-        Some(PREDICATE_V1) => parse_v1(top),
-        Some(PREDICATE_DIGESTS_V01) => parse_legacy(top),
+        Some(PREDICATE_V1) => parse_v1(subject, top.predicate),
+        Some(PREDICATE_DIGESTS_V01) => parse_legacy(subject),
         _ => Err(StatementError::PredicateType(display_value(predicate_type))),
     }
+}
+
+/// The in-toto statement, with the predicate kept as raw JSON text.
+#[derive(serde::Deserialize)]
+struct Statement<'a> {
+    #[serde(rename = "_type")]
+    ty: Option<Value>,
+    subject: Option<Value>,
+    #[serde(rename = "predicateType")]
+    predicate_type: Option<Value>,
+    #[serde(borrow)]
+    predicate: Option<&'a RawValue>,
+}
+
+/// The v1.0 predicate, with the resource list kept as raw JSON text.
+#[derive(serde::Deserialize)]
+struct Predicate<'a> {
+    serialization: Option<Value>,
+    #[serde(borrow)]
+    resources: Option<&'a RawValue>,
+}
+
+/// One resource, borrowing its strings from the payload where they have no escapes.
+#[derive(serde::Deserialize)]
+struct RawResource<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    algorithm: Cow<'a, str>,
+    #[serde(borrow)]
+    digest: Cow<'a, str>,
 }
 
 fn display_value(v: &Value) -> String {
@@ -259,8 +317,11 @@ fn display_value(v: &Value) -> String {
     }
 }
 
-fn parse_v1(top: &Map<String, Value>) -> Result<SignedStatement, StatementError> {
-    let subjects = as_array(get(top, "subject", "the statement")?, "subject")?;
+fn parse_v1(
+    subject: &Value,
+    predicate: Option<&RawValue>,
+) -> Result<SignedStatement, StatementError> {
+    let subjects = as_array(subject, "subject")?;
     if subjects.len() != 1 {
         return Err(StatementError::SubjectCount(
             Value::Array(subjects.clone()).to_string(),
@@ -278,25 +339,38 @@ fn parse_v1(top: &Map<String, Value>) -> Result<SignedStatement, StatementError>
         "subject[0].digest.sha256",
     )?;
 
-    let predicate = as_obj(get(top, "predicate", "the statement")?, "predicate")?;
-    let serialization = parse_serialization(get(predicate, "serialization", "predicate")?)?;
-    let resources = as_array(
-        get(predicate, "resources", "predicate")?,
-        "predicate.resources",
-    )?;
+    let predicate = predicate.ok_or(StatementError::MissingField {
+        field: "predicate",
+        context: "the statement",
+    })?;
+    let predicate: Predicate<'_> = serde_json::from_str(predicate.get()).map_err(|_| {
+        let v: Value = serde_json::from_str(predicate.get()).unwrap_or(Value::Null);
+        wrong("predicate", "an object", &v)
+    })?;
+    let serialization = parse_serialization(predicate.serialization.as_ref().ok_or(
+        StatementError::MissingField {
+            field: "serialization",
+            context: "predicate",
+        },
+    )?)?;
+    let resources = predicate.resources.ok_or(StatementError::MissingField {
+        field: "resources",
+        context: "predicate",
+    })?;
+    let resources: Vec<RawResource<'_>> = serde_json::from_str(resources.get())
+        .map_err(|e| StatementError::Resources(e.to_string()))?;
 
     let sharded = matches!(
         serialization.hashing.serialization,
         Serialization::Shards { .. }
     );
     let mut manifest = Manifest::new(model_name);
-    let mut raw = Vec::with_capacity(resources.len());
-    for r in resources {
-        let r = as_obj(r, "resource")?;
-        let name = as_str(get(r, "name", "a resource")?, "resource name")?;
-        let algorithm = as_str(get(r, "algorithm", "a resource")?, "resource algorithm")?;
-        let hex_digest = as_str(get(r, "digest", "a resource")?, "resource digest")?;
-        let value = from_hex(hex_digest, name)?;
+    let mut root = Sha256::new();
+    // Every resource normally has the same algorithm string: share one allocation.
+    let mut algorithm: Arc<str> = Arc::from("");
+    for r in &resources {
+        let name: &str = &r.name;
+        let value = from_hex(&r.digest, name)?;
         let key = if sharded {
             let parts: Vec<&str> = name.split(':').collect();
             let [path, start, end] = parts[..] else {
@@ -313,17 +387,21 @@ fn parse_v1(top: &Map<String, Value>) -> Result<SignedStatement, StatementError>
         } else {
             ResourceKey::File(posix::normalize(name))
         };
-        raw.push(value.clone());
-        // A duplicate overwrites the earlier one, but both count in the root digest.
+        // The root covers every entry in payload order, duplicates included...
+        root.update(&value);
+        if *algorithm != *r.algorithm {
+            algorithm = Arc::from(&*r.algorithm);
+        }
+        // ...but a duplicate name overwrites the earlier one in the manifest.
         manifest.resources.insert(
             key,
             Digest {
-                algorithm: algorithm.to_owned(),
+                algorithm: Arc::clone(&algorithm),
                 value,
             },
         );
     }
-    let computed = hex::encode(root_digest(raw.iter().map(Vec::as_slice)));
+    let computed = hex::encode(root.finalize());
     if computed != signed_root {
         return Err(StatementError::Inconsistent {
             signed: signed_root.to_owned(),
@@ -334,12 +412,12 @@ fn parse_v1(top: &Map<String, Value>) -> Result<SignedStatement, StatementError>
         manifest,
         serialization: Some(serialization),
         root_digest: Some(computed),
-        resource_entries: raw.len(),
+        resource_entries: resources.len(),
     })
 }
 
-fn parse_legacy(top: &Map<String, Value>) -> Result<SignedStatement, StatementError> {
-    let subjects = as_array(get(top, "subject", "the statement")?, "subject")?;
+fn parse_legacy(subject: &Value) -> Result<SignedStatement, StatementError> {
+    let subjects = as_array(subject, "subject")?;
     let mut manifest = Manifest::new("compat-undefined-not-present");
     for s in subjects {
         let s = as_obj(s, "subject")?;
@@ -349,7 +427,7 @@ fn parse_legacy(top: &Map<String, Value>) -> Result<SignedStatement, StatementEr
         manifest.resources.insert(
             ResourceKey::File(posix::normalize(name)),
             Digest {
-                algorithm: HashAlgorithm::Sha256.name().to_owned(),
+                algorithm: HashAlgorithm::Sha256.name().into(),
                 value: from_hex(hex_digest, name)?,
             },
         );
@@ -386,7 +464,7 @@ pub fn write(
         .map(|(k, d)| {
             json!({
                 "name": k.identifier(),
-                "algorithm": d.algorithm,
+                "algorithm": &*d.algorithm,
                 "digest": hex::encode(&d.value),
             })
         })
@@ -410,6 +488,7 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::root_digest;
 
     fn statement(serialization: Value, resources: Value, root: Option<&str>) -> Vec<u8> {
         let digests: Vec<Vec<u8>> = resources

@@ -8,7 +8,7 @@ use std::time::Instant;
 use mv_shared::verify::CommonVerifyArgs;
 use serde::Serialize;
 
-use crate::envelope::SignatureVerifier;
+use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
 use crate::manifest::Mismatch;
 use crate::model::{self, ModelError, ModelSpec, Selection};
 use crate::posix;
@@ -144,10 +144,20 @@ pub fn verify_model<V: SignatureVerifier>(
     let envelope = verifier
         .verify_bundle(&bundle)
         .map_err(|e| VerifyError::Signature(Box::new(e)))?;
-    if envelope.payload_type != PAYLOAD_TYPE {
-        return Err(VerifyError::PayloadType(envelope.payload_type));
+    // Large models have multi-MiB signatures: free each stage before the next one allocates,
+    // so the peak is the largest stage, not their sum.
+    drop(bundle);
+    let VerifiedEnvelope {
+        payload_type,
+        payload,
+        signer,
+        warnings,
+    } = envelope;
+    if payload_type != PAYLOAD_TYPE {
+        return Err(VerifyError::PayloadType(payload_type));
     }
-    let signed = statement::parse(&envelope.payload)?;
+    let signed = statement::parse(&payload)?;
+    drop(payload);
     if signed.manifest.resources.is_empty() {
         return Err(VerifyError::EmptyManifest {
             model: args.model_path.clone(),
@@ -187,12 +197,12 @@ pub fn verify_model<V: SignatureVerifier>(
     computed.manifest.check_against(&signed.manifest)?;
     Ok(VerifyReport {
         method: verifier.method().to_owned(),
-        signer: envelope.signer,
+        signer,
         model: args.model_path.clone(),
         root_digest: format!("sha256:{}", hex::encode(computed.manifest.root_digest())),
         files: computed.files,
         bytes: computed.bytes,
         seconds: started.elapsed().as_secs_f64(),
-        warnings: envelope.warnings,
+        warnings,
     })
 }

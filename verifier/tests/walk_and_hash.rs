@@ -141,7 +141,7 @@ fn hidden_files_deep_nesting_empty_files_and_empty_dirs() {
     );
     let empty = &m.resources[&ResourceKey::File("empty.bin".into())];
     assert_eq!(empty.value, sha(b""));
-    assert_eq!(empty.algorithm, "sha256");
+    assert_eq!(&*empty.algorithm, "sha256");
     // Adding or removing empty directories never changes the manifest.
     fs::remove_dir_all(t.root.join("empty-dir")).unwrap();
     assert_eq!(manifest(&spec(&t.root)).unwrap(), m);
@@ -304,7 +304,7 @@ fn shard_boundaries_at_0_1_s_minus_1_s_s_plus_1_and_2s_plus_1() {
         end: 128,
     };
     assert_eq!(m.resources[&k].value, sha(&data[64..128]));
-    assert_eq!(m.resources[&k].algorithm, "sha256-sharded-64");
+    assert_eq!(&*m.resources[&k].algorithm, "sha256-sharded-64");
 }
 
 #[test]
@@ -331,7 +331,7 @@ fn blake2b_and_blake3_digests() {
         s.hashing = HashingConfig::new(algo, Serialization::Files);
         let m = manifest(&s).unwrap();
         let d = &m.resources[&ResourceKey::File("x".into())];
-        assert_eq!(d.algorithm, algo.name());
+        assert_eq!(&*d.algorithm, algo.name());
         assert_eq!(d.value.len(), len);
         assert_eq!(d.value, algo.digest(b"abc"));
     }
