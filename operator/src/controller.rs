@@ -99,9 +99,22 @@ impl std::fmt::Debug for Context {
     }
 }
 
+/// How far before its start a new leader still announces verifier results. Runs that ended
+/// while no replica held the Lease (up to a lease duration, plus the time the new leader needs
+/// to sync its caches) would otherwise never get an Event; runs its predecessor announced just
+/// before stopping get a second one. A repeated Event after a hand-over is the lesser harm.
+pub const HANDOVER_WINDOW: Duration = Duration::from_secs(60);
+
+/// The `since` of a leader that starts at `start`: [`HANDOVER_WINDOW`] earlier.
+pub fn announce_since(start: Timestamp) -> Timestamp {
+    let window = k8s_openapi::jiff::SignedDuration::try_from(HANDOVER_WINDOW).unwrap_or_default();
+    start.checked_sub(window).unwrap_or(start)
+}
+
 impl Context {
     /// `since`: results of verifiers that finished earlier are counted but not re-announced
-    /// with Events (a new leader does not repeat its predecessor's Events).
+    /// with Events (a new leader does not repeat its predecessor's Events; see
+    /// [`announce_since`] for the hand-over window).
     pub fn new(
         client: kube::Client,
         model_validations: Store<ModelValidation>,
@@ -627,7 +640,7 @@ pub async fn run(
         lookup,
         recorder,
         metrics,
-        Timestamp::now(),
+        announce_since(Timestamp::now()),
     ));
     tracing::info!("Controller started");
     controller
@@ -1081,6 +1094,18 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    #[test]
+    fn a_new_leader_announces_runs_that_ended_during_the_hand_over() {
+        let start: Timestamp = "2030-01-01T00:01:00Z".parse().unwrap();
+        let since = announce_since(start);
+        // Ended 30 s before this leader started (no leader at the time): announced.
+        let during: Timestamp = "2030-01-01T00:00:30Z".parse().unwrap();
+        assert!(during >= since);
+        // Ended two minutes before: announced by the previous leader, not again.
+        let before: Timestamp = "2029-12-31T23:59:00Z".parse().unwrap();
+        assert!(before < since);
     }
 
     #[tokio::test]
