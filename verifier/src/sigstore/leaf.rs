@@ -185,25 +185,10 @@ fn other_name_utf8(value: &[u8]) -> Option<String> {
 
 /// Splits one DER TLV that spans the whole input; returns (tag, contents).
 fn der_tlv(der: &[u8]) -> Option<(u8, &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let mut len = 0usize;
-        for &b in &rest[..n] {
-            len = (len << 8) | usize::from(b);
-        }
-        (len, &rest[n..])
-    };
-    if rest.len() != len {
-        return None;
+    match crate::keys::der_read(der)? {
+        (tag, contents, []) => Some((tag, contents)),
+        _ => None,
     }
-    Some((tag, rest))
 }
 
 #[cfg(test)]
