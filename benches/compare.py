@@ -85,6 +85,7 @@ def files_of(model: Path) -> list[Path]:
 
 def evict(model: Path) -> None:
     """Drops the model's pages from the page cache (no privileges needed for clean pages)."""
+    os.sync()  # dirty pages (a freshly written model) cannot be dropped
     try:
         Path("/proc/sys/vm/drop_caches").write_text("1\n")
         return
