@@ -110,6 +110,18 @@ pub enum OutputFormat {
     Json,
 }
 
+/// How parts of the model that are not in the page cache are read (`--cold-reads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColdReads {
+    /// Read them with direct I/O (`O_DIRECT`) on a helper thread while hashing: faster, little
+    /// kernel CPU, and the page cache (charged to the container's memory cgroup) does not grow.
+    #[default]
+    Direct,
+    /// Read them through the page cache, which leaves the model cached for a program that loads
+    /// it next on the same machine.
+    Cached,
+}
+
 /// Options every `verify` method takes.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct CommonVerifyArgs {
@@ -175,6 +187,16 @@ pub struct CommonVerifyArgs {
     /// exit 2.
     #[arg(long = "warn-only", visible_alias = "warn_only")]
     pub warn_only: bool,
+    /// Extension: how files not in the page cache are read (files in it are always read from
+    /// it). `direct` reads them with direct I/O while hashing; `cached` through the page cache.
+    #[arg(
+        long = "cold-reads",
+        visible_alias = "cold_reads",
+        value_enum,
+        default_value_t = ColdReads::Direct,
+        value_name = "HOW"
+    )]
+    pub cold_reads: ColdReads,
 }
 
 impl CommonVerifyArgs {
@@ -192,6 +214,7 @@ impl CommonVerifyArgs {
             output: OutputFormat::Text,
             termination_log: None,
             warn_only: false,
+            cold_reads: ColdReads::Direct,
         }
     }
 
@@ -256,6 +279,10 @@ impl VerifyCommand {
         }
         if c.warn_only {
             out.push("--warn-only".into());
+        }
+        match c.cold_reads {
+            ColdReads::Direct => {}
+            ColdReads::Cached => out.extend(["--cold-reads".into(), "cached".into()]),
         }
         match &self.method {
             VerifyMethod::Sigstore(s) => {
@@ -369,6 +396,7 @@ mod tests {
         common.output = OutputFormat::Json;
         common.termination_log = Some("/dev/termination-log".into());
         common.warn_only = true;
+        common.cold_reads = ColdReads::Cached;
         roundtrip(&VerifyCommand {
             method: VerifyMethod::Key(KeyArgs {
                 common: common.clone(),

@@ -15,7 +15,8 @@ use model_verifier::posix::pathlib;
 use model_verifier::sign::{self, SigningKey};
 use model_verifier::verify::verify_model;
 use mv_shared::verify::{
-    CommonVerifyArgs, Outcome, OutputFormat, TerminationReport, VerifyCommand, VerifyMethod,
+    ColdReads, CommonVerifyArgs, Outcome, OutputFormat, TerminationReport, VerifyCommand,
+    VerifyMethod,
 };
 
 /// `sign key|certificate ...`
@@ -58,6 +59,16 @@ pub(crate) struct WalkArgs {
     /// Follow symbolic links to files (a link to a directory contributes nothing).
     #[arg(long = "allow_symlinks", visible_alias = "allow-symlinks")]
     pub(crate) allow_symlinks: bool,
+    /// Extension: how files not in the page cache are read (files in it are always read from
+    /// it). `direct` reads them with direct I/O while hashing; `cached` through the page cache.
+    #[arg(
+        long = "cold-reads",
+        visible_alias = "cold_reads",
+        value_enum,
+        default_value_t = ColdReads::Direct,
+        value_name = "HOW"
+    )]
+    pub(crate) cold_reads: ColdReads,
 }
 
 impl WalkArgs {
@@ -70,6 +81,7 @@ impl WalkArgs {
             ignore_git_paths: !self.no_ignore_git_paths,
             allow_symlinks: self.allow_symlinks,
             hashing,
+            direct_io: self.cold_reads == ColdReads::Direct,
         }
     }
 }

@@ -4,9 +4,12 @@
 //! first so that one big file does not finish last. SHA-256 and BLAKE2b items are streamed
 //! through a per-thread buffer with `read(2)`: memory stays constant whatever the model size,
 //! the page cache is not charged to our RSS, and a file truncated while we read it is an error.
-//! Several items in flight keep the disk busy while other threads hash. BLAKE3 is faster than
-//! the copy out of the page cache, so large BLAKE3 items are hashed through bounded memory maps
-//! instead ([`crate::mmap`]), each window on several threads.
+//! Several items in flight keep the disk busy while other threads hash. A large item that is
+//! not in the page cache is read on a helper thread, with direct I/O, while its hashing thread
+//! hashes ([`crate::stream`]): reading overlaps with hashing and the kernel spends almost no CPU
+//! on the page cache. BLAKE3 is faster than the copy out of the page cache, so large BLAKE3 items
+//! are hashed through bounded memory maps instead ([`crate::mmap`]), each window on several
+//! threads.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -20,7 +23,7 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
-use crate::mmap;
+use crate::{mmap, stream};
 
 /// The default shard size of `model_signing` (10^9 bytes, not 2^30).
 pub const DEFAULT_SHARD_SIZE: u64 = 1_000_000_000;
@@ -31,6 +34,8 @@ const CHUNK: usize = 1 << 20;
 const BLAKE3_CHUNK: usize = 4 << 20;
 /// BLAKE3 items at least this large are hashed through memory maps.
 const MMAP_MIN: u64 = 1 << 20;
+/// Items at least this large that are not in the page cache are read on a helper thread.
+const PIPELINE_MIN: u64 = 4 << 20;
 /// Below this chunk size BLAKE3's multithreading costs more than it gains.
 const BLAKE3_RAYON_MIN: usize = 256 << 10;
 
@@ -251,10 +256,12 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Hashes one item with a per-thread buffer.
+/// Hashes one item: with a per-thread buffer, through bounded maps (BLAKE3) or, if `direct_io`
+/// and the item is large and not in the page cache, read on a helper thread.
 pub fn hash_item(
     item: &HashItem,
     algorithm: HashAlgorithm,
+    direct_io: bool,
     progress: &ProgressBar,
 ) -> Result<ItemDigest, HashError> {
     let io_err = |source| HashError::Io {
@@ -262,12 +269,28 @@ pub fn hash_item(
         source,
     };
     let mut file = File::open(&item.path).map_err(io_err)?;
-    if algorithm == HashAlgorithm::Blake3 {
-        let size = file.metadata().map_err(io_err)?.len();
-        let end = item.end.unwrap_or(size);
-        if end <= size && end.saturating_sub(item.start) >= MMAP_MIN {
-            return hash_mapped(item, &file, end, progress);
-        }
+    let size = file.metadata().map_err(io_err)?.len();
+    let end = item.end.unwrap_or(size);
+    let len = end.saturating_sub(item.start);
+    if algorithm == HashAlgorithm::Blake3 && end <= size && len >= MMAP_MIN {
+        return hash_mapped(item, &file, end, progress);
+    }
+    // A large item not (wholly) in the page cache is read on a helper thread, directly from the
+    // device where possible, while this thread hashes ([`crate::stream`]).
+    if direct_io
+        && len >= PIPELINE_MIN
+        && end <= size
+        && let Ok(residency) = mmap::Residency::new(&file, item.start, len)
+        && matches!(residency.all_resident(item.start, len), Ok(false))
+    {
+        return hash_streamed(
+            item,
+            &file,
+            algorithm,
+            stream::Source::Auto(&residency),
+            progress,
+        )
+        .map(|(digest, _)| digest);
     }
     if item.start > 0 {
         file.seek(SeekFrom::Start(item.start)).map_err(io_err)?;
@@ -326,6 +349,48 @@ pub fn hash_item(
     })
 }
 
+/// Hashes an item read by [`stream::read_pipelined`].
+fn hash_streamed(
+    item: &HashItem,
+    file: &File,
+    algorithm: HashAlgorithm,
+    source: stream::Source<'_>,
+    progress: &ProgressBar,
+) -> Result<(ItemDigest, stream::ReadStats), HashError> {
+    let mut hasher = StreamHasher::new(algorithm);
+    let (total, stats) = stream::read_pipelined(file, item.start, item.end, source, |bytes| {
+        hasher.update(bytes);
+        progress.inc(bytes.len() as u64);
+    })
+    .map_err(|source| HashError::Io {
+        path: item.path.clone(),
+        source,
+    })?;
+    tracing::debug!(
+        path = %item.path.display(),
+        start = item.start,
+        direct = stats.direct,
+        buffered = stats.buffered,
+        "read on a helper thread"
+    );
+    if let Some(end) = item.end
+        && item.start + total < end
+    {
+        return Err(HashError::Truncated {
+            path: item.path.clone(),
+            expected: end,
+            found: item.start + total,
+        });
+    }
+    Ok((
+        ItemDigest {
+            digest: hasher.finalize(),
+            bytes: total,
+        },
+        stats,
+    ))
+}
+
 /// BLAKE3 over `[item.start, end)` through bounded memory maps (no copy out of the page cache).
 fn hash_mapped(
     item: &HashItem,
@@ -368,9 +433,13 @@ fn hash_mapped(
 }
 
 /// Hashes all items in parallel; results come back in the items' order.
+///
+/// With `direct_io`, large items that are not in the page cache are read with direct I/O on a
+/// helper thread ([`crate::stream`]); without it, everything is read through the page cache.
 pub fn hash_items(
     items: &[HashItem],
     algorithm: HashAlgorithm,
+    direct_io: bool,
     progress: &ProgressBar,
 ) -> Result<Vec<ItemDigest>, HashError> {
     // Largest first: a long item started last would leave the other threads idle at the end.
@@ -379,7 +448,7 @@ pub fn hash_items(
     let mut results: Vec<(usize, ItemDigest)> = order
         .into_par_iter()
         .with_max_len(1)
-        .map(|i| hash_item(&items[i], algorithm, progress).map(|d| (i, d)))
+        .map(|i| hash_item(&items[i], algorithm, direct_io, progress).map(|d| (i, d)))
         .collect::<Result<_, _>>()?;
     results.sort_unstable_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, d)| d).collect())
@@ -484,7 +553,7 @@ mod tests {
                 end: None,
                 size_hint: 0,
             };
-            let got = hash_item(&whole, algo, &bar).unwrap();
+            let got = hash_item(&whole, algo, true, &bar).unwrap();
             assert_eq!(got.digest, algo.digest(&data));
             assert_eq!(got.bytes, data.len() as u64);
             let (a, b) = (CHUNK as u64 - 3, 2 * CHUNK as u64 + 77);
@@ -494,7 +563,7 @@ mod tests {
                 end: Some(b),
                 size_hint: 0,
             };
-            let got = hash_item(&part, algo, &bar).unwrap();
+            let got = hash_item(&part, algo, true, &bar).unwrap();
             assert_eq!(got.digest, algo.digest(&data[a as usize..b as usize]));
         }
     }
@@ -514,7 +583,7 @@ mod tests {
             end: None,
             size_hint: 0,
         };
-        let got = hash_item(&whole, HashAlgorithm::Blake3, &bar).unwrap();
+        let got = hash_item(&whole, HashAlgorithm::Blake3, true, &bar).unwrap();
         assert_eq!(got.digest, HashAlgorithm::Blake3.digest(&data));
         assert_eq!(got.bytes, data.len() as u64);
         // An unaligned range across a window boundary.
@@ -525,7 +594,7 @@ mod tests {
             end: Some(b),
             size_hint: 0,
         };
-        let got = hash_item(&part, HashAlgorithm::Blake3, &bar).unwrap();
+        let got = hash_item(&part, HashAlgorithm::Blake3, true, &bar).unwrap();
         assert_eq!(
             got.digest,
             HashAlgorithm::Blake3.digest(&data[a as usize..b as usize])
@@ -537,7 +606,7 @@ mod tests {
             end: Some(data.len() as u64 + 10),
             size_hint: 0,
         };
-        let err = hash_item(&past, HashAlgorithm::Blake3, &bar).unwrap_err();
+        let err = hash_item(&past, HashAlgorithm::Blake3, true, &bar).unwrap_err();
         assert!(matches!(err, HashError::Truncated { .. }), "{err}");
     }
 
@@ -555,7 +624,8 @@ mod tests {
             end: Some(20),
             size_hint: 15,
         };
-        let err = hash_item(&item, HashAlgorithm::Sha256, &ProgressBar::hidden()).unwrap_err();
+        let err =
+            hash_item(&item, HashAlgorithm::Sha256, true, &ProgressBar::hidden()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -569,6 +639,211 @@ mod tests {
         );
     }
 
+    /// Drops a file's clean pages from the page cache; false if some stay (e.g. on tmpfs).
+    fn evict(path: &std::path::Path) -> bool {
+        let f = File::open(path).unwrap();
+        f.sync_all().unwrap();
+        rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let len = f.metadata().unwrap().len();
+        !mmap::Residency::new(&f, 0, len)
+            .unwrap()
+            .all_resident(0, len)
+            .unwrap()
+    }
+
+    fn pattern(len: usize, mul: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * mul % 251) as u8).collect()
+    }
+
+    #[test]
+    fn residency_follows_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data = pattern(3 * stream::CHUNK + 100, 3);
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let f = File::open(&path).unwrap();
+        let len = data.len() as u64;
+        // The map starts at the page holding the first byte: 4096 for a range from 5000.
+        let r = mmap::Residency::new(&f, 5000, len - 5000).unwrap();
+        assert!(r.all_resident(5000, len - 5000).unwrap(), "just written");
+        assert!(r.all_resident(4096, 10).unwrap(), "the first mapped page");
+        assert!(!r.all_resident(0, 10).unwrap(), "before the mapped range");
+        assert!(
+            !r.all_resident(len - 5, 100).unwrap(),
+            "past the mapped range"
+        );
+        if !evict(&path) {
+            eprintln!(
+                "SKIPPED the cold half of residency_follows_the_page_cache: the temporary \
+                 directory's filesystem keeps its pages (tmpfs?)"
+            );
+            return;
+        }
+        assert!(!r.all_resident(5000, len - 5000).unwrap(), "evicted");
+        // Reading a chunk brings it back.
+        let mut buf = vec![0u8; 8192];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, 4096).unwrap();
+        assert!(r.all_resident(4096, 8192).unwrap());
+    }
+
+    #[test]
+    fn streamed_reading_equals_one_shot_for_every_algorithm_and_unaligned_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        // Not a multiple of the alignment or of the chunk size.
+        let data = pattern(3 * stream::CHUNK + 12_345, 7);
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let bar = ProgressBar::hidden();
+        let file = File::open(&path).unwrap();
+        let n = data.len() as u64;
+        let ranges: [(u64, Option<u64>); 6] = [
+            (0, None),
+            (1, None),
+            (4095, Some(n - 1)),
+            (4097, Some(2 * stream::CHUNK as u64 + 3)),
+            (stream::CHUNK as u64, Some(2 * stream::CHUNK as u64)),
+            (n - 1, Some(n)),
+        ];
+        let mut direct = 0;
+        for algo in [
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Blake2b,
+            HashAlgorithm::Blake3,
+        ] {
+            for (start, end) in ranges {
+                let item = HashItem {
+                    path: path.clone(),
+                    start,
+                    end,
+                    size_hint: 0,
+                };
+                let (got, stats) =
+                    hash_streamed(&item, &file, algo, stream::Source::Direct, &bar).unwrap();
+                let want = &data[start as usize..end.map_or(data.len(), |e| e as usize)];
+                assert_eq!(got.digest, algo.digest(want), "{algo} {start}..{end:?}");
+                assert_eq!(got.bytes, want.len() as u64);
+                assert_eq!(stats.direct + stats.buffered, want.len() as u64);
+                direct += stats.direct;
+            }
+        }
+        // ext4, xfs, btrfs and tmpfs (Linux >= 6.6) all take direct reads.
+        if direct == 0 {
+            eprintln!(
+                "NOTE: the temporary directory's filesystem refused direct I/O; only the buffered \
+                 fallback of the streamed reader was tested"
+            );
+        }
+        // The file descriptor is left as it was opened (no O_DIRECT).
+        let flags = rustix::fs::fcntl_getfl(&file).unwrap();
+        assert!(!flags.contains(rustix::fs::OFlags::DIRECT));
+    }
+
+    #[test]
+    fn a_cold_file_is_streamed_directly_and_a_warm_one_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cold");
+        let data = pattern((PIPELINE_MIN as usize) + 3 * stream::CHUNK + 5, 11);
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let bar = ProgressBar::hidden();
+        let whole = HashItem {
+            path: path.clone(),
+            start: 0,
+            end: None,
+            size_hint: data.len() as u64,
+        };
+        let want = HashAlgorithm::Sha256.digest(&data);
+        // Warm: hash_item reads it through the page cache.
+        assert_eq!(
+            hash_item(&whole, HashAlgorithm::Sha256, true, &bar)
+                .unwrap()
+                .digest,
+            want
+        );
+        if !evict(&path) {
+            eprintln!(
+                "SKIPPED a_cold_file_is_streamed_directly_and_a_warm_one_from_the_cache: pages \
+                 cannot be evicted on the temporary directory's filesystem"
+            );
+            return;
+        }
+        assert_eq!(
+            hash_item(&whole, HashAlgorithm::Sha256, true, &bar)
+                .unwrap()
+                .digest,
+            want
+        );
+        let len = data.len() as u64;
+        let cached = |f: &File| {
+            mmap::Residency::new(f, 0, len)
+                .unwrap()
+                .all_resident(0, len)
+                .unwrap()
+        };
+        assert!(
+            !cached(&File::open(&path).unwrap()),
+            "direct reads bypass the cache"
+        );
+        // Without direct I/O the same cold file is read through the page cache.
+        assert!(evict(&path));
+        assert_eq!(
+            hash_item(&whole, HashAlgorithm::Sha256, false, &bar)
+                .unwrap()
+                .digest,
+            want
+        );
+        assert!(cached(&File::open(&path).unwrap()));
+        // Half cold, half warm: the reader takes the cached half from the page cache.
+        assert!(evict(&path));
+        let file = File::open(&path).unwrap();
+        let half = data.len() / 2;
+        let mut buf = vec![0u8; data.len() - half];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut buf, half as u64).unwrap();
+        let residency = mmap::Residency::new(&file, 0, len).unwrap();
+        let (got, stats) = hash_streamed(
+            &whole,
+            &file,
+            HashAlgorithm::Sha256,
+            stream::Source::Auto(&residency),
+            &bar,
+        )
+        .unwrap();
+        assert_eq!(got.digest, want);
+        assert!(stats.buffered >= (half - stream::CHUNK) as u64, "{stats:?}");
+        assert!(stats.direct >= (half - stream::CHUNK) as u64, "{stats:?}");
+    }
+
+    #[test]
+    fn a_streamed_shard_past_the_end_of_the_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short");
+        let data = pattern(2 * stream::CHUNK + 3, 5);
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let file = File::open(&path).unwrap();
+        let item = HashItem {
+            path,
+            start: 7,
+            end: Some(data.len() as u64 + 4096),
+            size_hint: 0,
+        };
+        let err = hash_streamed(
+            &item,
+            &file,
+            HashAlgorithm::Sha256,
+            stream::Source::Direct,
+            &ProgressBar::hidden(),
+        )
+        .unwrap_err();
+        match err {
+            HashError::Truncated {
+                expected, found, ..
+            } => {
+                assert_eq!(expected, data.len() as u64 + 4096);
+                assert_eq!(found, data.len() as u64);
+            }
+            other => panic!("{other}"),
+        }
+    }
+
     #[test]
     fn a_missing_file_names_the_path() {
         let item = HashItem {
@@ -577,7 +852,8 @@ mod tests {
             end: None,
             size_hint: 0,
         };
-        let err = hash_item(&item, HashAlgorithm::Sha256, &ProgressBar::hidden()).unwrap_err();
+        let err =
+            hash_item(&item, HashAlgorithm::Sha256, true, &ProgressBar::hidden()).unwrap_err();
         assert!(err.to_string().contains("does/not/exist"), "{err}");
     }
 
@@ -598,7 +874,7 @@ mod tests {
                 size_hint: data.len() as u64,
             });
         }
-        let got = hash_items(&items, HashAlgorithm::Sha256, &ProgressBar::hidden()).unwrap();
+        let got = hash_items(&items, HashAlgorithm::Sha256, true, &ProgressBar::hidden()).unwrap();
         assert_eq!(got.into_iter().map(|d| d.digest).collect::<Vec<_>>(), want);
     }
 }

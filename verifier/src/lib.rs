@@ -18,5 +18,6 @@ pub mod posix;
 pub mod sign;
 pub mod sigstore;
 pub mod statement;
+mod stream;
 pub mod verify;
 pub mod walk;

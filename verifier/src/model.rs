@@ -41,6 +41,8 @@ pub struct ModelSpec {
     pub allow_symlinks: bool,
     /// Files or shards, and the hash.
     pub hashing: HashingConfig,
+    /// Read large files that are not in the page cache with direct I/O (`--cold-reads direct`).
+    pub direct_io: bool,
 }
 
 impl ModelSpec {
@@ -53,6 +55,7 @@ impl ModelSpec {
             ignore_git_paths: true,
             allow_symlinks: false,
             hashing: HashingConfig::default(),
+            direct_io: true,
         }
     }
 
@@ -122,7 +125,7 @@ pub fn compute(
     let (keys, items) = work_items(files, spec.hashing.serialization);
     let total: u64 = items.iter().map(|i| i.size_hint).sum();
     let progress = progress_bar(total);
-    let digests = hash_items(&items, spec.hashing.algorithm, &progress)?;
+    let digests = hash_items(&items, spec.hashing.algorithm, spec.direct_io, &progress)?;
     progress.finish_and_clear();
     let algorithm: std::sync::Arc<str> = spec.hashing.resource_algorithm().into();
     let mut manifest = Manifest::new(spec.model_name());

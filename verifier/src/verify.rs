@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use mv_shared::verify::CommonVerifyArgs;
+use mv_shared::verify::{ColdReads, CommonVerifyArgs};
 use serde::Serialize;
 
 use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
@@ -179,6 +179,7 @@ pub fn verify_model<V: SignatureVerifier>(
                 .as_ref()
                 .is_some_and(|s| s.allow_symlinks),
         hashing: signed.hashing(),
+        direct_io: args.cold_reads == ColdReads::Direct,
     };
     let ignore = spec.ignore_set(&recorded)?;
     let mut names: Vec<&str> = signed
