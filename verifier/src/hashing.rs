@@ -36,6 +36,8 @@ const BLAKE3_CHUNK: usize = 4 << 20;
 const MMAP_MIN: u64 = 1 << 20;
 /// Items at least this large that are not in the page cache are read on a helper thread.
 const PIPELINE_MIN: u64 = 4 << 20;
+/// BLAKE3 inputs at least this large are split into subtrees hashed on separate threads.
+const BLAKE3_SPLIT_MIN: u64 = 64 << 20;
 /// Below this chunk size BLAKE3's multithreading costs more than it gains.
 const BLAKE3_RAYON_MIN: usize = 256 << 10;
 
@@ -402,21 +404,9 @@ fn hash_mapped(
         path: item.path.clone(),
         source,
     };
-    let mut hasher = blake3::Hasher::new();
-    let mut pos = item.start;
-    while pos < end {
-        let len = usize::try_from(end - pos).map_or(mmap::WINDOW, |n| n.min(mmap::WINDOW));
-        mmap::with_window(file, pos, len, |bytes| {
-            if rayon::current_num_threads() > 1 {
-                hasher.update_rayon(bytes);
-            } else {
-                hasher.update(bytes);
-            }
-        })
-        .map_err(io_err)?;
-        pos += len as u64;
-        progress.inc(len as u64);
-    }
+    let len = end - item.start;
+    let digest =
+        blake3_mapped(file, item.start, len, BLAKE3_SPLIT_MIN, progress).map_err(io_err)?;
     // A whole-file item covers the file as it is now: one that changed size meanwhile fails.
     let now = file.metadata().map_err(io_err)?.len();
     if item.end.is_none() && now != end {
@@ -427,9 +417,99 @@ fn hash_mapped(
         });
     }
     Ok(ItemDigest {
-        digest: hasher.finalize().as_bytes().to_vec(),
-        bytes: end - item.start,
+        digest: digest.to_vec(),
+        bytes: len,
     })
+}
+
+/// BLAKE3 of the `len` bytes of `file` from `pos`.
+///
+/// With several threads, an input of at least `split_min` bytes is cut where BLAKE3's tree cuts
+/// it (the left subtree is the largest power-of-two number of 1 KiB chunks short of the whole),
+/// recursively; the subtrees are hashed on separate threads, each streaming its own windows, and
+/// their chaining values are merged. Smaller inputs hash window by window, each window on all
+/// threads. Both give `blake3::hash` of the bytes (tested against it).
+fn blake3_mapped(
+    file: &File,
+    pos: u64,
+    len: u64,
+    split_min: u64,
+    progress: &ProgressBar,
+) -> io::Result<[u8; 32]> {
+    use blake3::hazmat::{Mode, left_subtree_len, merge_subtrees_root};
+    if len >= split_min.max(2 * blake3::CHUNK_LEN as u64) && rayon::current_num_threads() > 1 {
+        let left = left_subtree_len(len);
+        let (l, r) = rayon::join(
+            || blake3_subtree(file, pos, 0, left, split_min, progress),
+            || blake3_subtree(file, pos + left, left, len - left, split_min, progress),
+        );
+        return Ok(*merge_subtrees_root(&l?, &r?, Mode::Hash).as_bytes());
+    }
+    let mut hasher = blake3::Hasher::new();
+    for_each_window(file, pos, len, progress, |bytes| {
+        if rayon::current_num_threads() > 1 {
+            hasher.update_rayon(bytes);
+        } else {
+            hasher.update(bytes);
+        }
+    })?;
+    Ok(*hasher.finalize().as_bytes())
+}
+
+/// The chaining value of the BLAKE3 subtree of `len` bytes at `offset` in the hashed input,
+/// read from `file` at `pos`. `offset` is a multiple of the subtree's power-of-two size (0, or a
+/// sum of left-subtree lengths, each at least half of `split_min`), so a multiple of the 1 KiB
+/// chunk length, and `len >= 1`: what `set_input_offset` and `finalize_non_root` require.
+fn blake3_subtree(
+    file: &File,
+    pos: u64,
+    offset: u64,
+    len: u64,
+    split_min: u64,
+    progress: &ProgressBar,
+) -> io::Result<blake3::hazmat::ChainingValue> {
+    use blake3::hazmat::{HasherExt, Mode, left_subtree_len, merge_subtrees_non_root};
+    if len >= split_min.max(2 * blake3::CHUNK_LEN as u64) {
+        let left = left_subtree_len(len);
+        let (l, r) = rayon::join(
+            || blake3_subtree(file, pos, offset, left, split_min, progress),
+            || {
+                blake3_subtree(
+                    file,
+                    pos + left,
+                    offset + left,
+                    len - left,
+                    split_min,
+                    progress,
+                )
+            },
+        );
+        return Ok(merge_subtrees_non_root(&l?, &r?, Mode::Hash));
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.set_input_offset(offset);
+    for_each_window(file, pos, len, progress, |bytes| {
+        hasher.update(bytes);
+    })?;
+    Ok(hasher.finalize_non_root())
+}
+
+/// Calls `f` with `[pos, pos + len)` of `file`, one bounded memory map at a time.
+fn for_each_window(
+    file: &File,
+    mut pos: u64,
+    len: u64,
+    progress: &ProgressBar,
+    mut f: impl FnMut(&[u8]),
+) -> io::Result<()> {
+    let end = pos + len;
+    while pos < end {
+        let n = usize::try_from(end - pos).map_or(mmap::WINDOW, |n| n.min(mmap::WINDOW));
+        mmap::with_window(file, pos, n, &mut f)?;
+        pos += n as u64;
+        progress.inc(n as u64);
+    }
+    Ok(())
 }
 
 /// Hashes all items in parallel; results come back in the items' order.
@@ -608,6 +688,45 @@ mod tests {
         };
         let err = hash_item(&past, HashAlgorithm::Blake3, true, &bar).unwrap_err();
         assert!(matches!(err, HashError::Truncated { .. }), "{err}");
+    }
+
+    #[test]
+    fn blake3_split_into_subtrees_equals_one_shot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let data = pattern(3 * mmap::WINDOW + 12_345, 17);
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let file = File::open(&path).unwrap();
+        let bar = ProgressBar::hidden();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let k = blake3::CHUNK_LEN;
+        // Lengths on and around powers of two and chunk boundaries, from odd file offsets.
+        let cases: [(usize, usize); 9] = [
+            (0, data.len()),
+            (4097, data.len() - 4097),
+            (1, 2 * k),
+            (3, 2 * k + 1),
+            (0, 64 * k - 1),
+            (5, 64 * k),
+            (7, 64 * k + 1),
+            (0, mmap::WINDOW + 1),
+            (12_345, 2 * mmap::WINDOW),
+        ];
+        for split_min in [1u64, 2 * k as u64, 100_000, 1 << 20, BLAKE3_SPLIT_MIN] {
+            for (pos, len) in cases {
+                let got = pool
+                    .install(|| blake3_mapped(&file, pos as u64, len as u64, split_min, &bar))
+                    .unwrap();
+                assert_eq!(
+                    got,
+                    *blake3::hash(&data[pos..pos + len]).as_bytes(),
+                    "split at {split_min}, {pos}+{len}"
+                );
+            }
+        }
     }
 
     #[test]
