@@ -7,6 +7,7 @@ need_apt=()
 command -v make >/dev/null || need_apt+=(make)
 command -v openssl >/dev/null || need_apt+=(openssl)
 [ -x /usr/bin/time ] || need_apt+=(time)
+command -v fincore >/dev/null || need_apt+=(util-linux-extra)  # page-cache residency in the cold-read tests
 if ((${#need_apt[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
