@@ -8,22 +8,21 @@
 #   /payload/models/unsigned/        the same model, no signature
 #   /payload/models/cert-signed/     signed with a certificate (leaf <- intermediate <- root)
 #   /payload/models/sigstore/        upstream's genuine Sigstore-signed vector v1.1.0-sigstore,
-#                                    copied from $MV_CONFORMANCE_DIR when it exists (else absent)
+#                                    vendored in testdata/upstream/
 #   /payload/keys/key.pub, wrong.pub, ca-root.pem, trust_config.json (public-good, offline)
 # Models are signed at build time with the real Python `model_signing` 1.1.1 (the interop peer
 # installed by .ci/install.sh), so the in-cluster verifier checks signatures it did not make.
 #
 #   tests/e2e/model-image.sh IMAGE ARCHIVE
 #
-# Environment: MV_PYTHON_VENV (default $HOME/.cache/model-validation-operator/venv),
-#   MV_CONFORMANCE_DIR (default <repo>/../shared/conformance), CONTAINERS_CONF.
+# Environment: MV_PYTHON_VENV (default $HOME/.cache/model-validation-operator/venv), CONTAINERS_CONF.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 IMAGE="${1:?usage: model-image.sh IMAGE ARCHIVE}"
 ARCHIVE="${2:?usage: model-image.sh IMAGE ARCHIVE}"
 VENV="${MV_PYTHON_VENV:-$HOME/.cache/model-validation-operator/venv}"
-CONF="${MV_CONFORMANCE_DIR:-$REPO/../shared/conformance}"
+VECTORS="$REPO/testdata/upstream"
 if [ -z "${CONTAINERS_CONF:-}" ]; then export CONTAINERS_CONF="$HERE/containers.conf"; fi
 log() { echo "[model-image] $*" >&2; }
 die() { echo "[model-image] error: $*" >&2; exit 2; }
@@ -79,13 +78,10 @@ if "$SIGNER" verify key --public_key "$K/key.pub" --signature "$M/key-tampered/m
   die "the tampered model still verifies with model_signing"
 fi
 
-if [ -d "$CONF/upstream/v1.1.0-sigstore" ] && [ -f "$CONF/public_good_trust_config.json" ]; then
-  cp -a "$CONF/upstream/v1.1.0-sigstore" "$M/sigstore"
-  cp "$CONF/public_good_trust_config.json" "$K/trust_config.json"
-  log "Sigstore vector v1.1.0-sigstore included from $CONF"
-else
-  log "WARNING: $CONF not found (set MV_CONFORMANCE_DIR): the Sigstore scenario will be SKIPPED"
-fi
+[ -f "$VECTORS/v1.1.0-sigstore/model.sig" ] && [ -f "$VECTORS/public_good_trust_config.json" ] \
+  || die "the vendored Sigstore vector is missing from $VECTORS"
+cp -a "$VECTORS/v1.1.0-sigstore" "$M/sigstore"
+cp "$VECTORS/public_good_trust_config.json" "$K/trust_config.json"
 chmod -R a+rX "$P"
 
 cat > "$ctx/Containerfile" <<'EOF'

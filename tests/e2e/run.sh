@@ -21,8 +21,6 @@
 #   MV_E2E_KEEP=1        leave the local cluster running afterwards (fast re-runs)
 #   MV_E2E_SKIP_BUILD=1  reuse the images built by an earlier run
 #   MV_E2E_LOAD          command that loads an OCI archive into an external cluster (archive path appended)
-#   MV_CONFORMANCE_DIR   upstream vectors (default <repo>/../shared/conformance); without them the
-#                        Sigstore scenario is skipped, loudly
 #   MV_PYTHON_VENV       the Python model_signing venv used to sign the test models
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -94,9 +92,6 @@ OPERATOR_ARCHIVE="$IMAGES_OUT/model-validation-operator-testing.oci.tar"
 VERIFIER_ARCHIVE="$IMAGES_OUT/model-verifier-testing.oci.tar"
 DEV_ARCHIVE="$IMAGES_OUT/model-validation-operator-dev.oci.tar"
 MODEL_ARCHIVE="$IMAGES_OUT/mv-e2e-models.oci.tar"
-CONF="${MV_CONFORMANCE_DIR:-$REPO/../shared/conformance}"
-export MV_E2E_SIGSTORE=0
-[ -d "$CONF/upstream/v1.1.0-sigstore" ] && MV_E2E_SIGSTORE=1
 if [ "${MV_E2E_SKIP_BUILD:-0}" != 1 ]; then
   t=$SECONDS
   say "building the images (static release binaries; first build takes minutes)"
