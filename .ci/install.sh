@@ -26,12 +26,15 @@ fi
 # ---- end-to-end suite, images, manifests (owner: tests/e2e, images/, config/) ------------------
 # Debian packages for: the local cluster (etcd, containerd, runc, CNI, iptables, conntrack), image
 # builds without a Docker daemon (podman, buildah, skopeo), the test model image (static busybox),
-# the manifest checks (python3-yaml), and building the Kubernetes 1.20.2 server binaries from
+# the manifest checks (python3-yaml), the local OCI registry of the current-Kubernetes cluster
+# (docker-registry; its binaries are built from Go modules, see tests/e2e/cluster/build-k8s-modules.sh),
+# and building the Kubernetes 1.20.2 server binaries from
 # Debian's source package (golang-go, ...; see tests/e2e/cluster/build-k8s.sh, which caches them
 # under ~/.cache/model-validation-operator).
 e2e_pkgs=(etcd-server containerd runc containernetworking-plugins conntrack iptables iproute2 curl
   podman buildah skopeo umoci uidmap fuse-overlayfs busybox-static python3-yaml file binutils gcc libc6-dev
-  golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
+  golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
+  docker-registry)
 e2e_missing=()
 for p in "${e2e_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || e2e_missing+=("$p"); done
 if ((${#e2e_missing[@]})); then
