@@ -11,12 +11,34 @@ POD_LABEL="validation.ml.sigstore.dev/ml"
 IGNORE_LABEL="validation.ml.sigstore.dev/ignore"
 INIT_NAME="model-validation"
 E2E_NS_LABEL="mv-e2e=true"     # every namespace the suite creates carries it (cleanup)
+# what every container of the suite's pods sets: with the pod's securityContext, the
+# "restricted" Pod Security Standard
+RESTRICTED='{allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}'
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "  - $*" >&2; }
 
 # k ARGS...: kubectl with a request timeout, so a hung call cannot hang the suite
 k() { kubectl --request-timeout=30s "$@"; }
+
+# server_minor: the API server's minor version (37 for v1.37.2)
+server_minor() { k version -o json 2>/dev/null | python3 -c 'import json, re, sys; print(re.sub(r"\D", "", json.load(sys.stdin)["serverVersion"]["minor"]))'; }
+
+# validate_flag: kubectl's client-side schema validation, on where the server's OpenAPI knows
+# the CRD's CEL rules (x-kubernetes-validations, Kubernetes >= 1.25)
+validate_flag() {
+  local m; m="$(server_minor)"
+  if [ -n "$m" ] && [ "$m" -lt 25 ]; then echo "--validate=false"; else echo "--validate=strict"; fi
+}
+
+# needs_minor N: the scenario needs Kubernetes >= 1.N; on an older server it is SKIPPED, loudly
+needs_minor() {
+  local m; m="$(server_minor)"
+  if [ -z "$m" ] || [ "$m" -lt "$1" ]; then
+    echo "SKIP: needs Kubernetes >= 1.$1, the server is 1.$m"
+    exit 77
+  fi
+}
 
 # wait_until TIMEOUT_S DESCRIPTION CMD...: poll CMD (quietly) every second
 wait_until() {
@@ -57,7 +79,7 @@ mv_apply() {
     clientTrustConfig: {trustConfigPath: /data/keys/trust_config.json}" ;;
     *) fail "mv_apply: unknown method $method" ;;
   esac
-  k apply --validate=false -f - >/dev/null <<EOF
+  k apply "$(validate_flag)" -f - >/dev/null <<EOF
 apiVersion: ml.sigstore.dev/v1alpha1
 kind: ModelValidation
 metadata:
@@ -95,12 +117,14 @@ spec:
     image: $MODEL_IMAGE
     imagePullPolicy: Never
     command: ["/bin/busybox", "cp", "-R", "/payload/.", "/data/"]
+    securityContext: $RESTRICTED
     volumeMounts: [{name: data, mountPath: /data}]
   containers:
   - name: server
     image: $MODEL_IMAGE
     imagePullPolicy: Never
     command: ["/bin/busybox", "sleep", "3600"]
+    securityContext: $RESTRICTED
     volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
   volumes: [{name: data, emptyDir: {}}]
 EOF

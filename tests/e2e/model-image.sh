@@ -13,7 +13,11 @@
 # Models are signed at build time with the real Python `model_signing` 1.1.1 (the interop peer
 # installed by .ci/install.sh), so the in-cluster verifier checks signatures it did not make.
 #
-#   tests/e2e/model-image.sh IMAGE ARCHIVE
+#   tests/e2e/model-image.sh IMAGE ARCHIVE [VOLUME_DIR]
+#
+# With VOLUME_DIR it also writes the model alone as two OCI images, for image volumes (FROM
+# scratch, the files of key-signed/ at the image's root): VOLUME_DIR/mv-e2e-model-signed.oci.tar
+# and VOLUME_DIR/mv-e2e-model-tampered.oci.tar (the key-tampered/ files).
 #
 # Environment: MV_PYTHON_VENV (default $HOME/.cache/model-validation-operator/venv), CONTAINERS_CONF.
 set -euo pipefail
@@ -96,3 +100,14 @@ buildah bud -q --layers=false -t "$IMAGE" -f "$ctx/Containerfile" "$ctx" >/dev/n
 rm -f "$ARCHIVE"
 skopeo copy -q "containers-storage:$IMAGE" "oci-archive:$ARCHIVE:$IMAGE"
 log "$IMAGE -> $ARCHIVE ($(du -h "$ARCHIVE" | cut -f1))"
+
+if [ -n "${3:-}" ]; then
+  mkdir -p "$3"
+  for v in signed tampered; do
+    printf 'FROM scratch\nCOPY payload/models/key-%s/ /\n' "$v" > "$ctx/Containerfile.$v"
+    buildah bud -q --layers=false -t "localhost/mv-e2e-model:$v" -f "$ctx/Containerfile.$v" "$ctx" >/dev/null
+    rm -f "$3/mv-e2e-model-$v.oci.tar"
+    skopeo copy -q "containers-storage:localhost/mv-e2e-model:$v" "oci-archive:$3/mv-e2e-model-$v.oci.tar:localhost/mv-e2e-model:$v"
+    log "localhost/mv-e2e-model:$v -> $3/mv-e2e-model-$v.oci.tar"
+  done
+fi

@@ -29,6 +29,13 @@ export REPO
 CACHE="${MV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/model-validation-operator}"
 IMAGES_OUT="$CACHE/images"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$HERE/containers.conf}"
+# The local cluster: MV_E2E_K8S=current boots current Kubernetes built from Go modules
+# (cluster/cluster-modules.sh); the default is still the 1.20 build (cluster/cluster.sh).
+if [ "${MV_E2E_K8S:-}" = current ]; then
+  CLUSTER="$HERE/cluster/cluster-modules.sh"; BUILD_K8S="$HERE/cluster/build-k8s-modules.sh"
+else
+  CLUSTER="$HERE/cluster/cluster.sh"; BUILD_K8S="$HERE/cluster/build-k8s.sh"
+fi
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
 # shellcheck source=tests/e2e/scenarios.sh
@@ -52,7 +59,7 @@ cleanup() {
   fi
   if [ "$STARTED_CLUSTER" = 1 ] && [ "${MV_E2E_KEEP:-0}" != 1 ]; then
     say "stopping the local cluster this run started"
-    "$HERE/cluster/cluster.sh" down >/dev/null 2>&1 || true
+    "$CLUSTER" down >/dev/null 2>&1 || true
     STARTED_CLUSTER=0
   elif [ "$STARTED_CLUSTER" = 1 ]; then
     say "MV_E2E_KEEP=1: the cluster keeps running; stop it with: tests/e2e/cluster/cluster.sh down"
@@ -66,23 +73,23 @@ python3 -c 'import yaml' 2>/dev/null || die "python3-yaml not found (run .ci/ins
 
 # ---- cluster -------------------------------------------------------------------------------------
 LOCAL=0
-LOCAL_KUBECONFIG="$("$HERE/cluster/cluster.sh" env | sed 's/^export KUBECONFIG=//')"
+LOCAL_KUBECONFIG="$("$CLUSTER" env | sed 's/^export KUBECONFIG=//')"
 if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$LOCAL_KUBECONFIG" ] && kubectl --request-timeout=5s version >/dev/null 2>&1; then
   say "using the cluster of KUBECONFIG=$KUBECONFIG"
 else
   LOCAL=1
-  if "$HERE/cluster/cluster.sh" status >/dev/null 2>&1; then
+  if "$CLUSTER" status >/dev/null 2>&1; then
     say "local cluster already running (left running afterwards)"
   else
     t=$SECONDS
     say "building/finding the cached Kubernetes server binaries"
-    nice -n 10 "$HERE/cluster/build-k8s.sh" >&2 || die "building the Kubernetes server binaries failed"
+    nice -n 10 "$BUILD_K8S" >&2 || die "building the Kubernetes server binaries failed"
     say "booting the local cluster"
     STARTED_CLUSTER=1
-    "$HERE/cluster/cluster.sh" up >/dev/null || { "$HERE/cluster/cluster.sh" logs >&2; die "the local cluster did not start"; }
+    "$CLUSTER" up >/dev/null || { "$CLUSTER" logs >&2; die "the local cluster did not start"; }
     say "cluster up in $((SECONDS - t))s"
   fi
-  eval "$("$HERE/cluster/cluster.sh" env)"
+  eval "$("$CLUSTER" env)"
   export KUBECONFIG
 fi
 kubectl version 2>/dev/null | sed 's/^/[e2e]   /' >&2
@@ -92,6 +99,8 @@ OPERATOR_ARCHIVE="$IMAGES_OUT/model-validation-operator-testing.oci.tar"
 VERIFIER_ARCHIVE="$IMAGES_OUT/model-verifier-testing.oci.tar"
 DEV_ARCHIVE="$IMAGES_OUT/model-validation-operator-dev.oci.tar"
 MODEL_ARCHIVE="$IMAGES_OUT/mv-e2e-models.oci.tar"
+# the models alone as OCI images (for image volumes), signed and tampered
+VOLUME_ARCHIVES=("$IMAGES_OUT/mv-e2e-model-signed.oci.tar" "$IMAGES_OUT/mv-e2e-model-tampered.oci.tar")
 if [ "${MV_E2E_SKIP_BUILD:-0}" != 1 ]; then
   t=$SECONDS
   say "building the images (static release binaries; first build takes minutes)"
@@ -99,18 +108,35 @@ if [ "${MV_E2E_SKIP_BUILD:-0}" != 1 ]; then
   # the development overlay runs the same binary under the :dev tag
   skopeo copy -q "containers-storage:localhost/model-validation-operator:testing" \
     "oci-archive:$DEV_ARCHIVE:localhost/model-validation-operator:dev" || die "tagging the :dev image failed"
-  "$HERE/model-image.sh" "$MODEL_IMAGE" "$MODEL_ARCHIVE" >&2 || die "building the model image failed"
+  "$HERE/model-image.sh" "$MODEL_IMAGE" "$MODEL_ARCHIVE" "$IMAGES_OUT" >&2 || die "building the model image failed"
   say "images built in $((SECONDS - t))s"
 fi
 for a in "$OPERATOR_ARCHIVE" "$VERIFIER_ARCHIVE" "$DEV_ARCHIVE" "$MODEL_ARCHIVE"; do
   [ -f "$a" ] || die "$a missing (run without MV_E2E_SKIP_BUILD=1)"
   if [ "$LOCAL" = 1 ]; then
-    "$HERE/cluster/cluster.sh" load-image "$a" >/dev/null || die "loading $a into the node failed"
+    "$CLUSTER" load-image "$a" >/dev/null || die "loading $a into the node failed"
   elif [ -n "${MV_E2E_LOAD:-}" ]; then
     $MV_E2E_LOAD "$a" >&2 || die "MV_E2E_LOAD $a failed"
   fi
 done
 [ "$LOCAL" = 1 ] || [ -n "${MV_E2E_LOAD:-}" ] || say "external cluster and no MV_E2E_LOAD: the images must already be on its nodes"
+# the model images for image volumes go to a registry, pulled by digest: the local cluster's, or
+# MV_E2E_REGISTRY (host[/path], reachable by skopeo and by the nodes) for an external cluster
+push_model() { # archive name -> prints REGISTRY/NAME@sha256:...
+  if [ "$LOCAL" = 1 ] && "$CLUSTER" registry >/dev/null 2>&1; then
+    "$CLUSTER" push-image "$1" "$2"
+  elif [ -n "${MV_E2E_REGISTRY:-}" ]; then
+    local d; d="$(mktemp)"
+    skopeo copy -q --digestfile "$d" "oci-archive:$1" "docker://$MV_E2E_REGISTRY/$2" >&2 && echo "$MV_E2E_REGISTRY/${2%%:*}@$(cat "$d")"
+    rm -f "$d"
+  fi
+}
+for a in "${VOLUME_ARCHIVES[@]}"; do [ -f "$a" ] || die "$a missing (run without MV_E2E_SKIP_BUILD=1)"; done
+MV_E2E_MODEL_SIGNED_REF="$(push_model "${VOLUME_ARCHIVES[0]}" mv-e2e/model:signed)" || true
+MV_E2E_MODEL_TAMPERED_REF="$(push_model "${VOLUME_ARCHIVES[1]}" mv-e2e/model:tampered)" || true
+export MV_E2E_MODEL_SIGNED_REF MV_E2E_MODEL_TAMPERED_REF
+[ -n "$MV_E2E_MODEL_SIGNED_REF" ] && say "model images: $MV_E2E_MODEL_SIGNED_REF, $MV_E2E_MODEL_TAMPERED_REF" \
+  || say "no registry for the model images (local cluster without one, or MV_E2E_REGISTRY unset): the image-volume scenario will fail"
 
 # ---- scenarios ---------------------------------------------------------------------------------
 passed=0; failed=0; skipped=0

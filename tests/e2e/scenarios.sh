@@ -24,21 +24,26 @@ SCENARIOS=(
   "webhook-certificate-rotation scenario_rotation e2e-rotation"
   "two-replicas-leader-failover scenario_ha e2e-ha"
   "verifier-image-replaces-model-signing-cli scenario_dropin e2e-dropin"
+  "crd-cel-rules-enforced-by-api-server scenario_cel e2e-cel"
+  "pod-security-restricted-namespace scenario_psa_restricted e2e-psa"
+  "deployment-two-replicas-verified scenario_deployment e2e-deploy"
+  "deployment-missing-cr-failedcreate scenario_deployment_denied e2e-deploy-denied"
+  "native-sidecar-and-download-init scenario_native_sidecar e2e-sidecar"
+  "image-volume-by-digest scenario_image_volume e2e-imgvol"
+  "spec-change-moves-observed-generation scenario_observed_generation e2e-generation"
   "development-overlay scenario_development"
   "production-and-olm-dry-run scenario_dry_run"
 )
 
 # --- 1. install -------------------------------------------------------------------------------
 scenario_install() {
-  # The 1.20 API server predates CEL (x-kubernetes-validations): kubectl's client-side schema
-  # validation would reject the CRD, so apply with --validate=false. The server then drops the
-  # CEL rules (they are covered by the operator's unit tests instead).
+  # With kubectl's schema validation on (--validate=strict): the server knows the CRD's CEL rules.
   "$REPO/config/components/manual-tls/generate-certs.sh"
   # a previous run's uninstall may still be finalizing the namespace
   if [ "$(jp namespace "$OP_NS" '{.status.phase}' 2>/dev/null)" = Terminating ]; then
     k wait --for=delete "namespace/$OP_NS" --timeout=180s
   fi
-  k apply --validate=false -k "$TESTING"
+  k apply "$(validate_flag)" -k "$TESTING"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
   wait_until 180 "operator Deployment available and webhook endpoint ready" operator_ready
   # the controller runs on the Lease holder: wait for it, so that the first scenarios do not race
@@ -236,7 +241,7 @@ scenario_rotation() {
   "$REPO/config/components/manual-tls/generate-certs.sh"
   after="$(openssl x509 -in "$REPO/config/components/manual-tls/certs/tls.crt" -noout -serial | cut -d= -f2)"
   [ "$before" != "$after" ] || fail "generate-certs.sh did not issue a new certificate"
-  k apply --validate=false -k "$TESTING" >/dev/null
+  k apply "$(validate_flag)" -k "$TESTING" >/dev/null
   if [ -n "$before" ]; then
     note "serving serial $before, waiting for $after (the kubelet refreshes Secret volumes within ~1-2 min)"
     wait_until 240 "the operator serves the rotated certificate" serial_is "$pod" "$after"
@@ -314,7 +319,7 @@ scenario_development() {
   k wait --for=delete crd/modelvalidations.ml.sigstore.dev --timeout=180s 2>/dev/null || true
   ! k get crd modelvalidations.ml.sigstore.dev >/dev/null 2>&1 || fail "the CRD of the testing install is still there"
   trap 'kubectl delete --ignore-not-found -k "$REPO/config/overlays/development" --wait=false >/dev/null 2>&1' EXIT
-  k apply --validate=false -k "$REPO/config/overlays/development"
+  k apply "$(validate_flag)" -k "$REPO/config/overlays/development"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
   k -n model-validation-operator-dev rollout status deployment/model-validation-controller-manager --timeout=180s
   ! k get mutatingwebhookconfigurations model-validation-mutating-webhook-configuration >/dev/null 2>&1 \
@@ -350,8 +355,214 @@ EOF
     local ns; ns="$(awk '/^namespace:/ {print $2}' "$REPO/config/overlays/$o/kustomization.yaml")"
     # the namespace must exist for a dry run of the objects inside it
     k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
-    k apply --validate=false --dry-run=server -f "$tmp/$o-served.yaml" || { k delete namespace "$ns" --wait=false >/dev/null; fail "server-side dry run of $o failed"; }
+    k apply "$(validate_flag)" --dry-run=server -f "$tmp/$o-served.yaml" || { k delete namespace "$ns" --wait=false >/dev/null; fail "server-side dry run of $o failed"; }
     k delete namespace "$ns" --wait=true --timeout=120s >/dev/null
   done
   rm -rf "$tmp"
+}
+
+# --- 8. current Kubernetes: CEL, Pod Security Admission, workloads, native sidecars, image volumes
+
+# mv_create_denied NS NAME SPEC_YAML EXPECTED_TEXT: the API server itself refuses the
+# ModelValidation (CRD schema and CEL rules), with EXPECTED_TEXT in its message
+mv_create_denied() {
+  local ns="$1" name="$2" spec="$3" want="$4" out
+  if out="$(printf 'apiVersion: ml.sigstore.dev/v1alpha1\nkind: ModelValidation\nmetadata: {name: %s, namespace: %s}\nspec: %s\n' \
+      "$name" "$ns" "$spec" | k create -f - 2>&1)"; then
+    fail "ModelValidation $name was accepted, expected the API server to refuse it: $spec"
+  fi
+  grep -qF -- "$want" <<<"$out" || fail "the refusal of $name does not say '$want': $out"
+  note "$name refused: $(grep -oF -- "$want" <<<"$out" | head -1)"
+}
+
+mv_create_ok() { # NS NAME SPEC_YAML
+  local out
+  out="$(printf 'apiVersion: ml.sigstore.dev/v1alpha1\nkind: ModelValidation\nmetadata: {name: %s, namespace: %s}\nspec: %s\n' \
+    "$2" "$1" "$3" | k create -f - 2>&1)" || fail "a valid ModelValidation $2 was refused: $out"
+}
+
+scenario_cel() {
+  needs_minor 25
+  new_ns e2e-cel
+  local key='{publicKeyConfig: {keyPath: /k/key.pub}}' path='{path: /data/models/m}'
+  local one="exactly one of sigstoreConfig, pkiConfig or publicKeyConfig"
+  local abs="must be an absolute path (starting with /)"
+  # name | spec | what the server says
+  mv_create_denied e2e-cel two-methods "{model: $path, config: {publicKeyConfig: {keyPath: /k/key.pub}, pkiConfig: {certificateAuthority: /k/ca.pem}}}" "$one"
+  mv_create_denied e2e-cel no-method "{model: $path, config: {}}" "$one"
+  mv_create_denied e2e-cel both-spellings "{model: $path, config: {publicKeyConfig: {keyPath: /k/a.pub}, privateKeyConfig: {keyPath: /k/a.pub}}}" "privateKeyConfig is the deprecated spelling of publicKeyConfig"
+  mv_create_denied e2e-cel relative-model "{model: {path: models/m}, config: $key}" "$abs"
+  mv_create_denied e2e-cel relative-key "{model: $path, config: {publicKeyConfig: {keyPath: keys/key.pub}}}" "$abs"
+  mv_create_denied e2e-cel relative-ignore "{model: {path: /m, ignorePaths: [/m/a, b]}, config: $key}" "every entry must be an absolute path"
+  mv_create_denied e2e-cel trust-without-sigstore "{model: $path, config: {publicKeyConfig: {keyPath: /k/key.pub}, clientTrustConfig: {trustConfigPath: /k/trust.json}}}" "clientTrustConfig applies to sigstoreConfig only"
+  mv_create_denied e2e-cel bad-mode "{model: $path, config: $key, mode: Audit}" 'Unsupported value: "Audit"'
+  # and valid ones are accepted
+  mv_create_ok e2e-cel valid-key "{model: $path, config: $key, mode: Warn}"
+  mv_create_ok e2e-cel valid-deprecated "{model: $path, config: {privateKeyConfig: {keyPath: /k/key.pub}}}"
+  mv_create_ok e2e-cel valid-sigstore "{model: $path, config: {sigstoreConfig: {certificateIdentity: a@example.com, certificateOidcIssuer: 'https://accounts.google.com'}, clientTrustConfig: {trustConfigPath: /k/trust.json}}}"
+  [ "$(k -n e2e-cel get modelvalidations -o name | wc -l)" = 3 ] || fail "expected exactly the 3 valid ModelValidations, got: $(k -n e2e-cel get modelvalidations -o name)"
+}
+
+scenario_psa_restricted() {
+  needs_minor 25
+  new_ns e2e-psa pod-security.kubernetes.io/enforce=restricted
+  mv_apply e2e-psa key key key-signed
+  # Pod Security Admission is active: a pod that is not restricted-compliant is refused
+  local out
+  if out="$(printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: loose, namespace: e2e-psa}\nspec: {containers: [{name: c, image: %s, imagePullPolicy: Never}]}\n' "$MODEL_IMAGE" | k create -f - 2>&1)"; then
+    fail "a pod violating the restricted standard was admitted: Pod Security Admission is not active"
+  fi
+  grep -q 'violates PodSecurity "restricted' <<<"$out" || fail "unexpected refusal: $out"
+  note "PSA active: $(head -c 160 <<<"$out")"
+  # the injected pod passes the restricted standard (PSA judges the pod after the webhook)
+  pod_create e2e-psa signed key
+  expect_verified e2e-psa signed key
+}
+
+# deploy_yaml NS NAME LABEL_VALUE REPLICAS: a Deployment whose pods are pod_yaml's
+deploy_yaml() {
+  pod_yaml "$1" "$2" "$3" Always | python3 -c '
+import sys, yaml
+pod = yaml.safe_load(sys.stdin)
+name, replicas = sys.argv[1], int(sys.argv[2])
+labels = dict(pod["metadata"].get("labels") or {}, app=name)
+print(yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": name, "namespace": pod["metadata"]["namespace"]},
+    "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+             "template": {"metadata": {"labels": labels}, "spec": pod["spec"]}}}))' "$2" "$4"
+}
+
+deployment_ready() { [ "$(jp -n "$1" deployment "$2" '{.status.readyReplicas}')" = "$3" ]; }
+
+scenario_deployment() {
+  new_ns e2e-deploy
+  mv_apply e2e-deploy key key key-signed
+  deploy_yaml e2e-deploy model-server key 2 | k apply -f - >/dev/null
+  wait_until 240 "Deployment e2e-deploy/model-server has 2 ready replicas" deployment_ready e2e-deploy model-server 2
+  local pods p
+  pods="$(jp -n e2e-deploy pods -l app=model-server '{range .items[*]}{.metadata.name}{" "}{end}')"
+  [ "$(wc -w <<<"$pods")" = 2 ] || fail "expected 2 pods, got: $pods"
+  for p in $pods; do
+    [ -n "$(jp -n e2e-deploy pod "$p" '{.metadata.generateName}')" ] || fail "pod $p has no generateName (not made by a ReplicaSet?)"
+    expect_verified e2e-deploy "$p" key
+  done
+  wait_until 90 "both replicas counted (injectedPods and verifiedPods = 2)" \
+    bash -c "[ \"\$(kubectl -n e2e-deploy get modelvalidation key -o jsonpath='{.status.injectedPods}/{.status.verifiedPods}')\" = 2/2 ]"
+}
+
+replicaset_of() { jp -n "$1" replicasets -l "app=$2" '{.items[0].metadata.name}'; }
+
+scenario_deployment_denied() {
+  new_ns e2e-deploy-denied
+  deploy_yaml e2e-deploy-denied orphan does-not-exist 1 | k apply -f - >/dev/null
+  wait_until 60 "the ReplicaSet of e2e-deploy-denied/orphan" replicaset_of e2e-deploy-denied orphan
+  local rs; rs="$(replicaset_of e2e-deploy-denied orphan)"
+  expect_event e2e-deploy-denied ReplicaSet "$rs" FailedCreate 'ModelValidation "does-not-exist" named by label'
+  [ -z "$(jp -n e2e-deploy-denied pods -l app=orphan '{.items[*].metadata.name}')" ] || fail "a pod of the denied Deployment exists"
+}
+
+# A native sidecar (init container with restartPolicy Always) and a model-download init container:
+# the verifier runs after the download, the app starts, the sidecar keeps running.
+scenario_native_sidecar() {
+  needs_minor 29
+  new_ns e2e-sidecar
+  mv_apply e2e-sidecar key key key-signed
+  pod_yaml e2e-sidecar with-sidecar key | python3 -c '
+import sys, yaml
+pod = yaml.safe_load(sys.stdin)
+fetch = pod["spec"]["initContainers"][0]
+sidecar = {"name": "log-shipper", "image": fetch["image"], "imagePullPolicy": "Never",
+           "restartPolicy": "Always", "command": ["/bin/busybox", "sleep", "3600"],
+           "securityContext": fetch["securityContext"]}
+pod["spec"]["initContainers"] = [sidecar, fetch]
+print(yaml.safe_dump(pod))' | k create -f - >/dev/null
+  expect_verified e2e-sidecar with-sidecar key
+  local names; names="$(init_names e2e-sidecar with-sidecar)"
+  [ "$names" = "log-shipper fetch-model $INIT_NAME " ] || fail "init containers: '$names', expected the verifier after the sidecar and the download"
+  local fetched verify_started
+  fetched="$(jp -n e2e-sidecar pod with-sidecar '{.status.initContainerStatuses[?(@.name=="fetch-model")].state.terminated.finishedAt}')"
+  verify_started="$(jp -n e2e-sidecar pod with-sidecar "{.status.initContainerStatuses[?(@.name==\"$INIT_NAME\")].state.terminated.startedAt}")"
+  [ -n "$fetched" ] && [ -n "$verify_started" ] && [[ ! "$verify_started" < "$fetched" ]] \
+    || fail "the verifier started at '$verify_started', before the download finished at '$fetched'"
+  note "download finished $fetched, verifier started $verify_started"
+  server_started e2e-sidecar with-sidecar || fail "the app container did not start"
+  local sidecar
+  sidecar="$(jp -n e2e-sidecar pod with-sidecar '{.status.initContainerStatuses[?(@.name=="log-shipper")].started}/{.status.initContainerStatuses[?(@.name=="log-shipper")].state.running.startedAt}/{.status.initContainerStatuses[?(@.name=="log-shipper")].restartCount}')"
+  [[ "$sidecar" == true/?*/0 ]] || fail "the sidecar is not running (started/startedAt/restarts: $sidecar)"
+}
+
+# image_volume_pod NS NAME LABEL IMAGE_REF: the model is an OCI image mounted with volumes[].image
+# at /models/llm; the keys come from an init container into an emptyDir
+image_volume_pod() {
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $2, namespace: $1, labels: {$POD_LABEL: "$3"}}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+  initContainers:
+  - name: fetch-keys
+    image: $MODEL_IMAGE
+    imagePullPolicy: Never
+    command: ["/bin/busybox", "cp", "-R", "/payload/keys", "/data/"]
+    securityContext: $RESTRICTED
+    volumeMounts: [{name: data, mountPath: /data}]
+  containers:
+  - name: server
+    image: $MODEL_IMAGE
+    imagePullPolicy: Never
+    command: ["/bin/busybox", "sleep", "3600"]
+    securityContext: $RESTRICTED
+    volumeMounts:
+    - {name: model, mountPath: /models/llm}
+    - {name: data, mountPath: /data, readOnly: true}
+  volumes:
+  - {name: model, image: {reference: "$4", pullPolicy: IfNotPresent}}
+  - {name: data, emptyDir: {}}
+EOF
+}
+
+scenario_image_volume() {
+  needs_minor 33
+  local signed="${MV_E2E_MODEL_SIGNED_REF:-}" tampered="${MV_E2E_MODEL_TAMPERED_REF:-}"
+  [ -n "$signed" ] && [ -n "$tampered" ] || fail "the model images were not pushed to a registry (MV_E2E_MODEL_SIGNED_REF / MV_E2E_MODEL_TAMPERED_REF unset)"
+  [[ "$signed" == *@sha256:* && "$tampered" == *@sha256:* ]] || fail "model image references are not by digest: $signed $tampered"
+  new_ns e2e-imgvol
+  local out
+  out="$(printf '%s\n' 'apiVersion: ml.sigstore.dev/v1alpha1' 'kind: ModelValidation' \
+    'metadata: {name: llm, namespace: e2e-imgvol}' \
+    'spec: {model: {path: /models/llm}, config: {publicKeyConfig: {keyPath: /data/keys/key.pub}}, imagePullPolicy: IfNotPresent}' \
+    | k apply "$(validate_flag)" -f - 2>&1)" || fail "ModelValidation llm: $out"
+  image_volume_pod e2e-imgvol signed llm "$signed" | k create -f - >/dev/null
+  image_volume_pod e2e-imgvol tampered llm "$tampered" | k create -f - >/dev/null
+  note "signed: $signed"
+  note "tampered: $tampered"
+  local m
+  m="$(jp -n e2e-imgvol pod signed "{.spec.initContainers[?(@.name==\"$INIT_NAME\")].volumeMounts[?(@.name==\"model\")].readOnly}")"
+  [ "$m" = true ] || fail "the verifier's mount of the image volume is not read-only: '$m'"
+  expect_verified e2e-imgvol signed llm
+  expect_blocked e2e-imgvol tampered llm weights.bin
+}
+
+# A spec change moves status.observedGeneration and the Ready condition (its observedGeneration
+# and message) on the real server.
+mv_generation_state() { # NS NAME: generation/observedGeneration/Ready status/Ready observedGeneration/authMethod
+  jp -n "$1" modelvalidation "$2" '{.metadata.generation}/{.status.observedGeneration}/{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].observedGeneration}/{.status.authMethod}'
+}
+mv_state_is() { [ "$(mv_generation_state "$1" "$2")" = "$3" ]; }
+
+scenario_observed_generation() {
+  new_ns e2e-generation
+  mv_apply e2e-generation gen key key-signed
+  wait_until 60 "generation 1 observed, Ready, method key" mv_state_is e2e-generation gen 1/1/True/1/key
+  note "before: $(mv_generation_state e2e-generation gen)"
+  mv_apply e2e-generation gen certificate cert-signed
+  wait_until 60 "generation 2 observed, Ready, method certificate (was: $(mv_generation_state e2e-generation gen))" \
+    mv_state_is e2e-generation gen 2/2/True/2/certificate
+  note "after: $(mv_generation_state e2e-generation gen)"
+  local msg; msg="$(jp -n e2e-generation modelvalidation gen '{.status.conditions[?(@.type=="Ready")].message}')"
+  grep -qF /data/models/cert-signed <<<"$msg" || fail "the Ready message does not describe the new spec: $msg"
+  note "Ready: $msg"
 }
