@@ -41,8 +41,8 @@ manifests-check: ## Render every config/ overlay with kustomize and check the ou
 	tests/manifests/check.sh
 e2e: ## End-to-end suite on a real cluster ($$KUBECONFIG, else a local one booted for the run)
 	tests/e2e/run.sh
-cluster-up: ## Start the local single-node Kubernetes 1.20 cluster (builds and caches the binaries once)
-	nice -n 10 tests/e2e/cluster/build-k8s.sh
+cluster-up: ## Start the local single-node Kubernetes v1.37 cluster (builds and caches the binaries once)
+	tests/e2e/cluster/build-k8s.sh
 	tests/e2e/cluster/cluster.sh up
 cluster-down: ## Stop the local cluster started by cluster-up or e2e
 	tests/e2e/cluster/cluster.sh down

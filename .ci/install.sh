@@ -24,17 +24,15 @@ fi
 "$VENV/bin/model_signing" --version
 
 # ---- end-to-end suite, images, manifests (owner: tests/e2e, images/, config/) ------------------
-# Debian packages for: the local cluster (etcd, containerd, runc, CNI, iptables, conntrack), image
-# builds without a Docker daemon (podman, buildah, skopeo), the test model image (static busybox),
-# the manifest checks (python3-yaml), the local OCI registry of the current-Kubernetes cluster
-# (docker-registry; its binaries are built from Go modules, see tests/e2e/cluster/build-k8s-modules.sh),
-# and building the Kubernetes 1.20.2 server binaries from
-# Debian's source package (golang-go, ...; see tests/e2e/cluster/build-k8s.sh, which caches them
-# under ~/.cache/model-validation-operator).
-e2e_pkgs=(etcd-server containerd runc containernetworking-plugins conntrack iptables iproute2 curl
+# Debian packages for: the local cluster (runc, CNI plugins, iptables, conntrack, and its OCI
+# registry docker-registry), image builds without a Docker daemon (podman, buildah, skopeo), the
+# test model image (static busybox), the manifest checks (python3-yaml), the static pause binary
+# (gcc). Kubernetes, etcd and containerd themselves are built from Go modules with the machine's
+# Go (>= 1.26.6) by tests/e2e/cluster/build-k8s.sh, which caches them under
+# ~/.cache/model-validation-operator.
+e2e_pkgs=(runc containernetworking-plugins conntrack iptables iproute2 curl
   podman buildah skopeo umoci uidmap fuse-overlayfs busybox-static python3-yaml file binutils gcc libc6-dev
-  golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
-  docker-registry)
+  jq docker-registry)
 e2e_missing=()
 for p in "${e2e_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || e2e_missing+=("$p"); done
 if ((${#e2e_missing[@]})); then
@@ -43,7 +41,7 @@ if ((${#e2e_missing[@]})); then
 fi
 # kubectl with kustomize >= v4 (config/ uses kustomize components). Debian's kubernetes-client is
 # 1.20 with kustomize v2, which cannot render them; the "kubectl" package of Google's Cloud SDK apt
-# repository (1.32, kustomize v5.5) can, and works against the 1.20 test server.
+# repository (1.32, kustomize v5.5) can, and works against the test server (with a skew warning).
 kustomize_version() { kubectl version --client 2>/dev/null | awk '/Kustomize Version/ {print $3}'; }
 case "$(kustomize_version)" in
   v[4-9].*) ;;

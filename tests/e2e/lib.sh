@@ -24,14 +24,8 @@ k() { kubectl --request-timeout=30s "$@"; }
 # server_minor: the API server's minor version (37 for v1.37.2)
 server_minor() { k version -o json 2>/dev/null | python3 -c 'import json, re, sys; print(re.sub(r"\D", "", json.load(sys.stdin)["serverVersion"]["minor"]))'; }
 
-# validate_flag: kubectl's client-side schema validation, on where the server's OpenAPI knows
-# the CRD's CEL rules (x-kubernetes-validations, Kubernetes >= 1.25)
-validate_flag() {
-  local m; m="$(server_minor)"
-  if [ -n "$m" ] && [ "$m" -lt 25 ]; then echo "--validate=false"; else echo "--validate=strict"; fi
-}
-
-# needs_minor N: the scenario needs Kubernetes >= 1.N; on an older server it is SKIPPED, loudly
+# needs_minor N: the scenario needs Kubernetes >= 1.N; on an older (external) server it is
+# SKIPPED, loudly. The local cluster is always new enough.
 needs_minor() {
   local m; m="$(server_minor)"
   if [ -z "$m" ] || [ "$m" -lt "$1" ]; then
@@ -79,7 +73,7 @@ mv_apply() {
     clientTrustConfig: {trustConfigPath: /data/keys/trust_config.json}" ;;
     *) fail "mv_apply: unknown method $method" ;;
   esac
-  k apply "$(validate_flag)" -f - >/dev/null <<EOF
+  k apply -f - >/dev/null <<EOF
 apiVersion: ml.sigstore.dev/v1alpha1
 kind: ModelValidation
 metadata:

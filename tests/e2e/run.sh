@@ -7,9 +7,10 @@
 # Cluster: when $KUBECONFIG points at a reachable cluster, that cluster is used (images are then
 # loaded with MV_E2E_LOAD, e.g. "kind load image-archive", or must already be available to its
 # nodes). Otherwise a local single-node cluster is booted with tests/e2e/cluster/cluster.sh (real
-# etcd, kube-apiserver, controller-manager, scheduler, kubelet, kube-proxy v1.20.2 with Debian's
-# containerd/runc/CNI; server binaries built once by tests/e2e/cluster/build-k8s.sh and cached
-# under ~/.cache, keyed by the build script's hash). No registry, no internet.
+# etcd 3.6, kube-apiserver, controller-manager, scheduler, kubelet, kube-proxy v1.37 with
+# containerd 2, all built once from Go modules by tests/e2e/cluster/build-k8s.sh and cached under
+# ~/.cache, keyed by the versions and the build script's hash; Debian's runc and CNI plugins; a
+# local OCI registry on 127.0.0.1 for the model images of the image-volume scenario).
 #
 # Steps: build the images (images/build.sh, tag "testing"; the model image with
 # tests/e2e/model-image.sh), load them, run the scenarios, print a summary ending with the line
@@ -21,6 +22,8 @@
 #   MV_E2E_KEEP=1        leave the local cluster running afterwards (fast re-runs)
 #   MV_E2E_SKIP_BUILD=1  reuse the images built by an earlier run
 #   MV_E2E_LOAD          command that loads an OCI archive into an external cluster (archive path appended)
+#   MV_E2E_REGISTRY      registry (host[/path]) for the model images on an external cluster: pushed
+#                        there with skopeo, pulled from there by its nodes
 #   MV_PYTHON_VENV       the Python model_signing venv used to sign the test models
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,13 +32,8 @@ export REPO
 CACHE="${MV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/model-validation-operator}"
 IMAGES_OUT="$CACHE/images"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$HERE/containers.conf}"
-# The local cluster: MV_E2E_K8S=current boots current Kubernetes built from Go modules
-# (cluster/cluster-modules.sh); the default is still the 1.20 build (cluster/cluster.sh).
-if [ "${MV_E2E_K8S:-}" = current ]; then
-  CLUSTER="$HERE/cluster/cluster-modules.sh"; BUILD_K8S="$HERE/cluster/build-k8s-modules.sh"
-else
-  CLUSTER="$HERE/cluster/cluster.sh"; BUILD_K8S="$HERE/cluster/build-k8s.sh"
-fi
+CLUSTER="$HERE/cluster/cluster.sh"
+BUILD_K8S="$HERE/cluster/build-k8s.sh"
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
 # shellcheck source=tests/e2e/scenarios.sh

@@ -37,13 +37,13 @@ SCENARIOS=(
 
 # --- 1. install -------------------------------------------------------------------------------
 scenario_install() {
-  # With kubectl's schema validation on (--validate=strict): the server knows the CRD's CEL rules.
+  # kubectl's schema validation stays on (no --validate=false): the server knows the CRD's CEL rules.
   "$REPO/config/components/manual-tls/generate-certs.sh"
   # a previous run's uninstall may still be finalizing the namespace
   if [ "$(jp namespace "$OP_NS" '{.status.phase}' 2>/dev/null)" = Terminating ]; then
     k wait --for=delete "namespace/$OP_NS" --timeout=180s
   fi
-  k apply "$(validate_flag)" -k "$TESTING"
+  k apply -k "$TESTING"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
   wait_until 180 "operator Deployment available and webhook endpoint ready" operator_ready
   # the controller runs on the Lease holder: wait for it, so that the first scenarios do not race
@@ -241,7 +241,7 @@ scenario_rotation() {
   "$REPO/config/components/manual-tls/generate-certs.sh"
   after="$(openssl x509 -in "$REPO/config/components/manual-tls/certs/tls.crt" -noout -serial | cut -d= -f2)"
   [ "$before" != "$after" ] || fail "generate-certs.sh did not issue a new certificate"
-  k apply "$(validate_flag)" -k "$TESTING" >/dev/null
+  k apply -k "$TESTING" >/dev/null
   if [ -n "$before" ]; then
     note "serving serial $before, waiting for $after (the kubelet refreshes Secret volumes within ~1-2 min)"
     wait_until 240 "the operator serves the rotated certificate" serial_is "$pod" "$after"
@@ -319,7 +319,7 @@ scenario_development() {
   k wait --for=delete crd/modelvalidations.ml.sigstore.dev --timeout=180s 2>/dev/null || true
   ! k get crd modelvalidations.ml.sigstore.dev >/dev/null 2>&1 || fail "the CRD of the testing install is still there"
   trap 'kubectl delete --ignore-not-found -k "$REPO/config/overlays/development" --wait=false >/dev/null 2>&1' EXIT
-  k apply "$(validate_flag)" -k "$REPO/config/overlays/development"
+  k apply -k "$REPO/config/overlays/development"
   k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
   k -n model-validation-operator-dev rollout status deployment/model-validation-controller-manager --timeout=180s
   ! k get mutatingwebhookconfigurations model-validation-mutating-webhook-configuration >/dev/null 2>&1 \
@@ -355,7 +355,7 @@ EOF
     local ns; ns="$(awk '/^namespace:/ {print $2}' "$REPO/config/overlays/$o/kustomization.yaml")"
     # the namespace must exist for a dry run of the objects inside it
     k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
-    k apply "$(validate_flag)" --dry-run=server -f "$tmp/$o-served.yaml" || { k delete namespace "$ns" --wait=false >/dev/null; fail "server-side dry run of $o failed"; }
+    k apply --dry-run=server -f "$tmp/$o-served.yaml" || { k delete namespace "$ns" --wait=false >/dev/null; fail "server-side dry run of $o failed"; }
     k delete namespace "$ns" --wait=true --timeout=120s >/dev/null
   done
   rm -rf "$tmp"
@@ -382,7 +382,6 @@ mv_create_ok() { # NS NAME SPEC_YAML
 }
 
 scenario_cel() {
-  needs_minor 25
   new_ns e2e-cel
   local key='{publicKeyConfig: {keyPath: /k/key.pub}}' path='{path: /data/models/m}'
   local one="exactly one of sigstoreConfig, pkiConfig or publicKeyConfig"
@@ -404,7 +403,6 @@ scenario_cel() {
 }
 
 scenario_psa_restricted() {
-  needs_minor 25
   new_ns e2e-psa pod-security.kubernetes.io/enforce=restricted
   mv_apply e2e-psa key key key-signed
   # Pod Security Admission is active: a pod that is not restricted-compliant is refused
@@ -464,7 +462,6 @@ scenario_deployment_denied() {
 # A native sidecar (init container with restartPolicy Always) and a model-download init container:
 # the verifier runs after the download, the app starts, the sidecar keeps running.
 scenario_native_sidecar() {
-  needs_minor 29
   new_ns e2e-sidecar
   mv_apply e2e-sidecar key key key-signed
   pod_yaml e2e-sidecar with-sidecar key | python3 -c '
@@ -534,7 +531,7 @@ scenario_image_volume() {
   out="$(printf '%s\n' 'apiVersion: ml.sigstore.dev/v1alpha1' 'kind: ModelValidation' \
     'metadata: {name: llm, namespace: e2e-imgvol}' \
     'spec: {model: {path: /models/llm}, config: {publicKeyConfig: {keyPath: /data/keys/key.pub}}, imagePullPolicy: IfNotPresent}' \
-    | k apply "$(validate_flag)" -f - 2>&1)" || fail "ModelValidation llm: $out"
+    | k apply -f - 2>&1)" || fail "ModelValidation llm: $out"
   image_volume_pod e2e-imgvol signed llm "$signed" | k create -f - >/dev/null
   image_volume_pod e2e-imgvol tampered llm "$tampered" | k create -f - >/dev/null
   note "signed: $signed"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# A real single-node Kubernetes v1.20.2 cluster on this machine, for the end-to-end suite:
-# etcd (Debian etcd-server) + kube-apiserver + kube-controller-manager + kube-scheduler + kubelet
-# + kube-proxy (built from Debian's kubernetes source package by build-k8s.sh), with containerd,
-# runc and the CNI bridge plugin from Debian. No registry, no internet: images are imported into
-# this cluster's own containerd with "load-image".
+# A real single-node Kubernetes cluster on this machine, for the end-to-end suite: etcd 3.6 +
+# kube-apiserver + kube-controller-manager + kube-scheduler + kubelet + kube-proxy (Kubernetes
+# v1.37) with containerd 2 (all built from Go modules by build-k8s.sh), runc and the
+# CNI bridge plugin from Debian, and a local OCI registry (Debian's docker-registry) on loopback.
+# Pod Security Admission is active (the API server's default); the ImageVolume feature is on.
+# No internet: images are imported into this cluster's own containerd with "load-image", or
+# pushed to the registry with "push-image".
 #
 #   cluster.sh up                  start everything (idempotent); prints "export KUBECONFIG=..."
 #   cluster.sh down                stop exactly what "up" started; remove its containers, mounts,
@@ -11,20 +13,26 @@
 #   cluster.sh status              exit 0 when every component runs
 #   cluster.sh env                 print the export line again
 #   cluster.sh load-image ARCHIVE  import an oci-archive/docker-archive into the node (ns k8s.io)
+#   cluster.sh push-image ARCHIVE NAME  push an oci-archive to the local registry as NAME
+#                                  (e.g. mv-e2e/model:signed); prints the pullable reference by
+#                                  digest, REGISTRY/NAME@sha256:...
+#   cluster.sh registry            print the registry's host:port (pods pull from it over plain HTTP)
 #   cluster.sh logs                print the tail of every component's log
 #
 # Environment:
-#   K8S_BIN        dir with the five server binaries and "pause" (default: build-k8s.sh --bin-dir;
-#                  run build-k8s.sh first, it caches them outside the repository)
+#   K8S_BIN        dir with the binaries of build-k8s.sh (default: its --bin-dir; run
+#                  build-k8s.sh first, it caches them outside the repository)
 #   MV_E2E_STATE   state root: certificates, kubeconfig, logs, pid files, containerd root
 #                  (default /tmp/mv-e2e)
-#   API_PORT       kube-apiserver secure port (default 16443); ETCD_PORT (default 12379)
+#   API_PORT       kube-apiserver secure port (default 16443); ETCD_PORT (default 12379);
+#                  REGISTRY_PORT (default 15000, on 127.0.0.1)
 #   NODE_NAME      default mv-e2e-node
 #   CONTAINERS_CONF  podman/buildah settings (default tests/e2e/containers.conf)
 #
 # Needs root (containerd, kubelet, iptables, CNI) and the Debian packages installed by
-# .ci/install.sh. Test use only: the kubelet reuses the admin client certificate and allows
-# anonymous access. Do not run it on a machine that is already a Kubernetes node, nor next to
+# .ci/install.sh. On a cgroup v1 host the kubelet runs with failCgroupV1: false (Kubernetes
+# >= 1.35 refuses cgroup v1 otherwise). Test use only: the kubelet reuses the admin client
+# certificate and allows anonymous access. Do not run it on a machine that is already a Kubernetes node, nor next to
 # another local node (one kube-proxy owns the KUBE-* iptables chains of a machine).
 # Only processes whose pid this script recorded (and whose command line still matches) are ever
 # signalled.
@@ -38,11 +46,13 @@ PKI="$CP/pki"
 API_PORT="${API_PORT:-16443}"
 ETCD_PORT="${ETCD_PORT:-12379}"
 ETCD_PEER_PORT="$((ETCD_PORT + 1))"
+REGISTRY_PORT="${REGISTRY_PORT:-15000}"
+REGISTRY="127.0.0.1:$REGISTRY_PORT"
 NODE_NAME="${NODE_NAME:-mv-e2e-node}"
 BRIDGE="mve2e0"
 POD_CIDR="10.244.0.0/24"
 SERVICE_CIDR="10.0.0.0/24"
-PAUSE_IMAGE="localhost/pause:3.4.1"
+PAUSE_IMAGE="localhost/pause:local"
 SOCK="$NODE/containerd.sock"
 if [ -z "${CONTAINERS_CONF:-}" ]; then export CONTAINERS_CONF="$HERE/../containers.conf"; fi
 
@@ -52,10 +62,11 @@ die() { echo "[cluster] error: $*" >&2; exit 2; }
 host_ip() { ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}' || true; }
 
 # component -> pid file and the string its command line must contain (guards against pid reuse)
-pidfile() { case "$1" in etcd|apiserver) echo "$CP/$1.pid" ;; *) echo "$NODE/$1.pid" ;; esac; }
+pidfile() { case "$1" in etcd|apiserver|registry) echo "$CP/$1.pid" ;; *) echo "$NODE/$1.pid" ;; esac; }
 cmd_of() {
   case "$1" in
     etcd) echo "$CP/etcd-data" ;;
+    registry) echo "$CP/registry.yaml" ;;
     apiserver) echo "$K8S_BIN/kube-apiserver" ;;
     containerd) echo "$NODE/containerd.toml" ;;
     kubelet) echo "$K8S_BIN/kubelet" ;;
@@ -64,7 +75,9 @@ cmd_of() {
     kube-proxy) echo "$K8S_BIN/kube-proxy" ;;
   esac
 }
-COMPONENTS=(etcd apiserver containerd kubelet scheduler controller-manager kube-proxy)
+COMPONENTS=(etcd apiserver registry containerd kubelet scheduler controller-manager kube-proxy)
+# the containerd of this cluster, and its shim (found on PATH), are the ones built with it
+CTR() { "$K8S_BIN/ctr" -a "$SOCK" -n k8s.io "$@"; }
 
 pid_alive() { # component
   local f p
@@ -110,20 +123,33 @@ wait_http() { # url timeout_s component [curl args...]  (gives up early when the
 check_prereqs() {
   [ "$(id -u)" = 0 ] || die "must run as root (containerd, kubelet, iptables, CNI)"
   local missing=() c
-  for c in etcd openssl curl containerd ctr runc buildah skopeo iptables conntrack ip kubectl; do
+  for c in openssl curl runc buildah skopeo iptables conntrack ip kubectl docker-registry; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
   [ ${#missing[@]} -eq 0 ] || die "missing commands: ${missing[*]} (run .ci/install.sh)"
   for c in bridge host-local portmap loopback; do
     [ -x "/usr/lib/cni/$c" ] || die "CNI plugin /usr/lib/cni/$c missing (apt-get install -y containernetworking-plugins)"
   done
-  for c in kube-apiserver kubelet kube-scheduler kube-controller-manager kube-proxy pause; do
-    [ -x "$K8S_BIN/$c" ] || die "$K8S_BIN/$c missing; build and cache the binaries first: $HERE/build-k8s.sh (about 11 min cold)"
+  for c in kube-apiserver kubelet kube-scheduler kube-controller-manager kube-proxy pause etcd containerd containerd-shim-runc-v2 ctr; do
+    [ -x "$K8S_BIN/$c" ] || die "$K8S_BIN/$c missing; build and cache the binaries first: $HERE/build-k8s.sh"
   done
   [ -n "$(host_ip)" ] || die "no global IPv4 address (ip -4 addr); pods reach the API server through it"
   if ! pid_alive kube-proxy && iptables -t nat -S KUBE-SERVICES >/dev/null 2>&1; then
     die "iptables chain KUBE-SERVICES exists but not from this cluster: another Kubernetes node runs here"
   fi
+}
+
+# Feature gates the suite needs, where the binary does not turn them on by default:
+# "--feature-gates=ImageVolume=true", or nothing when ImageVolume is on by default (beta since
+# 1.35, GA later: a GA gate is locked and must not be set).
+feature_gates() { # binary
+  local line
+  line="$("$1" --help 2>/dev/null | grep -oE 'ImageVolume=true\|false \([A-Z]+ - default=(true|false)\)' | head -1 || true)"
+  case "$line" in
+    *default=true*) ;;
+    *default=false*) echo "--feature-gates=ImageVolume=true" ;;
+    *) ;;  # not listed: GA and locked on
+  esac
 }
 
 # ---- control plane -----------------------------------------------------------------------------
@@ -178,13 +204,13 @@ control_plane_up() {
   local hip; hip="$(host_ip)"
   gen_certs "$hip"
   write_kubeconfig
-  # etcd 3.4 has no --unsafe-no-fsync; keep its data on tmpfs when there is one
+  # a throw-away test store: on tmpfs when there is one, and no fsync
   mkdir -p "$CP"
   if [ -d /dev/shm ] && [ -w /dev/shm ]; then
     rm -rf /dev/shm/mv-e2e-etcd; mkdir -p /dev/shm/mv-e2e-etcd
     ln -sfn /dev/shm/mv-e2e-etcd "$CP/etcd-data"
   fi
-  bg etcd "$CP/etcd.log" etcd --name mv-e2e --data-dir "$CP/etcd-data" \
+  bg etcd "$CP/etcd.log" "$K8S_BIN/etcd" --name mv-e2e --data-dir "$CP/etcd-data" --unsafe-no-fsync \
     --listen-client-urls "http://127.0.0.1:${ETCD_PORT}" --advertise-client-urls "http://127.0.0.1:${ETCD_PORT}" \
     --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
     --initial-cluster "mv-e2e=http://127.0.0.1:${ETCD_PEER_PORT}" --log-level warn
@@ -202,28 +228,68 @@ control_plane_up() {
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --authorization-mode=RBAC --allow-privileged=true \
     --kubelet-preferred-address-types=InternalIP,Hostname \
-    --enable-aggregator-routing=true ${EXTRA_APISERVER_FLAGS:-}
+    --enable-aggregator-routing=true $(feature_gates "$K8S_BIN/kube-apiserver") ${EXTRA_APISERVER_FLAGS:-}
   if ! wait_http "https://127.0.0.1:${API_PORT}/readyz" 90 apiserver --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key"; then
     tail -20 "$CP/apiserver.log" >&2; die "kube-apiserver not ready; see $CP/apiserver.log"
   fi
 }
 
+registry_up() {
+  if pid_alive registry; then return 0; fi
+  stop_one registry
+  port_busy "$REGISTRY_PORT" && die "port $REGISTRY_PORT is already in use by another process (set REGISTRY_PORT)"
+  mkdir -p "$CP/registry"
+  cat > "$CP/registry.yaml" <<EOF
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage:
+  filesystem: {rootdirectory: $CP/registry}
+  delete: {enabled: true}
+http:
+  addr: $REGISTRY
+EOF
+  bg registry "$CP/registry.log" docker-registry serve "$CP/registry.yaml"
+  wait_http "http://$REGISTRY/v2/" 30 registry || { tail -20 "$CP/registry.log" >&2; die "the registry did not start; see $CP/registry.log"; }
+}
+
 # ---- node --------------------------------------------------------------------------------------
 containerd_cfg() {
-  mkdir -p "$NODE/cni/net.d" "$NODE/containerd"
-  containerd config default | sed \
-    -e "s#^root = .*#root = \"$NODE/containerd/root\"#" \
-    -e "s#^state = .*#state = \"$NODE/containerd/state\"#" \
-    -e "/^\[grpc\]/,/^\[/ s#^  address = .*#  address = \"$SOCK\"#" \
-    -e "s#sandbox_image = .*#sandbox_image = \"$PAUSE_IMAGE\"#" \
-    -e 's#bin_dir = "/opt/cni/bin"#bin_dir = "/usr/lib/cni"#' \
-    -e "s#conf_dir = \"/etc/cni/net.d\"#conf_dir = \"$NODE/cni/net.d\"#" \
-    -e 's#restrict_oom_score_adj = false#restrict_oom_score_adj = true#' \
-    -e 's#disable_apparmor = false#disable_apparmor = true#' \
-    > "$NODE/containerd.toml"
-  grep -q "address = \"$SOCK\"" "$NODE/containerd.toml" || die "could not set the containerd socket in $NODE/containerd.toml"
+  mkdir -p "$NODE/cni/net.d" "$NODE/containerd/certs.d/$REGISTRY"
+  # containerd 2 configuration (version 3): only what differs from the defaults
+  cat > "$NODE/containerd.toml" <<EOF
+version = 3
+root = "$NODE/containerd/root"
+state = "$NODE/containerd/state"
+
+[grpc]
+  address = "$SOCK"
+
+[plugins."io.containerd.cri.v1.images".pinned_images]
+  sandbox = "$PAUSE_IMAGE"
+
+[plugins."io.containerd.cri.v1.images".registry]
+  config_path = "$NODE/containerd/certs.d"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+
+[plugins."io.containerd.cri.v1.runtime".cni]
+  bin_dirs = ["/usr/lib/cni"]
+  conf_dir = "$NODE/cni/net.d"
+
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+  BinaryName = "$(command -v runc)"
+EOF
+  # the local registry: plain HTTP on loopback
+  cat > "$NODE/containerd/certs.d/$REGISTRY/hosts.toml" <<EOF
+server = "http://$REGISTRY"
+
+[host."http://$REGISTRY"]
+  capabilities = ["pull", "resolve"]
+EOF
   cat > "$NODE/cni/net.d/10-mv-e2e.conflist" <<EOF
-{"cniVersion": "0.4.0", "name": "mv-e2e", "plugins": [
+{"cniVersion": "1.0.0", "name": "mv-e2e", "plugins": [
   {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": true, "hairpinMode": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
@@ -231,14 +297,14 @@ EOF
 }
 
 pause_image() {
-  ctr -a "$SOCK" -n k8s.io images ls -q | grep -qx "$PAUSE_IMAGE" && return 0
+  CTR images ls -q | grep -qx "$PAUSE_IMAGE" && return 0
   local d="$NODE/pause"; mkdir -p "$d"
   cp "$K8S_BIN/pause" "$d/pause"
   printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' > "$d/Containerfile"
   buildah bud -q --layers=false -t "$PAUSE_IMAGE" "$d" >/dev/null
   rm -f "$d/pause.tar"
   skopeo copy -q "containers-storage:$PAUSE_IMAGE" "oci-archive:$d/pause.tar:$PAUSE_IMAGE"
-  ctr -a "$SOCK" -n k8s.io images import "$d/pause.tar" >/dev/null
+  CTR images import "$d/pause.tar" >/dev/null
 }
 
 node_up() {
@@ -249,14 +315,20 @@ node_up() {
   for c in kube-proxy controller-manager scheduler kubelet containerd; do stop_one "$c"; done
   mkdir -p "$NODE"
   containerd_cfg
-  bg containerd "$NODE/containerd.log" containerd --config "$NODE/containerd.toml"
-  for _ in $(seq 50); do ctr -a "$SOCK" version >/dev/null 2>&1 && break; sleep 0.2; done
-  ctr -a "$SOCK" version >/dev/null 2>&1 || { tail -20 "$NODE/containerd.log" >&2; die "containerd did not start; see $NODE/containerd.log"; }
+  # PATH: containerd starts the containerd-shim-runc-v2 built with it
+  PATH="$K8S_BIN:$PATH" bg containerd "$NODE/containerd.log" "$K8S_BIN/containerd" --config "$NODE/containerd.toml"
+  for _ in $(seq 50); do CTR version >/dev/null 2>&1 && break; sleep 0.2; done
+  CTR version >/dev/null 2>&1 || { tail -20 "$NODE/containerd.log" >&2; die "containerd did not start; see $NODE/containerd.log"; }
   pause_image
+  # failCgroupV1: false: Kubernetes >= 1.35 refuses cgroup v1 hosts otherwise (these VMs have
+  # cgroup v1, hybrid). The kubelet runs inside the cgroup it was started in.
+  local gates; gates="$(feature_gates "$K8S_BIN/kubelet" | sed -n 's/^--feature-gates=\(.*\)=true$/featureGates: {\1: true}/p')"
   cat > "$NODE/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
+containerRuntimeEndpoint: unix://$SOCK
 cgroupDriver: cgroupfs
+failCgroupV1: false
 failSwapOn: false
 authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
 authorization: {mode: AlwaysAllow}
@@ -267,18 +339,20 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 protectKernelDefaults: false
 serializeImagePulls: false
+$gates
 EOF
   # test-only shortcut: the admin client certificate (system:masters) is the kubelet's identity
   bg kubelet "$NODE/kubelet.log" "$K8S_BIN/kubelet" --config="$NODE/kubelet.yaml" --kubeconfig="$CP/kubeconfig" \
-    --container-runtime=remote --container-runtime-endpoint="unix://$SOCK" \
     --root-dir="$NODE/kubelet" --cert-dir="$NODE/kubelet-pki" \
     --hostname-override="$NODE_NAME" --node-ip="$hip" --v=1
   bg scheduler "$NODE/scheduler.log" "$K8S_BIN/kube-scheduler" --kubeconfig="$CP/kubeconfig" --leader-elect=false \
-    --bind-address=127.0.0.1 --port=0
+    --bind-address=127.0.0.1
+  # shellcheck disable=SC2046  # feature_gates prints zero or one word
   bg controller-manager "$NODE/controller-manager.log" "$K8S_BIN/kube-controller-manager" --kubeconfig="$CP/kubeconfig" \
-    --leader-elect=false --bind-address=127.0.0.1 --port=0 \
+    --leader-elect=false --bind-address=127.0.0.1 \
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
-    --use-service-account-credentials=false --controllers='*,-nodeipam,-csrsigning,-bootstrapsigner,-tokencleaner'
+    --use-service-account-credentials=false --controllers='*,-nodeipam,-csrsigning,-bootstrapsigner,-tokencleaner' \
+    $(feature_gates "$K8S_BIN/kube-controller-manager")
   bg kube-proxy "$NODE/kube-proxy.log" "$K8S_BIN/kube-proxy" --kubeconfig="$CP/kubeconfig" --hostname-override="$NODE_NAME" \
     --proxy-mode=iptables --cluster-cidr=10.244.0.0/16 --conntrack-max-per-core=0 \
     --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256
@@ -302,6 +376,7 @@ up() {
   mkdir -p "$CP" "$NODE"
   local t0=$SECONDS
   control_plane_up
+  registry_up
   node_up
   log "cluster ready in $((SECONDS - t0))s (API https://127.0.0.1:$API_PORT, node $NODE_NAME, state $ROOT)"
   echo "export KUBECONFIG=$CP/kubeconfig"
@@ -312,10 +387,10 @@ down() {
   for c in kube-proxy controller-manager scheduler kubelet; do stop_one "$c"; done
   # our own containerd: kill and delete its tasks and containers (the shims then exit)
   if pid_alive containerd && [ -S "$SOCK" ]; then
-    for t in $(ctr -a "$SOCK" -n k8s.io tasks ls -q 2>/dev/null); do ctr -a "$SOCK" -n k8s.io tasks kill -s KILL "$t" >/dev/null 2>&1 || true; done
+    for t in $(CTR tasks ls -q 2>/dev/null); do CTR tasks kill -s KILL "$t" >/dev/null 2>&1 || true; done
     sleep 1
-    for t in $(ctr -a "$SOCK" -n k8s.io tasks ls -q 2>/dev/null); do ctr -a "$SOCK" -n k8s.io tasks delete -f "$t" >/dev/null 2>&1 || true; done
-    for c in $(ctr -a "$SOCK" -n k8s.io containers ls -q 2>/dev/null); do ctr -a "$SOCK" -n k8s.io containers delete "$c" >/dev/null 2>&1 || true; done
+    for t in $(CTR tasks ls -q 2>/dev/null); do CTR tasks delete -f "$t" >/dev/null 2>&1 || true; done
+    for c in $(CTR containers ls -q 2>/dev/null); do CTR containers delete "$c" >/dev/null 2>&1 || true; done
   fi
   stop_one containerd
   # mounts under our own node dir (pod volumes, sandboxes)
@@ -336,6 +411,8 @@ down() {
   fi
   ip link delete "$BRIDGE" 2>/dev/null || true
   rm -rf /var/lib/cni/networks/mv-e2e
+  stop_one registry
+  rm -rf "$CP/registry"
   stop_one apiserver
   stop_one etcd
   [ -L "$CP/etcd-data" ] && rm -rf /dev/shm/mv-e2e-etcd
@@ -355,7 +432,18 @@ load_image() { # archive
   [ -n "${1:-}" ] || die "usage: $0 load-image ARCHIVE"
   [ -f "$1" ] || die "no such file: $1"
   pid_alive containerd && [ -S "$SOCK" ] || die "this cluster's containerd is not running; run '$0 up' first"
-  ctr -a "$SOCK" -n k8s.io images import "$1"
+  CTR images import "$1"
+}
+
+push_image() { # archive name
+  [ -n "${2:-}" ] || die "usage: $0 push-image ARCHIVE NAME"
+  [ -f "$1" ] || die "no such file: $1"
+  pid_alive registry || die "this cluster's registry is not running; run '$0 up' first"
+  local d; d="$(mktemp)"
+  skopeo copy -q --dest-tls-verify=false --digestfile "$d" "oci-archive:$1" "docker://$REGISTRY/$2" \
+    || { rm -f "$d"; die "skopeo could not push $1 to $REGISTRY/$2"; }
+  echo "$REGISTRY/${2%%:*}@$(cat "$d")"
+  rm -f "$d"
 }
 
 logs() {
@@ -372,7 +460,9 @@ case "${1:-}" in
   status) status ;;
   env) echo "export KUBECONFIG=$CP/kubeconfig" ;;
   load-image) load_image "${2:-}" ;;
+  push-image) push_image "${2:-}" "${3:-}" ;;
+  registry) echo "$REGISTRY" ;;
   logs) logs ;;
   -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0" ;;
-  *) echo "usage: $0 up|down|status|env|load-image ARCHIVE|logs" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|env|load-image ARCHIVE|push-image ARCHIVE NAME|registry|logs" >&2; exit 2 ;;
 esac
