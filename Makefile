@@ -2,11 +2,18 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help test lint unit
+.PHONY: help test setup lint unit
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: lint unit ## Everything CI runs before the end-to-end suite
+# The tests use the real Python model_signing as an interoperability peer: `make test` installs it
+# (and cargo-nextest, fincore) first, and a missing peer fails the tests instead of skipping them.
+export MV_PYTHON_VENV ?= $(HOME)/.cache/model-validation-operator/venv
+export MV_REQUIRE_INTEROP ?= 1
+
+test: setup lint unit ## Everything CI runs before the end-to-end suite (installs what it needs first)
+setup: ## Install what `make test` needs (idempotent): cargo-nextest, fincore, the Python peer
+	bash .ci/install.sh --test
 lint: ## Formatting and clippy, warnings are errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

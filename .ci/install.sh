@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the tests need. Idempotent; safe to run on a developer machine.
+#   install.sh          everything: `make test`, the manifest checks, images and the e2e suite
+#   install.sh --test   only what `make test` needs (run by `make test` itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only_test=0
+case "${1:-}" in
+  --test) only_test=1 ;;
+  "") ;;
+  *) echo "usage: install.sh [--test]" >&2; exit 2 ;;
+esac
 
 need_apt=()
 command -v make >/dev/null || need_apt+=(make)
@@ -21,7 +29,8 @@ if ! "$VENV/bin/python" -c 'import model_signing, OpenSSL' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check 'model-signing==1.1.1' pyOpenSSL
 fi
-"$VENV/bin/model_signing" --version
+"$VENV/bin/model_signing" --version >/dev/null
+((only_test)) && exit 0
 
 # ---- end-to-end suite, images, manifests (owner: tests/e2e, images/, config/) ------------------
 # Debian packages for: the local cluster (runc, CNI plugins, iptables, conntrack, and its OCI
