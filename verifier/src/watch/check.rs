@@ -192,6 +192,9 @@ where
         };
         let verdict = self.run(mode, &mut report);
         report.verdict = verdict;
+        if report.files_read > 0 || report.signature_checked {
+            super::trim::release_free_memory();
+        }
         report.elapsed = started.elapsed();
         report
     }
@@ -356,8 +359,9 @@ fn cheap(
     let spec = &signed.spec;
     let mut keys = Vec::new();
     let mut items = Vec::new();
+    let stamps = new.snapshot.index();
     for c in changes.iter().filter(|c| c.kind != ChangeKind::Removed) {
-        let Some(entry) = new.snapshot.get(&c.name) else {
+        let Some(entry) = stamps.get(c.name.as_str()) else {
             continue;
         };
         let path = path_of(&spec.model_path, &c.name);
@@ -420,9 +424,7 @@ fn cheap(
         }
         Err(e) => {
             // Read them again at the next check, whatever their metadata says then.
-            for c in &changes {
-                new.snapshot.forget(&c.name);
-            }
+            new.snapshot.forget(&names);
             let e = VerifyError::Model(e.into());
             state.verdict = Verdict::Failed(named(
                 failure(e.kind(), e.to_string()),

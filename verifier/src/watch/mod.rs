@@ -12,3 +12,4 @@ pub mod interval;
 pub mod probe_server;
 pub mod scan;
 pub mod snapshot;
+pub mod trim;

@@ -155,20 +155,29 @@ fn walk(
             entries.push((".".to_owned(), file));
             Ok(())
         }
-        None => walk_dir(
-            model_path,
-            &mut Vec::new(),
-            ignore,
-            allow_symlinks,
-            entries,
-            dirs,
-        ),
+        None => walk_dir(model_path, "", ignore, allow_symlinks, entries, dirs),
     }
 }
 
+/// Whether a name (`a/b/c`) is ignored, without allocating for the usual depths.
+fn ignored(ignore: &IgnoreSet, name: &str) -> bool {
+    let mut parts = [""; 32];
+    let mut n = 0;
+    for part in name.split('/') {
+        if n == parts.len() {
+            return ignore.is_ignored(&name.split('/').collect::<Vec<_>>());
+        }
+        parts[n] = part;
+        n += 1;
+    }
+    ignore.is_ignored(&parts[..n])
+}
+
+/// Walks one directory; `prefix` is its resource name followed by `/` (empty at the top).
+/// Per plain file: one `statx` relative to the open directory, one name kept.
 fn walk_dir(
     dir: &Path,
-    comps: &mut Vec<String>,
+    prefix: &str,
     ignore: &IgnoreSet,
     allow_symlinks: bool,
     entries: &mut Vec<(String, EntryStamp)>,
@@ -177,29 +186,38 @@ fn walk_dir(
     dirs.push(dir.to_owned());
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
+        let file_name = entry.file_name();
+        let Some(base) = file_name.to_str() else {
+            return Err(unusual(&entry.path(), "a name that is not UTF-8"));
+        };
+        let mut name = String::with_capacity(prefix.len() + base.len());
+        name.push_str(prefix);
+        name.push_str(base);
+        if ignored(ignore, &name) {
+            continue;
+        }
+        let lstat = entry.metadata().map_err(|e| io_err(&entry.path())(e))?;
+        if lstat.is_file() {
+            entries.push((
+                name,
+                EntryStamp {
+                    file: stamp(&lstat),
+                    link: None,
+                },
+            ));
+            continue;
+        }
         let path = entry.path();
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            return Err(unusual(&path, "a name that is not UTF-8"));
-        };
-        comps.push(name.to_owned());
-        let result = if ignore.is_ignored(comps) {
-            Ok(())
-        } else {
-            let lstat = entry.metadata().map_err(io_err(&path))?;
-            let real_dir = lstat.is_dir();
-            match classify(&path, lstat, allow_symlinks)? {
-                Some(file) => {
-                    entries.push((comps.join("/"), file));
-                    Ok(())
-                }
-                // Real directories are entered; linked ones never are.
-                None if real_dir => walk_dir(&path, comps, ignore, allow_symlinks, entries, dirs),
-                None => Ok(()),
+        let real_dir = lstat.is_dir();
+        match classify(&path, lstat, allow_symlinks)? {
+            Some(file) => entries.push((name, file)),
+            // Real directories are entered; linked ones never are.
+            None if real_dir => {
+                name.push('/');
+                walk_dir(&path, &name, ignore, allow_symlinks, entries, dirs)?;
             }
-        };
-        comps.pop();
-        result?;
+            None => {}
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! "racy": it may change again within the same timestamp tick without any field changing, so
 //! it is read again at the next check whatever its metadata says.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 /// Files changed this close (nanoseconds) to the moment they were looked at are read again at
@@ -141,93 +142,92 @@ pub struct Change {
     pub kind: ChangeKind,
 }
 
-/// The files of a model and their stamps, sorted by name (byte order), and when they were taken.
+/// The files of a model and their stamps, in the order the walk found them (the same order
+/// again while no directory changes), and when they were taken.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
-    /// `(name, stamp)`, sorted by name, names unique.
+    /// `(name, stamp)`, names unique.
     pub entries: Vec<(String, EntryStamp)>,
     /// When the walk started, nanoseconds since the epoch.
     pub taken_ns: i128,
 }
 
 impl Snapshot {
-    /// A snapshot from entries in any order.
-    pub fn new(mut entries: Vec<(String, EntryStamp)>, taken_ns: i128) -> Self {
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        entries.dedup_by(|a, b| a.0 == b.0);
+    /// A snapshot from entries in walk order (names unique).
+    pub fn new(entries: Vec<(String, EntryStamp)>, taken_ns: i128) -> Self {
         Self { entries, taken_ns }
     }
 
-    /// The stamp of a name.
-    pub fn get(&self, name: &str) -> Option<&EntryStamp> {
-        self.entries
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| &self.entries[i].1)
+    /// The stamps by name.
+    pub fn index(&self) -> HashMap<&str, &EntryStamp> {
+        self.entries.iter().map(|(n, s)| (n.as_str(), s)).collect()
     }
 
-    /// Drops a name (so that the next diff reports it as added and it is read again).
-    pub fn forget(&mut self, name: &str) {
-        if let Ok(i) = self.entries.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            self.entries.remove(i);
-        }
+    /// Drops names (so that the next diff reports them as added and they are read again).
+    pub fn forget(&mut self, names: &BTreeSet<&str>) {
+        self.entries.retain(|(n, _)| !names.contains(n.as_str()));
+    }
+}
+
+/// What changed between two stamps of one name, if anything.
+fn compare(was: &EntryStamp, now: &EntryStamp, old_taken_ns: i128) -> Option<ChangeKind> {
+    let mut fields = was.file.differences(&now.file);
+    fields.link = match (was.link, now.link) {
+        (None, None) => false,
+        (Some(x), Some(y)) => x.differences(&y).any(),
+        _ => true,
+    };
+    if fields.any() {
+        Some(ChangeKind::Modified(fields))
+    } else if was.is_racy(old_taken_ns) {
+        Some(ChangeKind::Racy)
+    } else {
+        None
     }
 }
 
 /// The files that differ between an old and a new snapshot, in name order: added, removed,
 /// metadata changed, or unchanged but racy in the old snapshot (changed within the timestamp
-/// granularity of when it was taken).
+/// granularity of when it was taken). When the walk found the same names in the same order
+/// (no directory changed), the stamps are compared pairwise without any lookup.
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
-    let mut out = Vec::new();
-    let (mut i, mut j) = (0, 0);
     let (a, b) = (&old.entries, &new.entries);
-    while i < a.len() || j < b.len() {
-        let order = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) => x.0.cmp(&y.0),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, _) => std::cmp::Ordering::Greater,
-        };
-        match order {
-            std::cmp::Ordering::Less => {
+    let mut out = Vec::new();
+    let same_names = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0);
+    if same_names {
+        for ((name, was), (_, now)) in a.iter().zip(b) {
+            if let Some(kind) = compare(was, now, old.taken_ns) {
                 out.push(Change {
-                    name: a[i].0.clone(),
+                    name: name.clone(),
+                    kind,
+                });
+            }
+        }
+    } else {
+        let before = old.index();
+        let after = new.index();
+        for (name, now) in b {
+            let kind = match before.get(name.as_str()) {
+                Some(was) => compare(was, now, old.taken_ns),
+                None => Some(ChangeKind::Added),
+            };
+            if let Some(kind) = kind {
+                out.push(Change {
+                    name: name.clone(),
+                    kind,
+                });
+            }
+        }
+        for (name, _) in a {
+            if !after.contains_key(name.as_str()) {
+                out.push(Change {
+                    name: name.clone(),
                     kind: ChangeKind::Removed,
                 });
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(Change {
-                    name: b[j].0.clone(),
-                    kind: ChangeKind::Added,
-                });
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                let (was, now) = (&a[i].1, &b[j].1);
-                let mut fields = was.file.differences(&now.file);
-                fields.link = match (was.link, now.link) {
-                    (None, None) => false,
-                    (Some(x), Some(y)) => x.differences(&y).any(),
-                    _ => true,
-                };
-                let kind = if fields.any() {
-                    Some(ChangeKind::Modified(fields))
-                } else if was.is_racy(old.taken_ns) {
-                    Some(ChangeKind::Racy)
-                } else {
-                    None
-                };
-                if let Some(kind) = kind {
-                    out.push(Change {
-                        name: a[i].0.clone(),
-                        kind,
-                    });
-                }
-                i += 1;
-                j += 1;
             }
         }
     }
+    out.sort_by(|x, y| x.name.cmp(&y.name));
     out
 }
 
@@ -354,14 +354,24 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_sort_and_look_up_and_forget_names() {
-        let mut s = snap(&[("z", stamp(1, 1)), ("a", stamp(2, 2)), ("m/x", stamp(3, 3))]);
-        let names: Vec<&str> = s.entries.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["a", "m/x", "z"]);
-        assert_eq!(s.get("m/x").map(|e| e.file.ino), Some(3));
-        assert!(s.get("m").is_none());
-        s.forget("m/x");
-        assert!(s.get("m/x").is_none());
-        assert_eq!(s.entries.len(), 2);
+    fn the_walk_order_does_not_matter_and_names_can_be_forgotten() {
+        let a = snap(&[("z", stamp(1, 1)), ("a", stamp(2, 2)), ("m/x", stamp(3, 3))]);
+        let b = snap(&[("a", stamp(2, 2)), ("m/x", stamp(3, 3)), ("z", stamp(1, 1))]);
+        assert!(diff(&a, &b).is_empty());
+        let mut c = b.clone();
+        c.entries[1].1.file.size = 9;
+        assert_eq!(
+            kinds(&diff(&a, &c)),
+            vec![("m/x".to_owned(), "modified (size)".to_owned())]
+        );
+        assert_eq!(a.index().get("m/x").map(|e| e.file.ino), Some(3));
+        let mut d = a.clone();
+        d.forget(&["m/x", "a"].into_iter().collect());
+        let names: Vec<&str> = d.entries.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["z"]);
+        assert_eq!(
+            kinds(&diff(&d, &a)),
+            [("a", "added"), ("m/x", "added")].map(|(n, k)| (n.to_owned(), k.to_owned()))
+        );
     }
 }
