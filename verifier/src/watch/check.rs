@@ -106,8 +106,9 @@ impl TrustStamp {
 
 #[derive(Debug)]
 struct ModelState {
-    /// The local manifest as last computed (updated file by file).
-    local: Manifest,
+    /// The local manifest as last computed (updated file by file); `None` while it equals the
+    /// signed one (so a verified model keeps one manifest in memory, not two).
+    local: Option<Manifest>,
     /// The metadata it was computed from; `None` when the metadata walk could not decide.
     scan: Option<Scan>,
     /// The comparison of `local` with the signed manifest.
@@ -150,7 +151,9 @@ impl<F> Checker<F> {
         if m.verdict != Verdict::Verified {
             return None;
         }
-        let digest = format!("sha256:{}", hex::encode(m.local.root_digest()));
+        let (signed, _) = self.signed.as_ref()?;
+        let local = m.local.as_ref().unwrap_or(&signed.expected);
+        let digest = format!("sha256:{}", hex::encode(local.root_digest()));
         let (files, bytes) = m.scan.as_ref().map_or((0, 0), |s| {
             let e = &s.snapshot.entries;
             (e.len() as u64, e.iter().map(|(_, st)| st.file.size).sum())
@@ -304,8 +307,9 @@ fn full(signed: &SignedModel, report: &mut CheckReport) -> Result<ModelState, Fa
             report.files_read = computed.files;
             report.bytes_read = computed.bytes;
             let verdict = compare(&computed.manifest, &signed.expected);
+            let local = (verdict != Verdict::Verified).then_some(computed.manifest);
             Ok(ModelState {
-                local: computed.manifest,
+                local,
                 scan,
                 verdict,
             })
@@ -320,10 +324,8 @@ fn full(signed: &SignedModel, report: &mut CheckReport) -> Result<ModelState, Fa
 /// `--skip-initial`: the model is taken to be as signed; only its metadata is recorded.
 fn baseline(signed: &SignedModel) -> Option<Result<ModelState, Failure>> {
     let scan = scan::scan(signed).ok()?;
-    let mut local = signed.expected.clone();
-    local.model_name = signed.spec.model_name();
     Some(Ok(ModelState {
-        local,
+        local: None,
         scan: Some(scan),
         verdict: Verdict::Verified,
     }))
@@ -405,14 +407,18 @@ fn cheap(
         &ProgressBar::hidden(),
     ) {
         Ok(digests) => {
-            state
-                .local
+            let local = state.local.get_or_insert_with(|| {
+                let mut m = signed.expected.clone();
+                m.model_name = spec.model_name();
+                m
+            });
+            local
                 .resources
                 .retain(|k, _| !names.contains(k.file_name()));
             let algorithm: std::sync::Arc<str> = spec.hashing.resource_algorithm().into();
             for (key, d) in keys.into_iter().zip(digests) {
                 report.bytes_read += d.bytes;
-                state.local.resources.insert(
+                local.resources.insert(
                     key,
                     Digest {
                         algorithm: algorithm.clone(),
@@ -420,7 +426,10 @@ fn cheap(
                     },
                 );
             }
-            state.verdict = compare(&state.local, &signed.expected);
+            state.verdict = compare(local, &signed.expected);
+            if state.verdict == Verdict::Verified {
+                state.local = None;
+            }
         }
         Err(e) => {
             // Read them again at the next check, whatever their metadata says then.
