@@ -30,13 +30,17 @@ demo: ## Verify the bundled signed model (succeeds), then its tampered copy (fai
 	cd testdata && ../target/release/model-verifier verify key model --signature signatures/key.sig --public_key keys/signing-key.pub
 	cd testdata && ! ../target/release/model-verifier verify key model-tampered --signature signatures/key.sig --public_key keys/signing-key.pub
 
-.PHONY: bench bench-compare bench-webhook
+.PHONY: bench bench-compare bench-webhook bench-watch
 bench: ## Criterion benchmarks of the hashing engine
 	$(CARGO) bench -p model-verifier-benches
 bench-compare: ## model-verifier vs Python model_signing vs openssl/cat, one run (needs ~7 GB in /var/tmp)
 	bash .ci/install.sh
 	$(CARGO) build --release --locked -p model-verifier
 	python3 benches/compare.py --verifier target/release/model-verifier
+bench-watch: ## watch: re-check cost (10,000 files; 2 GiB in 4 files), idle RSS/CPU, change-to-NotReady, on the image's static binary (~2.2 GB in /var/tmp)
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target x86_64-unknown-linux-gnu \
+	  -p model-verifier -p model-verifier-benches --bin model-verifier --bin watch-bench
+	T=$${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release; $$T/watch-bench --verifier $$T/model-verifier
 bench-webhook: ## Webhook p50/p99, errors and operator RSS at 100, 500, 2000 req/s over TLS on loopback
 	CARGO="$(CARGO)" benches/webhook.sh
 

@@ -2,7 +2,8 @@
 # Builds the two container images from static release binaries, without a Docker daemon:
 #   localhost/model-validation-operator:$TAG   (images/Containerfile.operator)
 #   localhost/model-verifier:$TAG              (images/Containerfile.verifier; also answers to
-#                                               /usr/local/bin/model_signing)
+#                                               /usr/local/bin/model_signing and
+#                                               /usr/local/bin/validation-agent)
 # and writes each as an OCI archive, ready for "ctr images import" / "podman load".
 #
 #   images/build.sh [operator|verifier]...      default: both
@@ -70,7 +71,12 @@ for w in "${WHICH[@]}"; do
   install -m 0755 "$src" "$ctx/rootfs/usr/local/bin/$bin"
   # symbols are of no use in the image (about -15%); panics still print their message
   if command -v strip >/dev/null 2>&1; then strip "$ctx/rootfs/usr/local/bin/$bin"; fi
-  if [ "$w" = verifier ]; then ln -s "$bin" "$ctx/rootfs/usr/local/bin/model_signing"; fi
+  # The verifier also answers as upstream's two programs: model_signing (one-shot) and
+  # validation-agent (continuous; it picks its arguments by the name it is run under).
+  if [ "$w" = verifier ]; then
+    ln -s "$bin" "$ctx/rootfs/usr/local/bin/model_signing"
+    ln -s "$bin" "$ctx/rootfs/usr/local/bin/validation-agent"
+  fi
   cp "$HERE/Containerfile.$w" "$ctx/Containerfile"
   log "building $img with $TOOL"
   case "$TOOL" in

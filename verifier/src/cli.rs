@@ -316,7 +316,7 @@ pub(crate) fn run_verify<V: SignatureVerifier, E: Display>(
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -359,21 +359,21 @@ fn read_input(path: &std::path::Path) -> Result<Vec<u8>, String> {
     model_verifier::verify::read_small_file(&pathlib(path))
 }
 
-fn key_verifier(args: &mv_shared::verify::KeyArgs) -> Result<KeyVerifier, String> {
+pub(crate) fn key_verifier(args: &mv_shared::verify::KeyArgs) -> Result<KeyVerifier, String> {
     let pem = read_input(&args.public_key)?;
     KeyVerifier::from_pem(&pem).map_err(|e| e.to_string())
 }
 
 /// The CA bundles tried when `verify certificate` gets no `--certificate_chain` (Python then
 /// trusts certifi's Mozilla bundle; we use the system's copy of the same list).
-const SYSTEM_CA_BUNDLES: [&str; 4] = [
+pub(crate) const SYSTEM_CA_BUNDLES: [&str; 4] = [
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
     "/etc/ssl/cert.pem",
     "/etc/ssl/ca-bundle.pem",
 ];
 
-fn certificate_verifier(
+pub(crate) fn certificate_verifier(
     args: &mv_shared::verify::CertificateArgs,
 ) -> Result<CertificateVerifier, String> {
     let verifier = if args.certificate_chain.is_empty() {

@@ -254,6 +254,27 @@ pub struct ItemDigest {
     pub bytes: u64,
 }
 
+/// Opens a file to hash and returns its size. The walk found a regular file here, but it may
+/// have been replaced since (`watch` reads files that are being changed): the open does not
+/// block on a FIFO, and anything but a regular file is refused.
+fn open_regular(path: &std::path::Path) -> io::Result<(File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (it was replaced after the walk)",
+        ));
+    }
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok((file, meta.len()))
+}
+
 thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
@@ -270,8 +291,7 @@ pub fn hash_item(
         path: item.path.clone(),
         source,
     };
-    let mut file = File::open(&item.path).map_err(io_err)?;
-    let size = file.metadata().map_err(io_err)?.len();
+    let (mut file, size) = open_regular(&item.path).map_err(io_err)?;
     let end = item.end.unwrap_or(size);
     let len = end.saturating_sub(item.start);
     if algorithm == HashAlgorithm::Blake3 && end <= size && len >= MMAP_MIN {
@@ -548,6 +568,32 @@ pub fn shard_ranges(size: u64, shard_size: u64) -> impl Iterator<Item = (u64, u6
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn a_fifo_or_directory_in_place_of_a_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("weights.bin");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        for path in [fifo, dir.path().to_owned()] {
+            let item = HashItem {
+                path,
+                start: 0,
+                end: None,
+                size_hint: 1,
+            };
+            let err = hash_item(&item, HashAlgorithm::Sha256, true, &ProgressBar::hidden())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
+    }
 
     #[test]
     fn known_digests_of_the_empty_string() {

@@ -21,3 +21,4 @@ pub mod statement;
 mod stream;
 pub mod verify;
 pub mod walk;
+pub mod watch;

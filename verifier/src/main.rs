@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mv_shared::verify::{VerifyCommand, VerifyMethod};
 
+mod agent;
 mod cli;
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,10 @@ enum Command {
     Sign(cli::SignMethod),
     /// Print the model's root digest (`sha256:<hex>`), as `model_signing digest`.
     Digest(cli::DigestArgs),
+    /// Verify, then keep checking (continuous validation), with `/ready` and `/healthz` probes.
+    /// Also run as `validation-agent`, upstream's agent.
+    #[command(visible_alias = "validation-agent")]
+    Watch(agent::WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,12 +58,21 @@ fn main() -> ExitCode {
         Command::Verify { method } => cli::verify(VerifyCommand { method }),
         Command::Sign(method) => cli::sign(method),
         Command::Digest(args) => cli::digest(&args),
+        Command::Watch(args) => agent::watch(args),
     }
 }
 
 /// `verify MODEL ...` without a method means `verify sigstore MODEL ...` (as `model_signing`).
+/// Run as `validation-agent` (upstream's agent), the arguments are those of `watch`.
 fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.collect();
+    let program = args.first().map(std::path::Path::new);
+    if program
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == agent::AGENT_NAME)
+    {
+        args.insert(1, "watch".into());
+    }
     // The first token that is not a global option is the command.
     let mut i = 1;
     while i < args.len()
@@ -69,6 +83,11 @@ fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     if args.get(i).is_some_and(|a| a == "verify") {
         let rest = args.split_off(i + 1);
         args.extend(mv_shared::verify::default_method(rest));
+    } else if args
+        .get(i)
+        .is_some_and(|a| a == "watch" || a == agent::AGENT_NAME)
+    {
+        return agent::normalize_args(args, i + 1);
     }
     args
 }

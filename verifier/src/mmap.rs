@@ -1,4 +1,4 @@
-//! Memory maps of files: the only `unsafe` code of the verifier.
+//! Memory maps of files: with [`crate::watch::trim`], the only `unsafe` code of the verifier.
 //!
 //! Two uses:
 //! - [`with_window`]: read-only maps of bounded windows, for BLAKE3 only, where it measurably

@@ -9,10 +9,11 @@ use mv_shared::verify::{ColdReads, CommonVerifyArgs};
 use serde::Serialize;
 
 use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
-use crate::manifest::Mismatch;
+use crate::manifest::{Manifest, Mismatch};
 use crate::model::{self, ModelError, ModelSpec, Selection};
 use crate::posix;
 use crate::statement::{self, PAYLOAD_TYPE, StatementError};
+use crate::walk::IgnoreSet;
 
 /// Signature files larger than this are refused (a bundle is a few KiB).
 pub const MAX_SIGNATURE_BYTES: u64 = 64 << 20;
@@ -130,16 +131,45 @@ pub fn read_signature(path: &Path) -> Result<Vec<u8>, VerifyError> {
     })
 }
 
-/// Verifies a model with a signature method and the command line's options.
-///
-/// The local manifest is computed the way the signature was made: its serialization (files or
-/// shards, SHA-256/BLAKE2b/BLAKE3, shard size), its `allow_symlinks` and its recorded
-/// `ignore_paths` are honoured, on top of the command-line flags.
-pub fn verify_model<V: SignatureVerifier>(
+/// A signature that verified, and the model check it asks for: the signed manifest and how to
+/// rebuild the local one (the first stage of [`verify_model`], kept by `watch` between checks).
+#[derive(Debug, Clone)]
+pub struct SignedModel {
+    /// `key`, `certificate` or `sigstore`.
+    pub method: &'static str,
+    /// Who signed.
+    pub signer: String,
+    /// Warnings of the signature method.
+    pub warnings: Vec<String>,
+    /// The signed manifest.
+    pub expected: Manifest,
+    /// How the local manifest is computed (the signed serialization and the flags).
+    pub spec: ModelSpec,
+    /// The ignore set (flags, signature, git names, the signature's recorded `ignore_paths`).
+    pub ignore: IgnoreSet,
+    /// With `--ignore_unsigned_files`: the signed file names, the only files looked at.
+    pub listed: Option<Vec<String>>,
+}
+
+impl SignedModel {
+    /// Walks (or lists) and hashes the local model.
+    pub fn compute(&self) -> Result<model::Computed, ModelError> {
+        match &self.listed {
+            Some(names) => {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                model::compute(&self.spec, &self.ignore, Selection::Listed(&names))
+            }
+            None => model::compute(&self.spec, &self.ignore, Selection::Walk),
+        }
+    }
+}
+
+/// The signature stage of a verification: reads and checks the signature file and parses the
+/// signed statement; the model itself is not read.
+pub fn verify_signature<V: SignatureVerifier>(
     verifier: &V,
     args: &CommonVerifyArgs,
-) -> Result<VerifyReport, VerifyError> {
-    let started = Instant::now();
+) -> Result<SignedModel, VerifyError> {
     let bundle = read_signature(&args.signature)?;
     let envelope = verifier
         .verify_bundle(&bundle)
@@ -182,28 +212,48 @@ pub fn verify_model<V: SignatureVerifier>(
         direct_io: args.cold_reads == ColdReads::Direct,
     };
     let ignore = spec.ignore_set(&recorded)?;
-    let mut names: Vec<&str> = signed
-        .manifest
-        .resources
-        .keys()
-        .map(|k| k.file_name())
-        .collect();
-    names.dedup();
-    let selection = if args.effective_ignore_unsigned_files() {
-        Selection::Listed(&names)
-    } else {
-        Selection::Walk
-    };
-    let computed = model::compute(&spec, &ignore, selection)?;
-    computed.manifest.check_against(&signed.manifest)?;
-    Ok(VerifyReport {
-        method: verifier.method().to_owned(),
+    let listed = args.effective_ignore_unsigned_files().then(|| {
+        let mut names: Vec<String> = signed
+            .manifest
+            .resources
+            .keys()
+            .map(|k| k.file_name().to_owned())
+            .collect();
+        names.dedup();
+        names
+    });
+    Ok(SignedModel {
+        method: verifier.method(),
         signer,
+        warnings,
+        expected: signed.manifest,
+        spec,
+        ignore,
+        listed,
+    })
+}
+
+/// Verifies a model with a signature method and the command line's options.
+///
+/// The local manifest is computed the way the signature was made: its serialization (files or
+/// shards, SHA-256/BLAKE2b/BLAKE3, shard size), its `allow_symlinks` and its recorded
+/// `ignore_paths` are honoured, on top of the command-line flags.
+pub fn verify_model<V: SignatureVerifier>(
+    verifier: &V,
+    args: &CommonVerifyArgs,
+) -> Result<VerifyReport, VerifyError> {
+    let started = Instant::now();
+    let signed = verify_signature(verifier, args)?;
+    let computed = signed.compute()?;
+    computed.manifest.check_against(&signed.expected)?;
+    Ok(VerifyReport {
+        method: signed.method.to_owned(),
+        signer: signed.signer,
         model: args.model_path.clone(),
         root_digest: format!("sha256:{}", hex::encode(computed.manifest.root_digest())),
         files: computed.files,
         bytes: computed.bytes,
         seconds: started.elapsed().as_secs_f64(),
-        warnings,
+        warnings: signed.warnings,
     })
 }
