@@ -1,6 +1,5 @@
 //! Verifying a model: signature method → signed statement → local manifest → comparison.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,8 +13,16 @@ use crate::model::{self, ModelError, ModelSpec, Selection};
 use crate::posix;
 use crate::statement::{self, PAYLOAD_TYPE, StatementError};
 
-/// Signature files larger than this are refused (a bundle is a few KiB).
-pub const MAX_SIGNATURE_BYTES: u64 = 64 << 20;
+/// Signature (and key, certificate, trust) files larger than this are refused before parsing.
+///
+/// Why 8 MiB: the bulk of a bundle is the statement, about 130 bytes per file of the model
+/// (200 bytes as base64), so 8 MiB carries the signature of a model of about 40,000 files, more
+/// than real models have (a 100-file model signs in about 20 KiB). The cap bounds the verifier's
+/// memory: the Sigstore method holds the file, a JSON tree of its strings, the decoded payload
+/// and the keyless engine's copy at once, about 5 times the file, which must fit in the 64 MiB
+/// peak that `tests/memory_limits.rs` measures (issue 18: the cap was 64 MiB, and a crafted
+/// 63 MiB signature peaked at 2.4 GB).
+pub const MAX_SIGNATURE_BYTES: u64 = 8 << 20;
 
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,16 +113,46 @@ pub fn python_os_error(e: &io::Error, path: &Path) -> String {
 
 /// Reads a small input file (signature, key, certificate chain, trust config), refusing anything
 /// over [`MAX_SIGNATURE_BYTES`]; errors are worded like Python's `OSError`.
+///
+/// The file is opened with `O_NONBLOCK` and refused unless it is a regular file: opening a FIFO
+/// for reading would otherwise block until a writer appears (forever), and a device or
+/// directory is never a signature (issue 18).
 pub fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| python_os_error(&e, path))?;
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| python_os_error(&e, path))?;
+    let meta = file.metadata().map_err(|e| python_os_error(&e, path))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!(
+            "{} is {what}; signatures, keys, certificates and trust configs must be regular files",
+            posix::repr_str(&path.to_string_lossy())
+        ));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_SIGNATURE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| python_os_error(&e, path))?;
     if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
         return Err(format!(
-            "'{}' is larger than {} MiB; signatures, keys and certificates are a few KiB",
-            path.display(),
+            "{} is larger than {} MiB; signatures, keys and certificates are a few KiB",
+            posix::repr_str(&path.to_string_lossy()),
             MAX_SIGNATURE_BYTES >> 20
         ));
     }
