@@ -8,7 +8,7 @@ use mv_shared::verify::{ColdReads, CommonVerifyArgs};
 use serde::Serialize;
 
 use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
-use crate::manifest::Mismatch;
+use crate::manifest::{Manifest, Mismatch};
 use crate::model::{self, ModelError, ModelSpec, Selection};
 use crate::posix;
 use crate::statement::{self, PAYLOAD_TYPE, StatementError};
@@ -67,11 +67,20 @@ pub enum VerifyError {
     #[error(transparent)]
     Statement(#[from] StatementError),
     /// A validly signed but empty manifest would verify any model: refused.
-    #[error("The signature covers no files; refusing to accept it as a verification of '{}'", model.display())]
+    #[error(
+        "The signature covers no files; refusing to accept it as a verification of '{}'",
+        posix::shown(model)
+    )]
     EmptyManifest {
         /// The model path.
         model: PathBuf,
     },
+    /// The local policy says "no symlinks" (`--no-allow_symlinks`) but the signature was made
+    /// with symlinks followed.
+    #[error(
+        "The signature was made with symbolic links followed (allow_symlinks: true), but symlinks are not allowed here (--no-allow_symlinks); refusing it"
+    )]
+    SymlinksNotAllowed,
     /// The model could not be walked or read.
     #[error(transparent)]
     Model(#[from] ModelError),
@@ -89,6 +98,7 @@ impl VerifyError {
             Self::PayloadType(_) | Self::Statement(_) | Self::EmptyManifest { .. } => {
                 "statement-invalid"
             }
+            Self::SymlinksNotAllowed => "policy-refused",
             Self::Model(_) => "model-unreadable",
             Self::Mismatch(_) => "model-mismatch",
         }
@@ -205,16 +215,20 @@ pub fn verify_model<V: SignatureVerifier>(
         .as_ref()
         .map(|s| s.ignore_paths.clone())
         .unwrap_or_default();
+    let recorded_symlinks = signed
+        .serialization
+        .as_ref()
+        .is_some_and(|s| s.allow_symlinks);
+    // A local policy can only restrict what the signature recorded (OMS v1.0 §6.1.1).
+    if args.symlink_policy() == Some(false) && recorded_symlinks {
+        return Err(VerifyError::SymlinksNotAllowed);
+    }
     let spec = ModelSpec {
         model_path: args.model_path.clone(),
         ignore_paths: args.ignore_paths.clone(),
         signature_path: Some(args.signature.clone()),
         ignore_git_paths: args.effective_ignore_git_paths(),
-        allow_symlinks: args.allow_symlinks
-            || signed
-                .serialization
-                .as_ref()
-                .is_some_and(|s| s.allow_symlinks),
+        allow_symlinks: args.symlink_policy() == Some(true) || recorded_symlinks,
         hashing: signed.hashing(),
         direct_io: args.cold_reads == ColdReads::Direct,
     };
@@ -231,7 +245,11 @@ pub fn verify_model<V: SignatureVerifier>(
     } else {
         Selection::Walk
     };
-    let computed = model::compute(&spec, &ignore, selection)?;
+    // Names first: an extra or missing file fails before any byte is hashed (issue 18: an
+    // unsigned 1 TiB sparse file was hashed for 15 minutes before being reported).
+    let plan = model::plan(&spec, &ignore, selection)?;
+    Manifest::check_names(&spec.model_name(), &plan.keys, &signed.manifest)?;
+    let computed = model::hash(&spec, plan)?;
     computed.manifest.check_against(&signed.manifest)?;
     Ok(VerifyReport {
         method: verifier.method().to_owned(),
