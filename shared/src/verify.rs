@@ -154,8 +154,21 @@ pub struct CommonVerifyArgs {
     )]
     pub no_ignore_git_paths: bool,
     /// Follow symbolic links to files (a link to a directory contributes nothing).
-    #[arg(long = "allow_symlinks", visible_alias = "allow-symlinks")]
+    #[arg(
+        long = "allow_symlinks",
+        visible_alias = "allow-symlinks",
+        overrides_with = "no_allow_symlinks"
+    )]
     pub allow_symlinks: bool,
+    /// Extension: an explicit "no symlinks" policy. A signature that records
+    /// `allow_symlinks: true` is refused instead of being verified with symlinks followed.
+    /// Without either flag the policy recorded in the signature applies (OMS v1.0 §6.1.1).
+    #[arg(
+        long = "no-allow_symlinks",
+        visible_alias = "no-allow-symlinks",
+        overrides_with = "allow_symlinks"
+    )]
+    pub no_allow_symlinks: bool,
     /// Only check the files the signature lists; unsigned extra files are not looked at.
     #[arg(
         long = "ignore_unsigned_files",
@@ -209,6 +222,7 @@ impl CommonVerifyArgs {
             ignore_git_paths: false,
             no_ignore_git_paths: false,
             allow_symlinks: false,
+            no_allow_symlinks: false,
             ignore_unsigned_files: false,
             no_ignore_unsigned_files: false,
             output: OutputFormat::Text,
@@ -221,6 +235,16 @@ impl CommonVerifyArgs {
     /// Whether the top-level git paths are left out (the last of the two flags wins).
     pub fn effective_ignore_git_paths(&self) -> bool {
         !self.no_ignore_git_paths
+    }
+
+    /// The local symlink policy: `Some(true)` with `--allow_symlinks`, `Some(false)` with
+    /// `--no-allow_symlinks` (the last of the two wins), `None` when neither is given.
+    pub fn symlink_policy(&self) -> Option<bool> {
+        match (self.allow_symlinks, self.no_allow_symlinks) {
+            (_, true) => Some(false),
+            (true, false) => Some(true),
+            (false, false) => None,
+        }
     }
 
     /// Whether only the signed files are checked.
@@ -263,8 +287,11 @@ impl VerifyCommand {
         if c.no_ignore_git_paths {
             out.push("--no-ignore-git-paths".into());
         }
-        if c.allow_symlinks {
-            out.push("--allow_symlinks".into());
+        match c.symlink_policy() {
+            Some(true) => out.push("--allow_symlinks".into()),
+            // Not a model_signing flag: only for the native verifier.
+            Some(false) => out.push("--no-allow_symlinks".into()),
+            None => {}
         }
         if c.ignore_unsigned_files {
             out.push("--ignore_unsigned_files".into());
@@ -480,6 +507,27 @@ mod tests {
             "--no-ignore-git-paths",
         ]);
         assert!(!cmd.method.common().effective_ignore_git_paths());
+    }
+
+    #[test]
+    fn symlink_policy_is_unset_allow_or_deny_and_round_trips() {
+        let base = ["key", "m", "--signature", "s", "--public_key", "k"];
+        for (extra, want) in [
+            (&[][..], None),
+            (&["--allow_symlinks"][..], Some(true)),
+            (&["--no-allow_symlinks"][..], Some(false)),
+            (&["--no-allow-symlinks"][..], Some(false)),
+            (
+                &["--allow_symlinks", "--no-allow_symlinks"][..],
+                Some(false),
+            ),
+            (&["--no-allow_symlinks", "--allow-symlinks"][..], Some(true)),
+        ] {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            let cmd = parse(&args);
+            assert_eq!(cmd.method.common().symlink_policy(), want, "{extra:?}");
+            roundtrip(&cmd);
+        }
     }
 
     #[test]

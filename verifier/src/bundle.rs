@@ -39,6 +39,9 @@ pub enum BundleError {
     /// The file is not JSON at all.
     #[error("the signature is not valid JSON: {0}")]
     NotJson(serde_json::Error),
+    /// More JSON values than any real bundle has (refused before a tree is built).
+    #[error("the signature is not a Sigstore bundle: {0}")]
+    TooManyValues(#[from] crate::json_limits::TooManyValues),
     /// The top level is not a JSON object.
     #[error("the signature is not a Sigstore bundle: expected a JSON object at the top level")]
     NotAnObject,
@@ -355,6 +358,7 @@ pub struct Signature {
 impl Bundle {
     /// Parses a bundle without any pre-processing (the Sigstore method).
     pub fn from_json(json: &[u8]) -> Result<Self, BundleError> {
+        crate::json_limits::check(json, crate::json_limits::MAX_JSON_VALUES)?;
         let value: serde_json::Value =
             serde_json::from_slice(json).map_err(BundleError::NotJson)?;
         Self::from_value(value)
@@ -365,6 +369,7 @@ impl Bundle {
     /// `publicKey.hint` becomes `null`, and the legacy `publicKey.rawBytes` / `keyDetails` are
     /// dropped unread.
     pub fn from_json_key_or_certificate(json: &[u8]) -> Result<Self, BundleError> {
+        crate::json_limits::check(json, crate::json_limits::MAX_JSON_VALUES)?;
         let mut value: serde_json::Value =
             serde_json::from_slice(json).map_err(BundleError::NotJson)?;
         let top = value.as_object_mut().ok_or(BundleError::NotAnObject)?;

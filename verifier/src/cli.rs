@@ -381,7 +381,7 @@ pub(crate) fn certificate_verifier(
         let pem = env
             .into_iter()
             .chain(SYSTEM_CA_BUNDLES.iter().map(PathBuf::from))
-            .find_map(|p| std::fs::read(p).ok())
+            .find_map(|p| model_verifier::verify::read_small_file(&p).ok())
             .unwrap_or_default();
         CertificateVerifier::from_system_bundle(&pem)
     } else {

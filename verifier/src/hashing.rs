@@ -225,7 +225,7 @@ pub struct HashItem {
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     /// The file could not be opened or read.
-    #[error("Cannot read '{path}': {source}")]
+    #[error("Cannot read '{}': {source}", crate::posix::shown(path))]
     Io {
         /// The file, as built from the model path.
         path: PathBuf,
@@ -234,7 +234,10 @@ pub enum HashError {
         source: io::Error,
     },
     /// The file became shorter than a shard that the walk found in it.
-    #[error("'{path}' changed while it was hashed: expected bytes up to {expected}, found {found}")]
+    #[error(
+        "'{}' changed while it was hashed: expected bytes up to {expected}, found {found}",
+        crate::posix::shown(path)
+    )]
     Truncated {
         /// The file.
         path: PathBuf,

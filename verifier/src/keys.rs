@@ -629,9 +629,15 @@ impl SignatureVerifier for KeyVerifier {
         {
             return Err(KeyVerifyError::InvalidSignature(self.key.curve()));
         }
+        // Move the payload out instead of copying it (a large model's statement is MiBs).
+        let payload_type = envelope.payload_type.clone();
+        let payload = bundle
+            .dsse_envelope
+            .map(|e| e.payload.0)
+            .unwrap_or_default();
         Ok(VerifiedEnvelope {
-            payload_type: envelope.payload_type.clone(),
-            payload: envelope.payload.0.clone(),
+            payload_type,
+            payload,
             signer: format!("public key sha256:{}", self.hint),
             warnings,
         })

@@ -89,12 +89,13 @@ pub struct Digest {
 }
 
 impl Digest {
-    /// `Digest(algorithm='sha256', digest_value=b'...')`, as Python prints it.
-    pub fn python_repr(&self) -> String {
+    /// `<algorithm>:<lower hex>` (`sha256:9f86…`), as mismatch messages print a digest: a
+    /// person can compare it with `sha256sum` output, unlike a Python byte repr.
+    pub fn readable(&self) -> String {
         format!(
-            "Digest(algorithm={}, digest_value={})",
-            posix::repr_str(&self.algorithm),
-            posix::repr_bytes(&self.value)
+            "{}:{}",
+            posix::escape_controls(&self.algorithm),
+            hex::encode(&self.value)
         )
     }
 }
@@ -124,19 +125,9 @@ impl Manifest {
 
     /// Compares with the signed manifest; `Err` carries the `Signature mismatch: [...]` message.
     pub fn check_against(&self, expected: &Manifest) -> Result<(), Mismatch> {
-        let mut extra: Vec<String> = self
-            .resources
-            .keys()
-            .filter(|k| !expected.resources.contains_key(k))
-            .map(ResourceKey::identifier)
-            .collect();
-        let mut missing: Vec<String> = expected
-            .resources
-            .keys()
-            .filter(|k| !self.resources.contains_key(k))
-            .map(ResourceKey::identifier)
-            .collect();
-        let mut changed: Vec<(String, &Digest, &Digest)> = expected
+        let extra = extra_keys(self.resources.keys(), expected);
+        let missing = missing_keys(|k| self.resources.contains_key(k), expected);
+        let changed: Vec<(String, &Digest, &Digest)> = expected
             .resources
             .iter()
             .filter_map(|(k, want)| {
@@ -144,42 +135,84 @@ impl Manifest {
                 (got != want).then(|| (k.identifier(), want, got))
             })
             .collect();
-        if extra.is_empty() && missing.is_empty() && changed.is_empty() {
-            return Ok(());
-        }
-        // Plain string order here (unlike the manifest order), as model_signing prints it.
-        extra.sort();
-        missing.sort();
-        changed.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut diffs = Vec::new();
-        if !extra.is_empty() {
-            diffs.push(format!(
-                "Extra files found in model '{}': {}",
-                self.model_name,
-                extra.join(", ")
-            ));
-        }
-        if !missing.is_empty() {
-            diffs.push(format!(
-                "Missing files in model '{}': {}",
-                self.model_name,
-                missing.join(", ")
-            ));
-        }
-        for (id, want, got) in &changed {
-            diffs.push(format!(
-                "Hash mismatch for '{id}': Expected '{}', Actual '{}'",
-                want.python_repr(),
-                got.python_repr()
-            ));
-        }
-        Err(Mismatch {
-            extra: extra.len(),
-            missing: missing.len(),
-            changed: changed.len(),
-            message: format!("Signature mismatch: {}", posix::repr_str_list(&diffs)),
-        })
+        mismatch(&self.model_name, extra, missing, changed)
     }
+
+    /// The name check that runs before any byte is hashed: the local resources (`keys`, from
+    /// the walk and the file sizes) against the signed ones. Extra or missing resources fail
+    /// here, so an unsigned file is never read (a huge extra file costs nothing).
+    pub fn check_names<'k>(
+        model_name: &str,
+        keys: impl IntoIterator<Item = &'k ResourceKey> + Clone,
+        expected: &Manifest,
+    ) -> Result<(), Mismatch> {
+        let local: std::collections::BTreeSet<&ResourceKey> = keys.clone().into_iter().collect();
+        let extra = extra_keys(keys, expected);
+        let missing = missing_keys(|k| local.contains(k), expected);
+        mismatch(model_name, extra, missing, Vec::new())
+    }
+}
+
+fn extra_keys<'k>(
+    keys: impl IntoIterator<Item = &'k ResourceKey>,
+    expected: &Manifest,
+) -> Vec<String> {
+    keys.into_iter()
+        .filter(|k| !expected.resources.contains_key(k))
+        .map(ResourceKey::identifier)
+        .collect()
+}
+
+fn missing_keys(has: impl Fn(&ResourceKey) -> bool, expected: &Manifest) -> Vec<String> {
+    expected
+        .resources
+        .keys()
+        .filter(|k| !has(k))
+        .map(ResourceKey::identifier)
+        .collect()
+}
+
+/// `model_signing`'s `Signature mismatch: [...]` message, or `Ok` when nothing differs.
+fn mismatch(
+    model_name: &str,
+    mut extra: Vec<String>,
+    mut missing: Vec<String>,
+    mut changed: Vec<(String, &Digest, &Digest)>,
+) -> Result<(), Mismatch> {
+    if extra.is_empty() && missing.is_empty() && changed.is_empty() {
+        return Ok(());
+    }
+    // Plain string order here (unlike the manifest order), as model_signing prints it.
+    extra.sort();
+    missing.sort();
+    changed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut diffs = Vec::new();
+    if !extra.is_empty() {
+        diffs.push(format!(
+            "Extra files found in model '{model_name}': {}",
+            extra.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        diffs.push(format!(
+            "Missing files in model '{model_name}': {}",
+            missing.join(", ")
+        ));
+    }
+    // model_signing's sentence, with readable digests instead of its byte reprs.
+    for (id, want, got) in &changed {
+        diffs.push(format!(
+            "Hash mismatch for '{id}': Expected '{}', Actual '{}'",
+            want.readable(),
+            got.readable()
+        ));
+    }
+    Err(Mismatch {
+        extra: extra.len(),
+        missing: missing.len(),
+        changed: changed.len(),
+        message: format!("Signature mismatch: {}", posix::repr_str_list(&diffs)),
+    })
 }
 
 /// SHA-256 over the concatenated raw digests, in the order given.
@@ -273,10 +306,41 @@ mod tests {
             err.message,
             "Signature mismatch: [\"Extra files found in model 'local-name': new.txt, new/x\", \
              \"Missing files in model 'local-name': gone\", \
-             \"Hash mismatch for 'b': Expected 'Digest(algorithm='sha256', digest_value=b'\\\\x00\\\\x01')', \
-             Actual 'Digest(algorithm='sha256', digest_value=b'\\\\x00\\\\x02')'\"]"
+             \"Hash mismatch for 'b': Expected 'sha256:0001', Actual 'sha256:0002'\"]"
         );
         assert!(local.check_against(&local.clone()).is_ok());
+    }
+
+    #[test]
+    fn names_match_exactly_not_by_components() {
+        // A signed `/a.txt` or `//a.txt` is not the local file `a.txt` (issue 18): the
+        // ordering once dropped the leading slashes and the map's lookup followed it.
+        for (signed_name, shard) in [("/a.txt", false), ("//a.txt", false), ("/a.txt", true)] {
+            let key = |n: &str| {
+                if shard {
+                    ResourceKey::Shard {
+                        name: n.into(),
+                        start: 0,
+                        end: 1,
+                    }
+                } else {
+                    file(n)
+                }
+            };
+            let mut signed = Manifest::new("m");
+            signed.resources.insert(key(signed_name), sha(&[1]));
+            let mut local = Manifest::new("m");
+            local.resources.insert(key("a.txt"), sha(&[1]));
+            let err = local.check_against(&signed).unwrap_err();
+            assert_eq!(
+                (err.extra, err.missing, err.changed),
+                (1, 1, 0),
+                "{signed_name}"
+            );
+            // Both spellings can be in one manifest.
+            signed.resources.insert(key("a.txt"), sha(&[2]));
+            assert_eq!(signed.resources.len(), 2, "{signed_name}");
+        }
     }
 
     #[test]

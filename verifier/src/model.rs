@@ -24,6 +24,16 @@ pub enum ModelError {
     /// The current directory is needed to resolve command-line paths.
     #[error("cannot determine the current directory: {0}")]
     CurrentDir(#[source] std::io::Error),
+    /// Nothing to sign: no regular file (or, with shards, no byte) after exclusions. OMS v1.0
+    /// §6.1 and §5.2.1: an empty model must be rejected; `resources` has at least one entry.
+    #[error(
+        "the model '{}' has no file to sign after exclusions (OMS v1.0 §6.1: an empty model must be rejected)",
+        crate::posix::shown(model)
+    )]
+    EmptyModel {
+        /// The model path.
+        model: PathBuf,
+    },
 }
 
 /// Which model, and how to turn it into a manifest, with `model_signing`'s CLI semantics.
@@ -105,12 +115,23 @@ pub struct Computed {
     pub elapsed: Duration,
 }
 
-/// Walks (or lists) and hashes the model into a manifest.
-pub fn compute(
+/// What the walk found, before any byte is read: one resource key and one work item per file
+/// (or shard, from the file sizes).
+#[derive(Debug)]
+pub struct Plan {
+    /// The resources, in walk order.
+    pub keys: Vec<ResourceKey>,
+    items: Vec<HashItem>,
+    files: usize,
+    started: Instant,
+}
+
+/// Walks (or lists) the model: names and sizes only, nothing is read.
+pub fn plan(
     spec: &ModelSpec,
     ignore: &IgnoreSet,
     selection: Selection<'_>,
-) -> Result<Computed, ModelError> {
+) -> Result<Plan, ModelError> {
     let started = Instant::now();
     let files = match selection {
         Selection::Walk => walk::walk(&spec.model_path, ignore, spec.allow_symlinks)?,
@@ -121,8 +142,24 @@ pub fn compute(
             spec.allow_symlinks,
         )?,
     };
-    let file_count = files.len();
+    let files_count = files.len();
     let (keys, items) = work_items(files, spec.hashing.serialization);
+    Ok(Plan {
+        keys,
+        items,
+        files: files_count,
+        started,
+    })
+}
+
+/// Hashes what [`plan`] found into a manifest.
+pub fn hash(spec: &ModelSpec, plan: Plan) -> Result<Computed, ModelError> {
+    let Plan {
+        keys,
+        items,
+        files,
+        started,
+    } = plan;
     let total: u64 = items.iter().map(|i| i.size_hint).sum();
     let progress = progress_bar(total);
     let digests = hash_items(&items, spec.hashing.algorithm, spec.direct_io, &progress)?;
@@ -142,10 +179,19 @@ pub fn compute(
     }
     Ok(Computed {
         manifest,
-        files: file_count,
+        files,
         bytes,
         elapsed: started.elapsed(),
     })
+}
+
+/// Walks (or lists) and hashes the model into a manifest.
+pub fn compute(
+    spec: &ModelSpec,
+    ignore: &IgnoreSet,
+    selection: Selection<'_>,
+) -> Result<Computed, ModelError> {
+    hash(spec, plan(spec, ignore, selection)?)
 }
 
 /// One work item per file, or per shard (an empty file has no shard). Consumes the walk's list
@@ -218,6 +264,11 @@ pub struct SigningPayload {
 pub fn signing_payload(spec: &ModelSpec) -> Result<SigningPayload, ModelError> {
     let ignore = spec.ignore_set(&[])?;
     let computed = compute(spec, &ignore, Selection::Walk)?;
+    if computed.files == 0 || computed.manifest.resources.is_empty() {
+        return Err(ModelError::EmptyModel {
+            model: spec.model_path.clone(),
+        });
+    }
     let manifest = computed.manifest;
     let payload = crate::statement::write(
         &manifest,

@@ -338,14 +338,13 @@ impl<'a> Search<'_, 'a> {
         }
     }
 
+    /// A certificate is trusted only if it *is* a trusted certificate: byte-equal DER. A bundle
+    /// certificate that merely shares a trusted root's subject and key is not: its validity,
+    /// pathLen, name constraints and key usage are the forger's choice, and anchoring the path
+    /// at it would skip the real root's (issue 18). OpenSSL too replaces an untrusted top
+    /// certificate only by an identical one from the store (`lookup_cert_match`).
     fn is_trusted(&self, node: &Node<'a>) -> bool {
-        node.trusted
-            || self.pool.iter().any(|t| {
-                t.trusted
-                    && (t.der == node.der
-                        || (names_equal(t.cert.subject(), node.cert.subject())
-                            && t.cert.public_key().raw == node.cert.public_key().raw))
-            })
+        node.trusted || self.pool.iter().any(|t| t.trusted && t.der == node.der)
     }
 
     /// Extends `path` to a trusted self-signed certificate and validates it; returns the
@@ -1287,9 +1286,15 @@ impl SignatureVerifier for CertificateVerifier {
         ) {
             return Err(CertificateVerifyError::InvalidSignature(key.curve().name()));
         }
+        // Move the payload out instead of copying it (a large model's statement is MiBs).
+        let payload_type = envelope.payload_type.clone();
+        let payload = bundle
+            .dsse_envelope
+            .map(|e| e.payload.0)
+            .unwrap_or_default();
         Ok(VerifiedEnvelope {
-            payload_type: envelope.payload_type.clone(),
-            payload: envelope.payload.0.clone(),
+            payload_type,
+            payload,
             signer: subject,
             warnings: Vec::new(),
         })

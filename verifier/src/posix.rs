@@ -42,8 +42,12 @@ pub fn components(name: &str) -> impl Iterator<Item = &str> {
 
 /// Orders names like `PurePosixPath` does: by the list of components, each compared by code
 /// point (for UTF-8, byte order). `a/x` < `a b/x` < `a.txt`, and `weights/x` < `weights.txt`.
+///
+/// Names with the same components but different spellings (`/a.txt`, `//a.txt`, `a.txt`) are
+/// different names: they are then ordered by their text, so the order is total and agrees with
+/// string equality. A map keyed by names never takes `/a.txt` for `a.txt` (issue 18).
 pub fn cmp_names(a: &str, b: &str) -> Ordering {
-    components(a).cmp(components(b))
+    components(a).cmp(components(b)).then_with(|| a.cmp(b))
 }
 
 /// Whether a normalised relative name stays inside the model: not absolute, no `..` component.
@@ -78,6 +82,30 @@ pub fn repr_str(s: &str) -> String {
     }
     out.push(quote);
     out
+}
+
+/// `s` with control characters (C0, DEL, C1) escaped as `\n`, `\t`, `\r` or `\xNN`, so a file
+/// name cannot move the cursor, clear the screen or fake a line of output in a message.
+/// Everything else is kept as is.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A path for a message: lossy UTF-8, control characters escaped ([`escape_controls`]).
+pub fn shown(path: &std::path::Path) -> String {
+    escape_controls(&path.to_string_lossy())
 }
 
 /// Python's `repr()` of `bytes`: `b'…'` with every byte outside 0x20–0x7E as `\xNN`.
@@ -171,6 +199,15 @@ mod tests {
             ]
         );
         assert_eq!(cmp_names("weights/x", "weights.txt"), Ordering::Less);
+        // Same components, different names: never equal.
+        for (a, b) in [
+            ("/a.txt", "a.txt"),
+            ("//a.txt", "a.txt"),
+            ("//a.txt", "/a.txt"),
+        ] {
+            assert_ne!(cmp_names(a, b), Ordering::Equal, "{a} vs {b}");
+            assert_eq!(cmp_names(a, b), cmp_names(b, a).reverse(), "{a} vs {b}");
+        }
         // Plain string order says the opposite; this is the trap.
         assert!("weights.txt" < "weights/x");
     }
@@ -195,5 +232,17 @@ mod tests {
         assert_eq!(repr_bytes(b"ab\x00\xff'"), "b\"ab\\x00\\xff'\"");
         assert_eq!(repr_bytes(b"x\n"), "b'x\\n'");
         assert_eq!(repr_str_list(&["a", "b'"]), "['a', \"b'\"]");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_messages() {
+        assert_eq!(
+            escape_controls("a\nb\r\t\u{1b}[2J\u{7f}\u{85}é 🤖 'q' \\"),
+            "a\\nb\\r\\t\\x1b[2J\\x7f\\x85é 🤖 'q' \\"
+        );
+        assert_eq!(
+            shown(std::path::Path::new("m/evil\nVerification succeeded")),
+            "m/evil\\nVerification succeeded"
+        );
     }
 }

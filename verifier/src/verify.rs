@@ -1,6 +1,5 @@
 //! Verifying a model: signature method → signed statement → local manifest → comparison.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,8 +14,16 @@ use crate::posix;
 use crate::statement::{self, PAYLOAD_TYPE, StatementError};
 use crate::walk::IgnoreSet;
 
-/// Signature files larger than this are refused (a bundle is a few KiB).
-pub const MAX_SIGNATURE_BYTES: u64 = 64 << 20;
+/// Signature (and key, certificate, trust) files larger than this are refused before parsing.
+///
+/// Why 8 MiB: the bulk of a bundle is the statement, about 130 bytes per file of the model
+/// (200 bytes as base64), so 8 MiB carries the signature of a model of about 40,000 files, more
+/// than real models have (a 100-file model signs in about 20 KiB). The cap bounds the verifier's
+/// memory: the Sigstore method holds the file, a JSON tree of its strings, the decoded payload
+/// and the keyless engine's copy at once, about 5 times the file, which must fit in the 64 MiB
+/// peak that `tests/memory_limits.rs` measures (issue 18: the cap was 64 MiB, and a crafted
+/// 63 MiB signature peaked at 2.4 GB).
+pub const MAX_SIGNATURE_BYTES: u64 = 8 << 20;
 
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,11 +68,20 @@ pub enum VerifyError {
     #[error(transparent)]
     Statement(#[from] StatementError),
     /// A validly signed but empty manifest would verify any model: refused.
-    #[error("The signature covers no files; refusing to accept it as a verification of '{}'", model.display())]
+    #[error(
+        "The signature covers no files; refusing to accept it as a verification of '{}'",
+        posix::shown(model)
+    )]
     EmptyManifest {
         /// The model path.
         model: PathBuf,
     },
+    /// The local policy says "no symlinks" (`--no-allow_symlinks`) but the signature was made
+    /// with symlinks followed.
+    #[error(
+        "The signature was made with symbolic links followed (allow_symlinks: true), but symlinks are not allowed here (--no-allow_symlinks); refusing it"
+    )]
+    SymlinksNotAllowed,
     /// The model could not be walked or read.
     #[error(transparent)]
     Model(#[from] ModelError),
@@ -83,6 +99,7 @@ impl VerifyError {
             Self::PayloadType(_) | Self::Statement(_) | Self::EmptyManifest { .. } => {
                 "statement-invalid"
             }
+            Self::SymlinksNotAllowed => "policy-refused",
             Self::Model(_) => "model-unreadable",
             Self::Mismatch(_) => "model-mismatch",
         }
@@ -107,16 +124,46 @@ pub fn python_os_error(e: &io::Error, path: &Path) -> String {
 
 /// Reads a small input file (signature, key, certificate chain, trust config), refusing anything
 /// over [`MAX_SIGNATURE_BYTES`]; errors are worded like Python's `OSError`.
+///
+/// The file is opened with `O_NONBLOCK` and refused unless it is a regular file: opening a FIFO
+/// for reading would otherwise block until a writer appears (forever), and a device or
+/// directory is never a signature (issue 18).
 pub fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| python_os_error(&e, path))?;
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| python_os_error(&e, path))?;
+    let meta = file.metadata().map_err(|e| python_os_error(&e, path))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!(
+            "{} is {what}; signatures, keys, certificates and trust configs must be regular files",
+            posix::repr_str(&path.to_string_lossy())
+        ));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_SIGNATURE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| python_os_error(&e, path))?;
     if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
         return Err(format!(
-            "'{}' is larger than {} MiB; signatures, keys and certificates are a few KiB",
-            path.display(),
+            "{} is larger than {} MiB; signatures, keys and certificates are a few KiB",
+            posix::repr_str(&path.to_string_lossy()),
             MAX_SIGNATURE_BYTES >> 20
         ));
     }
@@ -152,14 +199,35 @@ pub struct SignedModel {
 }
 
 impl SignedModel {
-    /// Walks (or lists) and hashes the local model.
+    /// Walks (or lists) and hashes the whole local model (`watch` keeps the local manifest to
+    /// tell which files differ).
     pub fn compute(&self) -> Result<model::Computed, ModelError> {
-        match &self.listed {
-            Some(names) => {
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                model::compute(&self.spec, &self.ignore, Selection::Listed(&names))
-            }
-            None => model::compute(&self.spec, &self.ignore, Selection::Walk),
+        let names = self.listed_names();
+        model::compute(&self.spec, &self.ignore, self.selection(&names))
+    }
+
+    /// Checks the local model against the signed manifest, names first: an extra or missing
+    /// file fails before any byte is hashed (issue 18: an unsigned 1 TiB sparse file was hashed
+    /// for 15 minutes before being reported); then only the signed files are hashed.
+    pub fn check(&self) -> Result<model::Computed, VerifyError> {
+        let names = self.listed_names();
+        let plan = model::plan(&self.spec, &self.ignore, self.selection(&names))?;
+        Manifest::check_names(&self.spec.model_name(), &plan.keys, &self.expected)?;
+        let computed = model::hash(&self.spec, plan)?;
+        computed.manifest.check_against(&self.expected)?;
+        Ok(computed)
+    }
+
+    fn listed_names(&self) -> Option<Vec<&str>> {
+        self.listed
+            .as_ref()
+            .map(|names| names.iter().map(String::as_str).collect())
+    }
+
+    fn selection<'n>(&self, names: &'n Option<Vec<&'n str>>) -> Selection<'n> {
+        match names {
+            Some(names) => Selection::Listed(names),
+            None => Selection::Walk,
         }
     }
 }
@@ -198,16 +266,20 @@ pub fn verify_signature<V: SignatureVerifier>(
         .as_ref()
         .map(|s| s.ignore_paths.clone())
         .unwrap_or_default();
+    let recorded_symlinks = signed
+        .serialization
+        .as_ref()
+        .is_some_and(|s| s.allow_symlinks);
+    // A local policy can only restrict what the signature recorded (OMS v1.0 §6.1.1).
+    if args.symlink_policy() == Some(false) && recorded_symlinks {
+        return Err(VerifyError::SymlinksNotAllowed);
+    }
     let spec = ModelSpec {
         model_path: args.model_path.clone(),
         ignore_paths: args.ignore_paths.clone(),
         signature_path: Some(args.signature.clone()),
         ignore_git_paths: args.effective_ignore_git_paths(),
-        allow_symlinks: args.allow_symlinks
-            || signed
-                .serialization
-                .as_ref()
-                .is_some_and(|s| s.allow_symlinks),
+        allow_symlinks: args.symlink_policy() == Some(true) || recorded_symlinks,
         hashing: signed.hashing(),
         direct_io: args.cold_reads == ColdReads::Direct,
     };
@@ -244,8 +316,7 @@ pub fn verify_model<V: SignatureVerifier>(
 ) -> Result<VerifyReport, VerifyError> {
     let started = Instant::now();
     let signed = verify_signature(verifier, args)?;
-    let computed = signed.compute()?;
-    computed.manifest.check_against(&signed.expected)?;
+    let computed = signed.check()?;
     Ok(VerifyReport {
         method: signed.method.to_owned(),
         signer: signed.signer,

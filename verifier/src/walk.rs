@@ -15,7 +15,7 @@ pub enum WalkError {
     /// A symbolic link without `--allow_symlinks`.
     #[error(
         "Cannot use '{}' because it is a symlink. This behavior can be changed with `allow_symlinks`.",
-        path.display()
+        posix::shown(path)
     )]
     Symlink {
         /// The link, as built from the model path.
@@ -25,7 +25,7 @@ pub enum WalkError {
     /// broken link).
     #[error(
         "Cannot use '{}' as file or directory. It could be a special file, it could be missing, or there might be a permission issue.",
-        path.display()
+        posix::shown(path)
     )]
     Unusable {
         /// The path, as built from the model path.
@@ -35,13 +35,19 @@ pub enum WalkError {
         source: Option<io::Error>,
     },
     /// A name that JSON (and so the signature) cannot carry.
-    #[error("Cannot use '{}': the file name is not valid UTF-8", path.display())]
+    #[error(
+        "Cannot use '{}': the file name is not valid UTF-8",
+        posix::shown(path)
+    )]
     NonUtf8 {
         /// The path.
         path: PathBuf,
     },
     /// A signed resource name that would lead outside the model directory.
-    #[error("Signed resource '{name}' points outside the model directory; it is never read")]
+    #[error(
+        "Signed resource '{}' points outside the model directory; it is never read",
+        posix::escape_controls(name)
+    )]
     OutsideModel {
         /// The name as signed (normalised).
         name: String,
@@ -49,8 +55,8 @@ pub enum WalkError {
     /// A signed resource below a symbolic link to a directory (never part of a walked model).
     #[error(
         "Cannot use '{}': it lies below the symbolic link '{}' to a directory, which a model walk never enters",
-        path.display(),
-        link.display()
+        posix::shown(path),
+        posix::shown(link)
     )]
     BelowSymlink {
         /// The signed file's path.

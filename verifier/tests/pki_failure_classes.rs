@@ -28,6 +28,8 @@ struct Pki {
     intermediate_pem: String,
     leaf_der: Vec<u8>,
     leaf_key: Option<SigningKey>,
+    /// The root's key pair (to forge a twin of the root with the same public key).
+    root_key: KeyPair,
 }
 
 fn curve_of(name: &str) -> Option<Curve> {
@@ -50,6 +52,7 @@ fn pki(
     tweak(&mut rp, &mut ip, &mut lp);
     let root_key = KeyPair::generate_for(rcgen_alg(root.curve)).unwrap();
     let root_ca = CertifiedIssuer::self_signed(rp, root_key).unwrap();
+    let root_key = KeyPair::from_pem(&root_ca.key().serialize_pem()).unwrap();
     let int_key = KeyPair::generate_for(rcgen_alg(intermediate.curve)).unwrap();
     let int_ca = CertifiedIssuer::signed_by(ip, int_key, &root_ca).unwrap();
     let leaf_key = KeyPair::generate_for(rcgen_alg(leaf.curve)).unwrap();
@@ -60,7 +63,23 @@ fn pki(
         leaf_der: leaf_cert.der().to_vec(),
         leaf_key: curve_of(leaf.curve)
             .map(|_| SigningKey::from_der(&leaf_key.serialize_der()).unwrap()),
+        root_key,
     }
+}
+
+/// A forged twin of the root: the same subject and public key, but the forger's own validity
+/// (2015–2040), no constraints, keyCertSign, and signed by the forger's key (anchors' own
+/// signatures are not checked, so the key does not matter). No authority key identifier, so it
+/// reads as self-signed.
+fn forged_root(cn: &str, root_key: &KeyPair) -> String {
+    let mut spec = CertSpec::root(cn);
+    spec.not_before = (2015, 1, 1);
+    spec.not_after = (2040, 1, 1);
+    let mut params = spec.params();
+    params.use_authority_key_identifier_extension = false;
+    let forger_key = KeyPair::generate_for(rcgen_alg("P384")).unwrap();
+    let forger = CertifiedIssuer::self_signed(CertSpec::root(cn).params(), forger_key).unwrap();
+    params.signed_by(root_key, &forger).unwrap().pem()
 }
 
 fn standard() -> (CertSpec, CertSpec, CertSpec) {
@@ -236,6 +255,91 @@ fn expired_leaf_is_accepted() {
     let p = pki(r, i, l, no_tweak);
     let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
     expect(&case, py.as_ref(), "leaf expired long ago", true, "");
+}
+
+/// Issue 18 (high): the path must end at a certificate of the trust store, not at a bundle
+/// certificate that merely has a trusted root's subject and key. Each case is a root whose own
+/// constraint fails the chain; appending a forged unconstrained twin of the root to the bundle
+/// must not help. Python (OpenSSL) rejects all of them.
+#[test]
+fn a_forged_copy_of_the_root_in_the_bundle_is_no_trust_anchor() {
+    use rcgen::{GeneralSubtree, NameConstraints, SanType};
+    let py = Python::find("pki failure classes (forged root)");
+    let py = py.as_ref();
+    // (what, root/intermediate specs, root/leaf parameters, expected failure)
+    type Specs = fn(&mut CertSpec, &mut CertSpec);
+    type Params = fn(&mut CertificateParams, &mut CertificateParams);
+    let cases: [(&str, Specs, Params, &str); 4] = [
+        (
+            "expired root (valid 2015-2021), intermediate 2020-2040",
+            |r, i| {
+                r.not_before = (2015, 1, 1);
+                r.not_after = (2021, 1, 1);
+                i.not_before = (2020, 1, 1);
+                i.not_after = (2040, 1, 1);
+            },
+            |_, _| {},
+            "certificate has expired",
+        ),
+        (
+            "root with pathLen 0",
+            |r, _| r.is_ca = IsCa::Ca(BasicConstraints::Constrained(0)),
+            |_, _| {},
+            "path length constraint exceeded",
+        ),
+        (
+            "root permits only DNS good.example, leaf is evil.example",
+            |_, _| {},
+            |rp, lp| {
+                rp.name_constraints = Some(NameConstraints {
+                    permitted_subtrees: vec![GeneralSubtree::DnsName("good.example".into())],
+                    excluded_subtrees: vec![],
+                });
+                lp.subject_alt_names = vec![SanType::DnsName("evil.example".try_into().unwrap())];
+            },
+            "permitted subtree violation",
+        ),
+        (
+            "root keyUsage without keyCertSign",
+            |r, _| r.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign],
+            |_, _| {},
+            "invalid CA certificate",
+        ),
+    ];
+    for (what, specs, params, message) in cases {
+        let (mut r, mut i, l) = standard();
+        specs(&mut r, &mut i);
+        let cn = r.cn.clone();
+        let p = pki(r, i, l, |rp, _, lp| params(rp, lp));
+        let forged = forged_root(&cn, &p.root_key);
+        // Without the forgery the real root's constraint fails the chain...
+        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+        expect(&case, py, &format!("{what}: honest chain"), false, message);
+        // ...and the forged twin in the bundle must not change that, wherever it sits.
+        for chain in [
+            [p.intermediate_pem.as_str(), &forged],
+            [&forged, &p.intermediate_pem],
+        ] {
+            let case = standard_case(&p, &chain, &[&p.root_pem]);
+            expect(
+                &case,
+                py,
+                &format!("{what}: forged root appended"),
+                false,
+                message,
+            );
+        }
+    }
+    // The real root itself in the bundle (byte-equal to the trusted one) is still fine.
+    let (r, i, l) = standard();
+    let p = pki(r, i, l, no_tweak);
+    let forged = forged_root("Failure Root", &p.root_key);
+    let case = standard_case(
+        &p,
+        &[&p.intermediate_pem, &forged, &p.root_pem],
+        &[&p.root_pem],
+    );
+    expect(&case, py, "forged and real root in the bundle", true, "");
 }
 
 #[test]

@@ -125,6 +125,8 @@ fn int64(v: &Value, path: &str) -> Result<i64, SigstoreError> {
 
 /// Step (a): parse, check and normalise.
 pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> {
+    crate::json_limits::check(bundle_json, crate::json_limits::MAX_JSON_VALUES)
+        .map_err(|e| bad(e.to_string()))?;
     let mut value: Value =
         serde_json::from_slice(bundle_json).map_err(|e| bad(format!("not JSON: {e}")))?;
     let top = obj(&value, "bundle")?;

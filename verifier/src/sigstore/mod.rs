@@ -47,8 +47,6 @@ pub mod rekor;
 pub mod trust;
 pub mod tsa;
 
-use serde_json::Value;
-
 use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
 
 pub use engine::SigstoreRsEngine;
@@ -253,16 +251,28 @@ impl<E: KeylessEngine> SigstoreVerifier<E> {
 /// The first subject's SHA-256 digest of an in-toto statement: the manifest root digest for the
 /// v1.0 predicate (the model check later recomputes it from the resources and from the model).
 pub fn statement_subject_sha256(payload: &[u8]) -> Result<[u8; 32], SigstoreError> {
-    let v: Value = serde_json::from_slice(payload)
-        .map_err(|e| SigstoreError::Payload(format!("the DSSE payload is not JSON: {e}")))?;
-    let hex_digest = v
-        .pointer("/subject/0/digest/sha256")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            SigstoreError::Payload(
-                "the in-toto statement has no subject with a sha256 digest".into(),
-            )
-        })?;
+    // The payload is not authenticated yet: read only `subject[0].digest.sha256` into typed
+    // structures and skip everything else unbuilt, so memory stays bounded (issue 18).
+    let no_subject = || {
+        SigstoreError::Payload("the in-toto statement has no subject with a sha256 digest".into())
+    };
+    let statement: SubjectsOnly<'_> = match serde_json::from_slice(payload) {
+        Ok(s) => s,
+        // Valid JSON of another shape (a subject that is not a list of objects...).
+        Err(e) if e.is_data() => return Err(no_subject()),
+        Err(e) => {
+            return Err(SigstoreError::Payload(format!(
+                "the DSSE payload is not JSON: {e}"
+            )));
+        }
+    };
+    let hex_digest = statement
+        .subject
+        .0
+        .and_then(|s| s.digest)
+        .and_then(|d| d.sha256)
+        .ok_or_else(no_subject)?;
+    let hex_digest: &str = &hex_digest;
     let mut out = [0u8; 32];
     hex::decode_to_slice(hex_digest, &mut out).map_err(|_| {
         SigstoreError::Payload(format!(
@@ -270,6 +280,50 @@ pub fn statement_subject_sha256(payload: &[u8]) -> Result<[u8; 32], SigstoreErro
         ))
     })?;
     Ok(out)
+}
+
+/// An in-toto statement, only as far as its first subject's SHA-256 digest.
+#[derive(serde::Deserialize)]
+struct SubjectsOnly<'a> {
+    #[serde(default, borrow)]
+    subject: FirstSubject<'a>,
+}
+
+/// The first element of `subject`; the others are skipped without being built.
+#[derive(Default)]
+struct FirstSubject<'a>(Option<SubjectDigest<'a>>);
+
+#[derive(serde::Deserialize)]
+struct SubjectDigest<'a> {
+    #[serde(default, borrow)]
+    digest: Option<Sha256Only<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Sha256Only<'a> {
+    #[serde(default, borrow)]
+    sha256: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for FirstSubject<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct First<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for First<'a> {
+            type Value = FirstSubject<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of subjects")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<SubjectDigest<'a>>()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstSubject(first))
+            }
+        }
+        d.deserialize_seq(First(std::marker::PhantomData))
+    }
 }
 
 impl<E: KeylessEngine> SignatureVerifier for SigstoreVerifier<E> {

@@ -72,10 +72,12 @@ impl TrustMaterial {
 
     /// Reads `--trust_config`: a ClientTrustConfig or a bare trusted root.
     pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
-        let bytes = std::fs::read(path).map_err(|e| SigstoreError::TrustConfig {
-            source_name: path.display().to_string(),
-            reason: io_reason(&e, path),
-        })?;
+        // Regular files only, opened without blocking, size-capped (a FIFO would hang).
+        let bytes =
+            crate::verify::read_small_file(path).map_err(|reason| SigstoreError::TrustConfig {
+                source_name: path.display().to_string(),
+                reason,
+            })?;
         Self::from_json_bytes(&bytes, TrustSource::File(path.to_path_buf()))
     }
 
@@ -85,6 +87,8 @@ impl TrustMaterial {
             source_name: source.to_string(),
             reason,
         };
+        crate::json_limits::check(bytes, crate::json_limits::MAX_JSON_VALUES)
+            .map_err(|e| err(e.to_string()))?;
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| err(format!("not JSON: {e}")))?;
         let top = value
@@ -140,24 +144,6 @@ impl TrustMaterial {
     /// The parsed trusted root.
     pub fn trusted_root(&self) -> &TrustedRoot {
         &self.root
-    }
-}
-
-fn io_reason(e: &std::io::Error, path: &Path) -> String {
-    match e.raw_os_error() {
-        Some(code) => format!(
-            "[Errno {code}] {}: '{}'",
-            strip_os_suffix(&e.to_string()),
-            path.display()
-        ),
-        None => e.to_string(),
-    }
-}
-
-fn strip_os_suffix(s: &str) -> String {
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_owned(),
-        None => s.to_owned(),
     }
 }
 
