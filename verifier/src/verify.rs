@@ -37,6 +37,9 @@ pub struct VerifyReport {
     pub seconds: f64,
     /// Warnings `model_signing` prints before success (legacy signature format).
     pub warnings: Vec<String>,
+    /// With `--oci-manifest`/`--oci-layout`: `sha256:<hex>` of the image manifest verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
 }
 
 /// Verification failed. The messages are `model_signing`'s where it has a real one.
@@ -71,6 +74,9 @@ pub enum VerifyError {
     /// The model differs from what was signed.
     #[error(transparent)]
     Mismatch(#[from] Mismatch),
+    /// The OCI image (`--oci-manifest`, `--oci-layout`) cannot be used.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
 }
 
 impl VerifyError {
@@ -82,7 +88,7 @@ impl VerifyError {
             Self::PayloadType(_) | Self::Statement(_) | Self::EmptyManifest { .. } => {
                 "statement-invalid"
             }
-            Self::Model(_) => "model-unreadable",
+            Self::Model(_) | Self::Oci(_) => "model-unreadable",
             Self::Mismatch(_) => "model-mismatch",
         }
     }
@@ -163,6 +169,9 @@ pub fn verify_model<V: SignatureVerifier>(
             model: args.model_path.clone(),
         });
     }
+    if args.oci.is_set() {
+        return verify_oci_image(verifier, args, &signed, signer, warnings, started);
+    }
     let recorded = signed
         .serialization
         .as_ref()
@@ -205,5 +214,45 @@ pub fn verify_model<V: SignatureVerifier>(
         bytes: computed.bytes,
         seconds: started.elapsed().as_secs_f64(),
         warnings,
+        image_digest: None,
+    })
+}
+
+/// The OCI-image half of [`verify_model`]: the signed manifest against the image manifest's
+/// layer digests (no blob is read).
+fn verify_oci_image<V: SignatureVerifier>(
+    verifier: &V,
+    args: &CommonVerifyArgs,
+    signed: &statement::SignedStatement,
+    signer: String,
+    mut warnings: Vec<String>,
+    started: Instant,
+) -> Result<VerifyReport, VerifyError> {
+    use crate::oci::{OciError, OciImage};
+    if !args.ignore_paths.is_empty() {
+        return Err(OciError::Option {
+            option: "--ignore-paths",
+        }
+        .into());
+    }
+    let image = OciImage::from_args(&args.oci)?;
+    let (local, warning) = image.local_manifest(signed, args.effective_ignore_unsigned_files())?;
+    local.check_against(&signed.manifest)?;
+    warnings.extend(warning);
+    Ok(VerifyReport {
+        method: verifier.method().to_owned(),
+        signer,
+        model: args
+            .oci
+            .oci_manifest
+            .clone()
+            .or_else(|| args.oci.oci_layout.clone())
+            .unwrap_or_default(),
+        root_digest: format!("sha256:{}", hex::encode(local.root_digest())),
+        files: local.resources.len(),
+        bytes: 0,
+        seconds: started.elapsed().as_secs_f64(),
+        warnings,
+        image_digest: Some(image.manifest_digest),
     })
 }
