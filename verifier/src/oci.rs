@@ -235,6 +235,79 @@ struct RawManifest {
     manifests: Option<serde::de::IgnoredAny>,
 }
 
+/// Deserializes any JSON document and fails on a duplicate object key at any depth: parsers
+/// disagree on which of two equal keys wins, so such a manifest is refused.
+struct NoDuplicateKeys;
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = NoDuplicateKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut keys = std::collections::HashSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if !keys.insert(key.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate key '{}'",
+                            truncated(&key, 100)
+                        )));
+                    }
+                    map.next_value::<NoDuplicateKeys>()?;
+                }
+                Ok(NoDuplicateKeys)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parses JSON, refusing duplicate keys anywhere.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+    what: &'static str,
+) -> Result<T, OciError> {
+    let json_err = |source| OciError::Json {
+        path: path.to_owned(),
+        what,
+        source,
+    };
+    serde_json::from_slice::<NoDuplicateKeys>(bytes).map_err(json_err)?;
+    serde_json::from_slice(bytes).map_err(json_err)
+}
+
 fn truncated(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}...", &s[..i]),
@@ -374,11 +447,7 @@ impl OciImage {
     /// model name.
     pub fn parse(bytes: &[u8], path: &Path, name: String) -> Result<Self, OciError> {
         let ctx = Ctx { path };
-        let raw: RawManifest = serde_json::from_slice(bytes).map_err(|source| OciError::Json {
-            path: path.to_owned(),
-            what: "image manifest",
-            source,
-        })?;
+        let raw: RawManifest = parse_json(bytes, path, "image manifest")?;
         let media_type = match &raw.media_type {
             None => None,
             Some(Value::String(s)) => Some(s.as_str()),
@@ -620,12 +689,7 @@ pub fn from_layout(dir: &Path, reference: Option<&str>) -> Result<OciImage, OciE
     if !marker_path.is_file() {
         return Err(not_layout("no oci-layout file"));
     }
-    let marker: Value =
-        serde_json::from_slice(&read_bounded(&marker_path)?).map_err(|source| OciError::Json {
-            path: marker_path.clone(),
-            what: "layout marker",
-            source,
-        })?;
+    let marker: Value = parse_json(&read_bounded(&marker_path)?, &marker_path, "layout marker")?;
     if !marker["imageLayoutVersion"]
         .as_str()
         .is_some_and(|v| v.starts_with("1."))
@@ -633,12 +697,7 @@ pub fn from_layout(dir: &Path, reference: Option<&str>) -> Result<OciImage, OciE
         return Err(not_layout("oci-layout has no imageLayoutVersion 1.x"));
     }
     let index_path = dir.join("index.json");
-    let index: Value =
-        serde_json::from_slice(&read_bounded(&index_path)?).map_err(|source| OciError::Json {
-            path: index_path.clone(),
-            what: "image index",
-            source,
-        })?;
+    let index: Value = parse_json(&read_bounded(&index_path)?, &index_path, "image index")?;
     let ctx = Ctx { path: &index_path };
     let entries = index["manifests"]
         .as_array()
@@ -900,11 +959,21 @@ mod tests {
             let err = parse(&m).unwrap_err().to_string();
             assert!(err.contains(expected), "{expected:?} not in {err:?}");
         }
+        let nested_duplicate = br#"{"schemaVersion": 2, "config": {"mediaType": "a/b", "digest": "sha256:00", "digest": "sha256:11", "size": 1}, "layers": []}"#;
+        let duplicate_title = serde_json::to_string(&manifest(vec![layer(&d('a'), Some("a"))]))
+            .unwrap()
+            .replace(
+                r#""org.opencontainers.image.title":"a""#,
+                r#""org.opencontainers.image.title":"a","org.opencontainers.image.title":"b""#,
+            );
+        assert!(duplicate_title.contains(r#""b""#));
         for bad in [
             &b"not json"[..],
             b"[1]",
             b"",
             b"{\"layers\": [], \"layers\": []}",
+            nested_duplicate,
+            duplicate_title.as_bytes(),
         ] {
             assert!(matches!(
                 OciImage::parse(bad, Path::new("m.json"), "m".into()),
