@@ -125,9 +125,18 @@ pub enum ColdReads {
 /// Options every `verify` method takes.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct CommonVerifyArgs {
-    /// The model: a directory, or a single file.
-    #[arg(value_name = "MODEL_PATH")]
+    /// The model: a directory, or a single file. Not given with `--oci-manifest`/`--oci-layout`.
+    #[arg(
+        value_name = "MODEL_PATH",
+        required_unless_present_any = ["oci_manifest", "oci_layout"],
+        conflicts_with_all = ["oci_manifest", "oci_layout"],
+        default_value = ".",
+        hide_default_value = true
+    )]
     pub model_path: PathBuf,
+    /// Extension: the model is an OCI image instead of a directory.
+    #[command(flatten)]
+    pub oci: OciArgs,
     /// The signature (a Sigstore bundle, usually `model.sig`).
     #[arg(long, value_name = "PATH")]
     pub signature: PathBuf,
@@ -212,10 +221,59 @@ pub struct CommonVerifyArgs {
     pub cold_reads: ColdReads,
 }
 
+/// Extension: an OCI image as the model (`model-verifier` only; `model_signing` 1.1.1 has no
+/// such flags). The signed items are the image manifest's layers (and its config blob), named
+/// as the Go `model-signing` names them; no model directory is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct OciArgs {
+    /// An OCI image manifest (JSON, e.g. from `skopeo inspect --raw`) whose layer digests are
+    /// the model's items.
+    #[arg(
+        long = "oci-manifest",
+        visible_alias = "oci_manifest",
+        value_name = "MANIFEST_JSON",
+        conflicts_with = "oci_layout"
+    )]
+    pub oci_manifest: Option<PathBuf>,
+    /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/`); the manifest is the
+    /// one `--image` names.
+    #[arg(long = "oci-layout", visible_alias = "oci_layout", value_name = "DIR")]
+    pub oci_layout: Option<PathBuf>,
+    /// With `--oci-layout`: `TAG`, `sha256:<hex>` or `TAG@sha256:<hex>` (the tag is the
+    /// `org.opencontainers.image.ref.name` annotation in `index.json`). May be left out when
+    /// the layout holds exactly one manifest. Without `--oci-layout` it is refused (by the
+    /// verifier, as an unusable model source).
+    #[arg(long = "image", value_name = "REF", conflicts_with = "oci_manifest")]
+    pub image: Option<String>,
+}
+
+impl OciArgs {
+    /// Whether an OCI image replaces the model directory.
+    pub fn is_set(&self) -> bool {
+        self.oci_manifest.is_some() || self.oci_layout.is_some()
+    }
+
+    /// The flags, as `to_args` renders them.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.oci_manifest {
+            out.extend(["--oci-manifest".into(), path_arg(p)]);
+        }
+        if let Some(p) = &self.oci_layout {
+            out.extend(["--oci-layout".into(), path_arg(p)]);
+        }
+        if let Some(r) = &self.image {
+            out.extend(["--image".into(), r.clone()]);
+        }
+        out
+    }
+}
+
 impl CommonVerifyArgs {
     /// Options with the defaults of `model_signing` for the given model and signature.
     pub fn new(model_path: impl Into<PathBuf>, signature: impl Into<PathBuf>) -> Self {
         Self {
+            oci: OciArgs::default(),
             model_path: model_path.into(),
             signature: signature.into(),
             ignore_paths: Vec::new(),
@@ -277,7 +335,11 @@ impl VerifyCommand {
     pub fn to_args(&self) -> Vec<String> {
         let mut out = vec![self.method.name().to_owned()];
         let c = self.method.common();
-        out.push(path_arg(&c.model_path));
+        if c.oci.is_set() {
+            out.extend(c.oci.to_args());
+        } else {
+            out.push(path_arg(&c.model_path));
+        }
         out.push("--signature".into());
         out.push(path_arg(&c.signature));
         for p in &c.ignore_paths {
@@ -554,5 +616,81 @@ mod tests {
         let err = VerifyCommand::try_parse_args(["key", "--signature", "s", "--public_key", "k"])
             .unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn an_oci_image_replaces_the_model_path() {
+        let cmd = parse(&[
+            "key",
+            "--oci-manifest",
+            "m.json",
+            "--signature",
+            "s",
+            "--public_key",
+            "k",
+        ]);
+        let c = cmd.method.common();
+        assert_eq!(c.oci.oci_manifest, Some(PathBuf::from("m.json")));
+        assert!(c.oci.is_set());
+        roundtrip(&cmd);
+        let cmd = parse(&[
+            "key",
+            "--oci_layout",
+            "dir",
+            "--image",
+            "v1@sha256:00",
+            "--signature",
+            "s",
+            "--public_key",
+            "k",
+        ]);
+        assert_eq!(
+            cmd.method.common().oci.image.as_deref(),
+            Some("v1@sha256:00")
+        );
+        roundtrip(&cmd);
+        let usage_errors: [&[&str]; 4] = [
+            // --image with a manifest file.
+            &[
+                "key",
+                "--oci-manifest",
+                "x.json",
+                "--image",
+                "v1",
+                "--signature",
+                "s",
+                "--public_key",
+                "k",
+            ],
+            // Both a model directory and an image.
+            &[
+                "key",
+                "m",
+                "--oci-manifest",
+                "x.json",
+                "--signature",
+                "s",
+                "--public_key",
+                "k",
+            ],
+            // Both a manifest file and a layout.
+            &[
+                "key",
+                "--oci-manifest",
+                "x.json",
+                "--oci-layout",
+                "d",
+                "--signature",
+                "s",
+                "--public_key",
+                "k",
+            ],
+            // Neither a model nor an image.
+            &["key", "--signature", "s", "--public_key", "k"],
+        ];
+        for args in usage_errors {
+            let err = VerifyCommand::try_parse_args(args.iter().copied()).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
     }
 }

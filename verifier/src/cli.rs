@@ -10,12 +10,13 @@ use model_verifier::envelope::SignatureVerifier;
 use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, Serialization};
 use model_verifier::keys::KeyVerifier;
 use model_verifier::model::{self, ModelSpec, Selection};
+use model_verifier::oci::OciImage;
 use model_verifier::pki::CertificateVerifier;
 use model_verifier::posix::pathlib;
 use model_verifier::sign::{self, SigningKey};
 use model_verifier::verify::verify_model;
 use mv_shared::verify::{
-    ColdReads, CommonVerifyArgs, Outcome, OutputFormat, TerminationReport, VerifyCommand,
+    ColdReads, CommonVerifyArgs, OciArgs, Outcome, OutputFormat, TerminationReport, VerifyCommand,
     VerifyMethod,
 };
 
@@ -31,9 +32,21 @@ pub(crate) enum SignMethod {
 /// The model and the walk options shared by `sign` and `digest` (as `model_signing`).
 #[derive(Debug, Args)]
 pub(crate) struct WalkArgs {
-    /// The model: a directory, or a single file.
-    #[arg(value_name = "MODEL_PATH")]
+    /// The model: a directory, or a single file. Not given with `--oci-manifest`/`--oci-layout`.
+    #[arg(
+        value_name = "MODEL_PATH",
+        required_unless_present_any = ["oci_manifest", "oci_layout"],
+        conflicts_with_all = ["oci_manifest", "oci_layout"],
+        default_value = ".",
+        hide_default_value = true
+    )]
     pub(crate) model_path: PathBuf,
+    /// Extension: the model is an OCI image; its items are the manifest's layers (and config).
+    #[command(flatten)]
+    pub(crate) oci: OciArgs,
+    /// Extension, with an OCI image: leave the config blob (`config.json`) out of the items.
+    #[arg(long = "oci-exclude-config", visible_alias = "oci_exclude_config")]
+    pub(crate) oci_exclude_config: bool,
     /// A file or directory to leave out, relative to the current directory (as `model_signing`
     /// does), dropped when outside the model. Repeat the flag for several paths.
     #[arg(
@@ -72,6 +85,22 @@ pub(crate) struct WalkArgs {
 }
 
 impl WalkArgs {
+    /// The OCI image the flags name, if any.
+    fn oci_image(&self) -> Option<Result<OciImage, String>> {
+        if !self.oci.is_set() {
+            return (self.oci.image.is_some() || self.oci_exclude_config).then(|| {
+                Err("--image and --oci-exclude-config need --oci-layout or --oci-manifest".into())
+            });
+        }
+        if !self.ignore_paths.is_empty() {
+            return Some(Err(model_verifier::oci::OciError::Option {
+                option: "--ignore-paths",
+            }
+            .to_string()));
+        }
+        Some(OciImage::from_args(&self.oci).map_err(|e| e.to_string()))
+    }
+
     /// The model spec these flags describe (paths spelt as pathlib spells them).
     fn spec(&self, signature_path: Option<PathBuf>, hashing: HashingConfig) -> ModelSpec {
         ModelSpec {
@@ -404,6 +433,16 @@ impl CommonSignArgs {
             .spec(Some(self.signature.clone()), HashingConfig::default())
     }
 
+    /// The statement to sign: of the OCI image, or of the model directory.
+    fn payload(&self) -> Result<model::SigningPayload, String> {
+        match self.walk.oci_image() {
+            Some(image) => image?
+                .signing_payload(!self.walk.oci_exclude_config)
+                .map_err(|e| e.to_string()),
+            None => model::signing_payload(&self.spec()).map_err(|e| e.to_string()),
+        }
+    }
+
     fn write(&self, bundle: &model_verifier::bundle::Bundle) -> Result<(), String> {
         std::fs::write(&self.signature, bundle.to_json())
             .map_err(|e| model_verifier::verify::python_os_error(&e, &pathlib(&self.signature)))
@@ -417,7 +456,7 @@ fn load_signing_key(path: &std::path::Path, password: Option<&str>) -> Result<Si
 
 fn sign_key(args: &SignKeyArgs) -> Result<(), String> {
     let key = load_signing_key(&args.private_key, args.password.as_deref())?;
-    let payload = model::signing_payload(&args.common.spec()).map_err(|e| e.to_string())?;
+    let payload = args.common.payload()?;
     let bundle = sign::key_bundle(&key, &payload.payload).map_err(|e| e.to_string())?;
     args.common.write(&bundle)
 }
@@ -438,7 +477,7 @@ fn sign_certificate(args: &SignCertificateArgs) -> Result<(), String> {
     };
     // Refuse a certificate for another key before hashing the model.
     sign::check_certificate_key(&key, &leaf).map_err(|e| e.to_string())?;
-    let payload = model::signing_payload(&args.common.spec()).map_err(|e| e.to_string())?;
+    let payload = args.common.payload()?;
     let bundle = sign::certificate_bundle(&key, &leaf, &chain, &payload.payload)
         .map_err(|e| e.to_string())?;
     args.common.write(&bundle)
@@ -446,12 +485,25 @@ fn sign_certificate(args: &SignCertificateArgs) -> Result<(), String> {
 
 pub(crate) fn digest(args: &DigestArgs) -> ExitCode {
     let spec = args.spec();
-    let result = spec
-        .ignore_set(&[])
-        .and_then(|ignore| model::compute(&spec, &ignore, Selection::Walk));
+    let default_hashing =
+        args.serialization == SerializationArg::Files && args.hash == HashArg::Sha256;
+    let result = match args.walk.oci_image() {
+        Some(_) if !default_hashing => {
+            Err("an OCI image's items are SHA-256 layer digests: --serialization files --hash sha256 only".to_owned())
+        }
+        Some(image) => image.and_then(|i| {
+            i.items(!args.walk.oci_exclude_config)
+                .map_err(|e| e.to_string())
+        }),
+        None => spec
+            .ignore_set(&[])
+            .and_then(|ignore| model::compute(&spec, &ignore, Selection::Walk))
+            .map(|c| c.manifest)
+            .map_err(|e| e.to_string()),
+    };
     match result {
-        Ok(c) => {
-            println!("sha256:{}", hex::encode(c.manifest.root_digest()));
+        Ok(manifest) => {
+            println!("sha256:{}", hex::encode(manifest.root_digest()));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod manifest;
 mod mmap;
 pub mod model;
+pub mod oci;
 pub mod pki;
 pub mod posix;
 pub mod sign;

@@ -45,6 +45,9 @@ pub struct VerifyReport {
     pub seconds: f64,
     /// Warnings `model_signing` prints before success (legacy signature format).
     pub warnings: Vec<String>,
+    /// With `--oci-manifest`/`--oci-layout`: `sha256:<hex>` of the image manifest verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
 }
 
 /// Verification failed. The messages are `model_signing`'s where it has a real one.
@@ -88,6 +91,9 @@ pub enum VerifyError {
     /// The model differs from what was signed.
     #[error(transparent)]
     Mismatch(#[from] Mismatch),
+    /// The OCI image (`--oci-manifest`, `--oci-layout`) cannot be used.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
 }
 
 impl VerifyError {
@@ -100,7 +106,7 @@ impl VerifyError {
                 "statement-invalid"
             }
             Self::SymlinksNotAllowed => "policy-refused",
-            Self::Model(_) => "model-unreadable",
+            Self::Model(_) | Self::Oci(_) => "model-unreadable",
             Self::Mismatch(_) => "model-mismatch",
         }
     }
@@ -238,6 +244,15 @@ pub fn verify_signature<V: SignatureVerifier>(
     verifier: &V,
     args: &CommonVerifyArgs,
 ) -> Result<SignedModel, VerifyError> {
+    let (signed, signer, warnings) = verify_statement(verifier, args)?;
+    signed_model(verifier.method(), args, signed, signer, warnings)
+}
+
+/// Reads and checks the signature file and parses the signed statement.
+fn verify_statement<V: SignatureVerifier>(
+    verifier: &V,
+    args: &CommonVerifyArgs,
+) -> Result<(statement::SignedStatement, String, Vec<String>), VerifyError> {
     let bundle = read_signature(&args.signature)?;
     let envelope = verifier
         .verify_bundle(&bundle)
@@ -261,6 +276,18 @@ pub fn verify_signature<V: SignatureVerifier>(
             model: args.model_path.clone(),
         });
     }
+    Ok((signed, signer, warnings))
+}
+
+/// How the local model is checked against a verified statement (the flags and what the
+/// signature recorded).
+fn signed_model(
+    method: &'static str,
+    args: &CommonVerifyArgs,
+    signed: statement::SignedStatement,
+    signer: String,
+    warnings: Vec<String>,
+) -> Result<SignedModel, VerifyError> {
     let recorded = signed
         .serialization
         .as_ref()
@@ -295,7 +322,7 @@ pub fn verify_signature<V: SignatureVerifier>(
         names
     });
     Ok(SignedModel {
-        method: verifier.method(),
+        method,
         signer,
         warnings,
         expected: signed.manifest,
@@ -315,7 +342,11 @@ pub fn verify_model<V: SignatureVerifier>(
     args: &CommonVerifyArgs,
 ) -> Result<VerifyReport, VerifyError> {
     let started = Instant::now();
-    let signed = verify_signature(verifier, args)?;
+    let (signed, signer, warnings) = verify_statement(verifier, args)?;
+    if args.oci.is_set() {
+        return verify_oci_image(verifier, args, &signed, signer, warnings, started);
+    }
+    let signed = signed_model(verifier.method(), args, signed, signer, warnings)?;
     let computed = signed.check()?;
     Ok(VerifyReport {
         method: signed.method.to_owned(),
@@ -326,5 +357,45 @@ pub fn verify_model<V: SignatureVerifier>(
         bytes: computed.bytes,
         seconds: started.elapsed().as_secs_f64(),
         warnings: signed.warnings,
+        image_digest: None,
+    })
+}
+
+/// The OCI-image half of [`verify_model`]: the signed manifest against the image manifest's
+/// layer digests (no blob is read).
+fn verify_oci_image<V: SignatureVerifier>(
+    verifier: &V,
+    args: &CommonVerifyArgs,
+    signed: &statement::SignedStatement,
+    signer: String,
+    mut warnings: Vec<String>,
+    started: Instant,
+) -> Result<VerifyReport, VerifyError> {
+    use crate::oci::{OciError, OciImage};
+    if !args.ignore_paths.is_empty() {
+        return Err(OciError::Option {
+            option: "--ignore-paths",
+        }
+        .into());
+    }
+    let image = OciImage::from_args(&args.oci)?;
+    let (local, warning) = image.local_manifest(signed, args.effective_ignore_unsigned_files())?;
+    local.check_against(&signed.manifest)?;
+    warnings.extend(warning);
+    Ok(VerifyReport {
+        method: verifier.method().to_owned(),
+        signer,
+        model: args
+            .oci
+            .oci_manifest
+            .clone()
+            .or_else(|| args.oci.oci_layout.clone())
+            .unwrap_or_default(),
+        root_digest: format!("sha256:{}", hex::encode(local.root_digest())),
+        files: local.resources.len(),
+        bytes: 0,
+        seconds: started.elapsed().as_secs_f64(),
+        warnings,
+        image_digest: Some(image.manifest_digest),
     })
 }
