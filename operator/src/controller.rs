@@ -22,10 +22,11 @@ use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
-use serde_json::json;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::ModelValidationLookup;
+use crate::crd::status::orphaned;
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
 use crate::metrics::{Metrics, ReasonLabel};
 
@@ -294,6 +295,9 @@ pub fn classify(pod: &Pod) -> PodState {
 
 fn ready_condition(mv: &ModelValidation) -> (String, String, String) {
     match mv.spec.check() {
+        Ok(_) if let Some(n) = mv.spec.not_implemented() => {
+            ("False".to_owned(), n.reason().to_owned(), n.to_string())
+        }
         Ok(method) => (
             "True".to_owned(),
             "Valid".to_owned(),
@@ -349,11 +353,12 @@ pub fn desired_status(
     ModelValidationStatus {
         observed_generation: generation,
         conditions,
-        auth_method: mv.spec.check().ok().map(|m| m.name().to_owned()),
-        injected_pods: count(|s| !matches!(s, PodState::Uninjected)),
-        verified_pods: count(|s| matches!(s, PodState::Verified { .. })),
-        failed_pods: count(|s| matches!(s, PodState::Failed { .. })),
-        uninjected_pods: count(|s| matches!(s, PodState::Uninjected)),
+        auth_method: mv.spec.check().ok().map(|m| m.auth_method().to_owned()),
+        injected_pod_count: count(|s| !matches!(s, PodState::Uninjected)),
+        verified_pod_count: count(|s| matches!(s, PodState::Verified { .. })),
+        failed_pod_count: count(|s| matches!(s, PodState::Failed { .. })),
+        uninjected_pod_count: count(|s| matches!(s, PodState::Uninjected)),
+        ..Default::default()
     }
 }
 
@@ -550,13 +555,16 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
             }
         }
     }
-    let status = desired_status(&mv, &states, Timestamp::now());
+    let mut status = desired_status(&mv, &states, Timestamp::now());
+    status.orphaned_pod_count =
+        i32::try_from(pods.iter().filter(|p| orphaned(&mv, p)).count()).unwrap_or(i32::MAX);
+    let status = status.stamped(mv.status.as_ref(), Time(Timestamp::now()));
     if mv.status.as_ref() != Some(&status) {
         let api: Api<ModelValidation> = Api::namespaced(ctx.client.clone(), &ns);
         api.patch_status(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({ "status": status })),
+            &Patch::Merge(status.merge_patch()),
         )
         .await
         .map_err(|source| Error::WriteStatus {
@@ -567,10 +575,11 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
         tracing::info!(
             ns = %ns,
             name = %name,
-            injected = status.injected_pods,
-            verified = status.verified_pods,
-            failed = status.failed_pods,
-            uninjected = status.uninjected_pods,
+            injected = status.injected_pod_count,
+            verified = status.verified_pod_count,
+            failed = status.failed_pod_count,
+            uninjected = status.uninjected_pod_count,
+            orphaned = status.orphaned_pod_count,
             "Status updated"
         );
     }
@@ -669,7 +678,7 @@ mod tests {
     use kube::runtime::events::Reporter;
     use kube::runtime::reflector;
     use kube::runtime::watcher;
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
@@ -696,7 +705,8 @@ mod tests {
             "spec": {"containers": [{"name": "app", "image": "app"}]},
         });
         if let Some(state) = verifier {
-            p["metadata"]["annotations"] = json!({annotations::MODEL_VALIDATION: "demo"});
+            p["metadata"]["annotations"] =
+                json!({annotations::MODEL_VALIDATION: "demo", annotations::GENERATION: "1"});
             p["spec"]["initContainers"] =
                 json!([{"name": INIT_CONTAINER_NAME, "image": "verifier"}]);
             if !state.is_null() {
@@ -839,9 +849,9 @@ mod tests {
         let action = run(s, m, |mut h| async move {
             let status = expect_status_patch(&mut h, &current).await;
             assert_eq!(status["observedGeneration"], 1);
-            assert_eq!(status["authMethod"], "key");
-            assert_eq!(status["injectedPods"], 0);
-            assert_eq!(status["failedPods"], 0);
+            assert_eq!(status["authMethod"], "public-key");
+            assert_eq!(status["injectedPodCount"], 0);
+            assert_eq!(status["failedPodCount"], 0);
             let ready = &status["conditions"][0];
             assert_eq!(ready["type"], "Ready");
             assert_eq!(ready["status"], "True");
@@ -914,7 +924,7 @@ mod tests {
                     .contains("spec.model.path must be an absolute path")
             );
             assert_eq!(ready["observedGeneration"], 3);
-            assert!(status.get("authMethod").is_none());
+            assert_eq!(status["authMethod"], Value::Null);
             h
         })
         .await
@@ -972,10 +982,10 @@ mod tests {
             let e = expect_event(&mut h).await;
             assert_eq!(e["regarding"]["kind"], "ModelValidation");
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["injectedPods"], 3);
-            assert_eq!(status["verifiedPods"], 1);
-            assert_eq!(status["failedPods"], 1);
-            assert_eq!(status["uninjectedPods"], 0);
+            assert_eq!(status["injectedPodCount"], 3);
+            assert_eq!(status["verifiedPodCount"], 1);
+            assert_eq!(status["failedPodCount"], 1);
+            assert_eq!(status["uninjectedPodCount"], 0);
             h
         })
         .await
@@ -1065,8 +1075,8 @@ mod tests {
             );
             expect_event(&mut h).await;
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["failedPods"], 1);
-            assert_eq!(status["verifiedPods"], 0);
+            assert_eq!(status["failedPodCount"], 1);
+            assert_eq!(status["verifiedPodCount"], 0);
             h
         })
         .await
@@ -1088,12 +1098,55 @@ mod tests {
             let e = expect_event(&mut h).await;
             assert_eq!(e["regarding"]["kind"], "ModelValidation");
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["uninjectedPods"], 1);
-            assert_eq!(status["injectedPods"], 0);
+            assert_eq!(status["uninjectedPodCount"], 1);
+            assert_eq!(status["injectedPodCount"], 0);
             h
         })
         .await
         .unwrap();
+    }
+
+    #[test]
+    fn accepted_but_unimplemented_specs_are_not_ready_and_say_why() {
+        let ready = |spec: Value| {
+            let status = desired_status(&mv(1, spec, None), &[], past());
+            let c = status.conditions[0].clone();
+            (c.status, c.reason, c.message, status.auth_method)
+        };
+        let (status, reason, message, method) = ready(json!({
+            "model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k"}},
+            "continuousValidation": {"enabled": true, "interval": "10m"}}));
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            ("False", "ContinuousValidationNotImplemented")
+        );
+        assert!(
+            message.contains("not implemented") && message.contains("10m"),
+            "{message}"
+        );
+        assert_eq!(method.as_deref(), Some("public-key"));
+        // disabled: nothing to report
+        let (status, ..) = ready(json!({
+            "model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k"}},
+            "continuousValidation": {"enabled": false, "interval": "5m"}}));
+        assert_eq!(status, "True");
+        for (field, path) in [
+            ("path", "s3://bucket/model"),
+            ("signaturePath", "https://h/m.sig"),
+        ] {
+            let mut spec = json!({"model": {"path": "/data/model"},
+                                  "config": {"pkiConfig": {"certificateAuthority": "/ca"}}});
+            spec["model"][field] = json!(path);
+            let (status, reason, message, _) = ready(spec);
+            assert_eq!(
+                (status.as_str(), reason.as_str()),
+                ("False", "UnsupportedRemoteLocation")
+            );
+            assert!(
+                message.contains(path) && message.contains("not supported"),
+                "{message}"
+            );
+        }
     }
 
     #[test]
@@ -1119,7 +1172,7 @@ mod tests {
         let metrics = s.ctx.metrics.clone();
         run(s, m, |mut h| async move {
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["verifiedPods"], 1);
+            assert_eq!(status["verifiedPodCount"], 1);
             h
         })
         .await
