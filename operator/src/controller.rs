@@ -3,7 +3,8 @@
 //! It watches `ModelValidation`s and the pods that carry the label, and runs only on the
 //! leader (see [`crate::lease`]). The decisions are pure functions
 //! ([`classify`], [`desired_status`]) over cached objects; [`reconcile`] performs the writes:
-//! the status subresource (only when it changed) and Events. It never writes pods.
+//! the status subresource (only when it changed) and Events. The only pod write is the removal
+//! of the upstream operator's finalizer ([`crate::finalizer`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -491,6 +492,7 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
         .cloned()
         .collect();
     pods.sort_by_key(|p| p.name_any());
+    crate::finalizer::release(&ctx.client, pods.iter().map(AsRef::as_ref)).await;
     let mut states = Vec::with_capacity(pods.len());
     for pod in &pods {
         let state = classify(pod);
@@ -1100,6 +1102,70 @@ mod tests {
             let status = expect_status_patch(&mut h, &current).await;
             assert_eq!(status["uninjectedPodCount"], 1);
             assert_eq!(status["injectedPodCount"], 0);
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    /// A pod the upstream operator injected: its finalizer and annotations, its init container
+    /// (a `model_signing` run that exited 0 without a report), no annotation of this operator.
+    fn upstream_pod(name: &str, terminating: bool) -> Pod {
+        let mut p = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "models", "uid": format!("uid-{name}"),
+                         "labels": {POD_LABEL: "demo"},
+                         "finalizers": ["other.example.com/keep", crate::finalizer::UPSTREAM_FINALIZER],
+                         "annotations": {
+                             "validation.ml.sigstore.dev/injected-at": "2026-01-01T00:00:00Z",
+                             "validation.ml.sigstore.dev/auth-method": "public-key",
+                             "validation.ml.sigstore.dev/config-hash": "0123456789abcdef",
+                             "validation.ml.sigstore.dev/continuous-validation": "true"}},
+            "spec": {"containers": [{"name": "app", "image": "app"}],
+                     "initContainers": [{"name": INIT_CONTAINER_NAME, "image": "agent"}]},
+        });
+        if terminating {
+            p["metadata"]["deletionTimestamp"] = json!("2030-01-01T00:00:00Z");
+        }
+        serde_json::from_value(p).unwrap()
+    }
+
+    #[tokio::test]
+    async fn upstreams_finalizer_is_removed_from_running_and_terminating_pods() {
+        let m = mv(1, key_spec(), None);
+        let pods = vec![
+            upstream_pod("a-running", false),
+            upstream_pod("b-terminating", true),
+        ];
+        let s = setup(&[&m], pods, past());
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            for name in ["a-running", "b-terminating"] {
+                let (req, send) = h.next_request().await.expect("a pod patch");
+                assert_eq!(req.method(), Method::PATCH);
+                assert_eq!(
+                    req.uri().path(),
+                    format!("/api/v1/namespaces/models/pods/{name}")
+                );
+                assert_eq!(req.headers()["content-type"], "application/json-patch+json");
+                let patch = body_json(req).await;
+                assert_eq!(
+                    patch,
+                    json!([
+                        {"op": "test", "path": "/metadata/finalizers",
+                         "value": ["other.example.com/keep", crate::finalizer::UPSTREAM_FINALIZER]},
+                        {"op": "remove", "path": "/metadata/finalizers/1"}
+                    ])
+                );
+                let pod = serde_json::to_vec(&upstream_pod(name, false)).unwrap();
+                send.send_response(Response::builder().body(Body::from(pod)).unwrap());
+            }
+            // upstream's annotations make them neither this operator's nor unknown: injected
+            // (by another operator, so orphaned), no Events about a result they never reported
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["injectedPodCount"], 2);
+            assert_eq!(status["orphanedPodCount"], 2);
+            assert_eq!(status["uninjectedPodCount"], 0);
             h
         })
         .await

@@ -59,7 +59,8 @@ MANAGER_RULES = {
     (GROUP, "modelvalidations"): {"get", "list", "watch"},
     (GROUP, "modelvalidations/status"): {"patch"},
     ("", "namespaces"): {"list", "watch"},
-    ("", "pods"): {"list", "watch"},
+    # patch: only to remove the upstream operator's pod finalizer
+    ("", "pods"): {"list", "watch", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEADER_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
@@ -353,6 +354,7 @@ MUTATIONS = {
     "root filesystem writable": lambda d: d["kind"] == "Deployment" and d["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(readOnlyRootFilesystem=False),
     "key unreadable": lambda d: d["kind"] == "Deployment" and d["spec"]["template"]["spec"]["securityContext"].pop("fsGroup"),
     "object in default namespace": lambda d: d["kind"] == "Service" and d["metadata"].update(namespace="default"),
+    "pod patch dropped": lambda d: d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("manager-role") and [r["verbs"].remove("patch") for r in d["rules"] if r["resources"] == ["pods"]],
 }
 
 
