@@ -561,15 +561,32 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
     status.orphaned_pod_count =
         i32::try_from(pods.iter().filter(|p| orphaned(&mv, p)).count()).unwrap_or(i32::MAX);
     let status = status.stamped(mv.status.as_ref(), Time(Timestamp::now()));
+    let live: Vec<(String, String)> = ctx
+        .model_validations
+        .state()
+        .iter()
+        .filter_map(|m| Some((m.namespace()?, m.name_any())))
+        .collect();
+    let counts = [
+        status.injected_pod_count,
+        status.uninjected_pod_count,
+        status.orphaned_pod_count,
+    ]
+    .map(i64::from);
+    ctx.metrics
+        .observe_model_validations(&live, Some((&ns, &name, counts)));
     if mv.status.as_ref() != Some(&status) {
         let api: Api<ModelValidation> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch_status(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(status.merge_patch()),
-        )
-        .await
-        .map_err(|source| Error::WriteStatus {
+        let written = api
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(status.merge_patch()),
+            )
+            .await;
+        ctx.metrics
+            .observe_status_update(&ns, &name, written.is_ok());
+        written.map_err(|source| Error::WriteStatus {
             namespace: ns.clone(),
             name: name.clone(),
             source,
