@@ -3,7 +3,8 @@
 //! It watches `ModelValidation`s and the pods that carry the label, and runs only on the
 //! leader (see [`crate::lease`]). The decisions are pure functions
 //! ([`classify`], [`desired_status`]) over cached objects; [`reconcile`] performs the writes:
-//! the status subresource (only when it changed) and Events. It never writes pods.
+//! the status subresource (only when it changed) and Events. The only pod write is the removal
+//! of the upstream operator's finalizer ([`crate::finalizer`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -22,10 +23,11 @@ use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
-use serde_json::json;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::ModelValidationLookup;
+use crate::crd::status::orphaned;
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
 use crate::metrics::{Metrics, ReasonLabel};
 
@@ -294,6 +296,9 @@ pub fn classify(pod: &Pod) -> PodState {
 
 fn ready_condition(mv: &ModelValidation) -> (String, String, String) {
     match mv.spec.check() {
+        Ok(_) if let Some(n) = mv.spec.not_implemented() => {
+            ("False".to_owned(), n.reason().to_owned(), n.to_string())
+        }
         Ok(method) => (
             "True".to_owned(),
             "Valid".to_owned(),
@@ -349,11 +354,12 @@ pub fn desired_status(
     ModelValidationStatus {
         observed_generation: generation,
         conditions,
-        auth_method: mv.spec.check().ok().map(|m| m.name().to_owned()),
-        injected_pods: count(|s| !matches!(s, PodState::Uninjected)),
-        verified_pods: count(|s| matches!(s, PodState::Verified { .. })),
-        failed_pods: count(|s| matches!(s, PodState::Failed { .. })),
-        uninjected_pods: count(|s| matches!(s, PodState::Uninjected)),
+        auth_method: mv.spec.check().ok().map(|m| m.auth_method().to_owned()),
+        injected_pod_count: count(|s| !matches!(s, PodState::Uninjected)),
+        verified_pod_count: count(|s| matches!(s, PodState::Verified { .. })),
+        failed_pod_count: count(|s| matches!(s, PodState::Failed { .. })),
+        uninjected_pod_count: count(|s| matches!(s, PodState::Uninjected)),
+        ..Default::default()
     }
 }
 
@@ -486,6 +492,7 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
         .cloned()
         .collect();
     pods.sort_by_key(|p| p.name_any());
+    crate::finalizer::release(&ctx.client, pods.iter().map(AsRef::as_ref)).await;
     let mut states = Vec::with_capacity(pods.len());
     for pod in &pods {
         let state = classify(pod);
@@ -550,16 +557,36 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
             }
         }
     }
-    let status = desired_status(&mv, &states, Timestamp::now());
+    let mut status = desired_status(&mv, &states, Timestamp::now());
+    status.orphaned_pod_count =
+        i32::try_from(pods.iter().filter(|p| orphaned(&mv, p)).count()).unwrap_or(i32::MAX);
+    let status = status.stamped(mv.status.as_ref(), Time(Timestamp::now()));
+    let live: Vec<(String, String)> = ctx
+        .model_validations
+        .state()
+        .iter()
+        .filter_map(|m| Some((m.namespace()?, m.name_any())))
+        .collect();
+    let counts = [
+        status.injected_pod_count,
+        status.uninjected_pod_count,
+        status.orphaned_pod_count,
+    ]
+    .map(i64::from);
+    ctx.metrics
+        .observe_model_validations(&live, Some((&ns, &name, counts)));
     if mv.status.as_ref() != Some(&status) {
         let api: Api<ModelValidation> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch_status(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "status": status })),
-        )
-        .await
-        .map_err(|source| Error::WriteStatus {
+        let written = api
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(status.merge_patch()),
+            )
+            .await;
+        ctx.metrics
+            .observe_status_update(&ns, &name, written.is_ok());
+        written.map_err(|source| Error::WriteStatus {
             namespace: ns.clone(),
             name: name.clone(),
             source,
@@ -567,10 +594,11 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
         tracing::info!(
             ns = %ns,
             name = %name,
-            injected = status.injected_pods,
-            verified = status.verified_pods,
-            failed = status.failed_pods,
-            uninjected = status.uninjected_pods,
+            injected = status.injected_pod_count,
+            verified = status.verified_pod_count,
+            failed = status.failed_pod_count,
+            uninjected = status.uninjected_pod_count,
+            orphaned = status.orphaned_pod_count,
             "Status updated"
         );
     }
@@ -669,7 +697,7 @@ mod tests {
     use kube::runtime::events::Reporter;
     use kube::runtime::reflector;
     use kube::runtime::watcher;
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
@@ -696,7 +724,8 @@ mod tests {
             "spec": {"containers": [{"name": "app", "image": "app"}]},
         });
         if let Some(state) = verifier {
-            p["metadata"]["annotations"] = json!({annotations::MODEL_VALIDATION: "demo"});
+            p["metadata"]["annotations"] =
+                json!({annotations::MODEL_VALIDATION: "demo", annotations::GENERATION: "1"});
             p["spec"]["initContainers"] =
                 json!([{"name": INIT_CONTAINER_NAME, "image": "verifier"}]);
             if !state.is_null() {
@@ -839,9 +868,9 @@ mod tests {
         let action = run(s, m, |mut h| async move {
             let status = expect_status_patch(&mut h, &current).await;
             assert_eq!(status["observedGeneration"], 1);
-            assert_eq!(status["authMethod"], "key");
-            assert_eq!(status["injectedPods"], 0);
-            assert_eq!(status["failedPods"], 0);
+            assert_eq!(status["authMethod"], "public-key");
+            assert_eq!(status["injectedPodCount"], 0);
+            assert_eq!(status["failedPodCount"], 0);
             let ready = &status["conditions"][0];
             assert_eq!(ready["type"], "Ready");
             assert_eq!(ready["status"], "True");
@@ -914,7 +943,7 @@ mod tests {
                     .contains("spec.model.path must be an absolute path")
             );
             assert_eq!(ready["observedGeneration"], 3);
-            assert!(status.get("authMethod").is_none());
+            assert_eq!(status["authMethod"], Value::Null);
             h
         })
         .await
@@ -972,10 +1001,10 @@ mod tests {
             let e = expect_event(&mut h).await;
             assert_eq!(e["regarding"]["kind"], "ModelValidation");
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["injectedPods"], 3);
-            assert_eq!(status["verifiedPods"], 1);
-            assert_eq!(status["failedPods"], 1);
-            assert_eq!(status["uninjectedPods"], 0);
+            assert_eq!(status["injectedPodCount"], 3);
+            assert_eq!(status["verifiedPodCount"], 1);
+            assert_eq!(status["failedPodCount"], 1);
+            assert_eq!(status["uninjectedPodCount"], 0);
             h
         })
         .await
@@ -1065,8 +1094,8 @@ mod tests {
             );
             expect_event(&mut h).await;
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["failedPods"], 1);
-            assert_eq!(status["verifiedPods"], 0);
+            assert_eq!(status["failedPodCount"], 1);
+            assert_eq!(status["verifiedPodCount"], 0);
             h
         })
         .await
@@ -1088,12 +1117,119 @@ mod tests {
             let e = expect_event(&mut h).await;
             assert_eq!(e["regarding"]["kind"], "ModelValidation");
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["uninjectedPods"], 1);
-            assert_eq!(status["injectedPods"], 0);
+            assert_eq!(status["uninjectedPodCount"], 1);
+            assert_eq!(status["injectedPodCount"], 0);
             h
         })
         .await
         .unwrap();
+    }
+
+    /// A pod the upstream operator injected: its finalizer and annotations, its init container
+    /// (a `model_signing` run that exited 0 without a report), no annotation of this operator.
+    fn upstream_pod(name: &str, terminating: bool) -> Pod {
+        let mut p = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "models", "uid": format!("uid-{name}"),
+                         "labels": {POD_LABEL: "demo"},
+                         "finalizers": ["other.example.com/keep", crate::finalizer::UPSTREAM_FINALIZER],
+                         "annotations": {
+                             "validation.ml.sigstore.dev/injected-at": "2026-01-01T00:00:00Z",
+                             "validation.ml.sigstore.dev/auth-method": "public-key",
+                             "validation.ml.sigstore.dev/config-hash": "0123456789abcdef",
+                             "validation.ml.sigstore.dev/continuous-validation": "true"}},
+            "spec": {"containers": [{"name": "app", "image": "app"}],
+                     "initContainers": [{"name": INIT_CONTAINER_NAME, "image": "agent"}]},
+        });
+        if terminating {
+            p["metadata"]["deletionTimestamp"] = json!("2030-01-01T00:00:00Z");
+        }
+        serde_json::from_value(p).unwrap()
+    }
+
+    #[tokio::test]
+    async fn upstreams_finalizer_is_removed_from_running_and_terminating_pods() {
+        let m = mv(1, key_spec(), None);
+        let pods = vec![
+            upstream_pod("a-running", false),
+            upstream_pod("b-terminating", true),
+        ];
+        let s = setup(&[&m], pods, past());
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            for name in ["a-running", "b-terminating"] {
+                let (req, send) = h.next_request().await.expect("a pod patch");
+                assert_eq!(req.method(), Method::PATCH);
+                assert_eq!(
+                    req.uri().path(),
+                    format!("/api/v1/namespaces/models/pods/{name}")
+                );
+                assert_eq!(req.headers()["content-type"], "application/json-patch+json");
+                let patch = body_json(req).await;
+                assert_eq!(
+                    patch,
+                    json!([
+                        {"op": "test", "path": "/metadata/finalizers",
+                         "value": ["other.example.com/keep", crate::finalizer::UPSTREAM_FINALIZER]},
+                        {"op": "remove", "path": "/metadata/finalizers/1"}
+                    ])
+                );
+                let pod = serde_json::to_vec(&upstream_pod(name, false)).unwrap();
+                send.send_response(Response::builder().body(Body::from(pod)).unwrap());
+            }
+            // upstream's annotations make them neither this operator's nor unknown: injected
+            // (by another operator, so orphaned), no Events about a result they never reported
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["injectedPodCount"], 2);
+            assert_eq!(status["orphanedPodCount"], 2);
+            assert_eq!(status["uninjectedPodCount"], 0);
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    #[test]
+    fn accepted_but_unimplemented_specs_are_not_ready_and_say_why() {
+        let ready = |spec: Value| {
+            let status = desired_status(&mv(1, spec, None), &[], past());
+            let c = status.conditions[0].clone();
+            (c.status, c.reason, c.message, status.auth_method)
+        };
+        let (status, reason, message, method) = ready(json!({
+            "model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k"}},
+            "continuousValidation": {"enabled": true, "interval": "10m"}}));
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            ("False", "ContinuousValidationNotImplemented")
+        );
+        assert!(
+            message.contains("not implemented") && message.contains("10m"),
+            "{message}"
+        );
+        assert_eq!(method.as_deref(), Some("public-key"));
+        // disabled: nothing to report
+        let (status, ..) = ready(json!({
+            "model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k"}},
+            "continuousValidation": {"enabled": false, "interval": "5m"}}));
+        assert_eq!(status, "True");
+        for (field, path) in [
+            ("path", "s3://bucket/model"),
+            ("signaturePath", "https://h/m.sig"),
+        ] {
+            let mut spec = json!({"model": {"path": "/data/model"},
+                                  "config": {"pkiConfig": {"certificateAuthority": "/ca"}}});
+            spec["model"][field] = json!(path);
+            let (status, reason, message, _) = ready(spec);
+            assert_eq!(
+                (status.as_str(), reason.as_str()),
+                ("False", "UnsupportedRemoteLocation")
+            );
+            assert!(
+                message.contains(path) && message.contains("not supported"),
+                "{message}"
+            );
+        }
     }
 
     #[test]
@@ -1119,7 +1255,7 @@ mod tests {
         let metrics = s.ctx.metrics.clone();
         run(s, m, |mut h| async move {
             let status = expect_status_patch(&mut h, &current).await;
-            assert_eq!(status["verifiedPods"], 1);
+            assert_eq!(status["verifiedPodCount"], 1);
             h
         })
         .await

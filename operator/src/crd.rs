@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use mv_shared::verify::{
     CertificateArgs, CommonVerifyArgs, KeyArgs, SigstoreArgs, VerifyCommand, VerifyMethod,
@@ -26,15 +25,30 @@ pub const MSG_EXACTLY_ONE_METHOD: &str = "exactly one of sigstoreConfig, pkiConf
 /// Message of the rule against setting both spellings of the key method.
 pub const MSG_BOTH_KEY_SPELLINGS: &str =
     "privateKeyConfig is the deprecated spelling of publicKeyConfig: set only publicKeyConfig";
-/// Message of the rule that ties `clientTrustConfig` to `sigstoreConfig`.
-pub const MSG_TRUST_CONFIG_SIGSTORE_ONLY: &str = "clientTrustConfig applies to sigstoreConfig only (keys and certificate chains need no Sigstore trust root)";
 /// Message of the absolute-path rules.
 pub const MSG_ABSOLUTE_PATH: &str = "must be an absolute path (starting with /)";
+/// Message of the model-location rules (`path`, `signaturePath`).
+pub const MSG_MODEL_LOCATION: &str =
+    "must be an absolute path (starting with /) or an s3://, gs://, http:// or https:// URL";
+/// Message of the continuous-validation interval rule.
+pub const MSG_INTERVAL: &str =
+    "must be a duration of minutes and hours (e.g. 5m, 1h30m, 1.5h) of at least 1m";
+/// Pattern of a model location, as upstream's CRD has it (also enforced by API servers
+/// without CEL).
+pub const MODEL_LOCATION_PATTERN: &str = "^(/|s3://|gs://|https?://)";
+/// Pattern of `continuousValidation.interval`, as upstream's CRD has it.
+pub const INTERVAL_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(m|h))+$";
+/// URL schemes a model location may have (accepted by the schema, not supported yet).
+pub const REMOTE_SCHEMES: [&str; 4] = ["s3://", "gs://", "http://", "https://"];
+
+pub mod status;
+pub use status::{LEGACY_STATUS_FIELDS, ModelValidationStatus};
 
 const CEL_ABSOLUTE: &str = "self.startsWith('/')";
+const CEL_LOCATION: &str = "self.startsWith('/') || self.startsWith('s3://') || self.startsWith('gs://') || self.startsWith('http://') || self.startsWith('https://')";
+const CEL_INTERVAL: &str = "self == '' || duration(self) >= duration('1m')";
 const CEL_EXACTLY_ONE: &str = "(has(self.sigstoreConfig) ? 1 : 0) + (has(self.pkiConfig) ? 1 : 0) + ((has(self.publicKeyConfig) || has(self.privateKeyConfig)) ? 1 : 0) == 1";
 const CEL_BOTH_KEYS: &str = "!(has(self.publicKeyConfig) && has(self.privateKeyConfig))";
-const CEL_TRUST_SIGSTORE: &str = "!has(self.clientTrustConfig) || has(self.sigstoreConfig)";
 const CEL_IGNORE_ABSOLUTE: &str = "self.all(p, p.startsWith('/'))";
 
 /// Desired state of a `ModelValidation`: which model, how it is signed, what to do on failure.
@@ -47,12 +61,14 @@ const CEL_IGNORE_ABSOLUTE: &str = "self.all(p, p.startsWith('/'))";
     shortname = "mv",
     namespaced,
     status = "ModelValidationStatus",
-    printcolumn = r#"{"name":"Method","type":"string","description":"Verification method","jsonPath":".status.authMethod"}"#,
+    printcolumn = r#"{"name":"Auth Method","type":"string","description":"Verification method","jsonPath":".status.authMethod"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","description":"Enforce or Warn","jsonPath":".spec.mode"}"#,
-    printcolumn = r#"{"name":"Model","type":"string","description":"Model path in the pod","jsonPath":".spec.model.path"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","description":"Whether the spec is usable","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Injected","type":"integer","description":"Pods the verifier was injected into","jsonPath":".status.injectedPods"}"#,
-    printcolumn = r#"{"name":"Failed","type":"integer","description":"Pods whose model failed verification","jsonPath":".status.failedPods"}"#,
+    printcolumn = r#"{"name":"Injected Pods","type":"integer","description":"Pods the verifier was injected into","jsonPath":".status.injectedPodCount"}"#,
+    printcolumn = r#"{"name":"Uninjected Pods","type":"integer","description":"Labelled pods admitted without the verifier","jsonPath":".status.uninjectedPodCount"}"#,
+    printcolumn = r#"{"name":"Orphaned Pods","type":"integer","description":"Injected pods whose verifier follows an older spec (or another operator)","jsonPath":".status.orphanedPodCount"}"#,
+    printcolumn = r#"{"name":"Failed Pods","type":"integer","description":"Pods whose model failed verification","jsonPath":".status.failedPodCount"}"#,
+    printcolumn = r#"{"name":"Model Path","type":"string","description":"Model path in the pod","jsonPath":".spec.model.path"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -65,27 +81,95 @@ pub struct ModelValidationSpec {
     /// failure is reported (Event, status, metrics).
     #[serde(default)]
     pub mode: Mode,
-    /// Pull policy of the injected verifier container (Kubernetes' default when unset).
+    /// Pull policy of the injected verifier container. Default `Always`, as upstream (filled in
+    /// by the API server; unset in a `--dev` file leaves Kubernetes' own default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "ImagePullPolicy::always")]
     pub image_pull_policy: Option<ImagePullPolicy>,
     /// Resources of the injected verifier container (default requests 100m CPU / 128Mi,
     /// limits 1 CPU / 512Mi).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// Re-verification while the pod runs (upstream's field). Accepted, not implemented yet:
+    /// `enabled: true` makes `Ready=False` with reason `ContinuousValidationNotImplemented`;
+    /// pods are still verified once, before they start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuous_validation: Option<ContinuousValidation>,
+}
+
+/// Upstream's continuous validation settings.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinuousValidation {
+    /// Re-verify the model periodically while the pod runs (default false).
+    #[serde(default)]
+    #[schemars(default = "default_false")]
+    pub enabled: bool,
+    /// Time between verifications, minutes and hours (`5m`, `1h30m`, `1.5h`), at least 1m.
+    #[serde(default = "default_interval")]
+    #[schemars(default = "default_interval", regex(pattern = INTERVAL_PATTERN), length(max = 64))]
+    #[x_kube(validation = kube::core::Rule::new(CEL_INTERVAL).message(MSG_INTERVAL))]
+    pub interval: String,
+}
+
+impl Default for ContinuousValidation {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval: default_interval(),
+        }
+    }
+}
+
+fn default_false() -> bool {
+    false
+}
+
+fn default_interval() -> String {
+    "5m".to_owned()
+}
+
+/// Parses a `continuousValidation.interval`: one or more `<number>m` / `<number>h` terms
+/// (the CRD's pattern), summed. `None` when it does not match the pattern.
+pub fn parse_interval(s: &str) -> Option<std::time::Duration> {
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    let mut total = 0.0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let unit_at = rest.find(['m', 'h'])?;
+        let (number, tail) = rest.split_at(unit_at);
+        let (int, frac) = match number.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (number, None),
+        };
+        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if !digits(int) || frac.is_some_and(|f| !digits(f)) {
+            return None;
+        }
+        let value: f64 = number.parse().ok()?;
+        let unit = if tail.starts_with('h') { 3600.0 } else { 60.0 };
+        total += value * unit;
+        rest = &tail[1..];
+    }
+    std::time::Duration::try_from_secs_f64(total).ok()
 }
 
 /// The model and the options of the walk over its files.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelSpec {
-    /// Absolute path of the model (a directory or a single file) inside the pod.
-    #[x_kube(validation = kube::core::Rule::new(CEL_ABSOLUTE).message(MSG_ABSOLUTE_PATH))]
-    #[schemars(length(min = 1, max = 4096))]
+    /// Absolute path of the model (a directory or a single file) inside the pod. The schema
+    /// also accepts `s3://`, `gs://`, `http(s)://` (as upstream); those are not supported yet
+    /// and make `Ready=False`.
+    #[x_kube(validation = kube::core::Rule::new(CEL_LOCATION).message(MSG_MODEL_LOCATION))]
+    #[schemars(length(min = 1, max = 4096), regex(pattern = MODEL_LOCATION_PATTERN))]
     pub path: String,
     /// Absolute path of the signature inside the pod. Default: `<path>/model.sig`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = kube::core::Rule::new(CEL_ABSOLUTE).message(MSG_ABSOLUTE_PATH))]
-    #[schemars(length(min = 1, max = 4096))]
+    #[x_kube(validation = kube::core::Rule::new(CEL_LOCATION).message(MSG_MODEL_LOCATION))]
+    #[schemars(length(min = 1, max = 4096), regex(pattern = MODEL_LOCATION_PATTERN))]
     pub signature_path: Option<String>,
     /// Absolute paths of files or directories to leave out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,8 +193,7 @@ pub struct ModelSpec {
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = kube::core::Rule::new(CEL_EXACTLY_ONE).message(MSG_EXACTLY_ONE_METHOD),
-    validation = kube::core::Rule::new(CEL_BOTH_KEYS).message(MSG_BOTH_KEY_SPELLINGS),
-    validation = kube::core::Rule::new(CEL_TRUST_SIGSTORE).message(MSG_TRUST_CONFIG_SIGSTORE_ONLY)
+    validation = kube::core::Rule::new(CEL_BOTH_KEYS).message(MSG_BOTH_KEY_SPELLINGS)
 )]
 pub struct ValidationConfig {
     /// Keyless Sigstore signature: the expected signer identity and OIDC issuer.
@@ -125,7 +208,8 @@ pub struct ValidationConfig {
     /// Deprecated spelling of `publicKeyConfig` (older manifests); same meaning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_config: Option<PublicKeyConfig>,
-    /// Sigstore ClientTrustConfig (or trusted_root.json) for a private Sigstore instance.
+    /// Sigstore ClientTrustConfig (or trusted_root.json) for a private Sigstore instance. Allowed
+    /// with any method, as upstream; only `sigstoreConfig` uses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_trust_config: Option<ClientTrustConfig>,
 }
@@ -194,6 +278,11 @@ pub enum ImagePullPolicy {
 }
 
 impl ImagePullPolicy {
+    /// The default, as upstream: `Always`.
+    pub fn always() -> Option<Self> {
+        Some(Self::Always)
+    }
+
     /// The Kubernetes spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -202,34 +291,6 @@ impl ImagePullPolicy {
             Self::Never => "Never",
         }
     }
-}
-
-/// Observed state: the `Ready` condition and counts of pods (never lists of pods).
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ModelValidationStatus {
-    /// The `metadata.generation` this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready`: whether the spec is usable, with reason and message.
-    #[serde(default)]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
-    pub conditions: Vec<Condition>,
-    /// Verification method of the spec: `sigstore`, `key` or `certificate`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_method: Option<String>,
-    /// Pods of the namespace that carry the verifier for this ModelValidation.
-    #[serde(default)]
-    pub injected_pods: i32,
-    /// Injected pods whose verifier reported success.
-    #[serde(default)]
-    pub verified_pods: i32,
-    /// Injected pods whose verifier reported a failure.
-    #[serde(default)]
-    pub failed_pods: i32,
-    /// Pods labelled for this ModelValidation that were admitted without the verifier.
-    #[serde(default)]
-    pub uninjected_pods: i32,
 }
 
 /// Why a spec cannot be used (the Rust twin of the CEL rules).
@@ -242,16 +303,37 @@ pub enum SpecError {
     /// Both `publicKeyConfig` and `privateKeyConfig` are set.
     #[error("{}", MSG_BOTH_KEY_SPELLINGS)]
     BothKeySpellings,
-    /// `clientTrustConfig` with a method other than Sigstore.
-    #[error("{}", MSG_TRUST_CONFIG_SIGSTORE_ONLY)]
-    TrustConfigWithoutSigstore,
     /// A path field is not absolute.
     #[error("{field} {MSG_ABSOLUTE_PATH}, got {value:?}")]
     RelativePath {
         /// The field, e.g. `spec.model.path`.
         field: &'static str,
         /// The value found.
-        value: String,
+        value: Box<str>,
+    },
+    /// `path` or `signaturePath` is neither absolute nor a URL of a known scheme.
+    #[error("{field} {MSG_MODEL_LOCATION}, got {value:?}")]
+    BadLocation {
+        /// The field, e.g. `spec.model.path`.
+        field: &'static str,
+        /// The value found.
+        value: Box<str>,
+    },
+    /// `path` or `signaturePath` is a remote URL: accepted by the schema, not supported.
+    #[error(
+        "{field} is the remote location {value:?}: remote models (s3://, gs://, http(s)://) are not supported; mount the model into the pod and give its absolute path"
+    )]
+    RemoteLocation {
+        /// The field, e.g. `spec.model.path`.
+        field: &'static str,
+        /// The value found.
+        value: Box<str>,
+    },
+    /// `continuousValidation.interval` is not a duration of at least 1m.
+    #[error("spec.continuousValidation.interval {MSG_INTERVAL}, got {value:?}")]
+    Interval {
+        /// The value found.
+        value: Box<str>,
     },
     /// A required string is empty.
     #[error("{field} must not be empty")]
@@ -267,8 +349,10 @@ impl SpecError {
         match self {
             Self::MethodCount => "InvalidMethod",
             Self::BothKeySpellings => "InvalidMethod",
-            Self::TrustConfigWithoutSigstore => "InvalidTrustConfig",
             Self::RelativePath { .. } => "RelativePath",
+            Self::BadLocation { .. } => "RelativePath",
+            Self::RemoteLocation { .. } => "UnsupportedRemoteLocation",
+            Self::Interval { .. } => "InvalidInterval",
             Self::Empty { .. } => "EmptyField",
         }
     }
@@ -280,7 +364,24 @@ fn absolute(field: &'static str, value: &str) -> Result<(), SpecError> {
     } else {
         Err(SpecError::RelativePath {
             field,
-            value: value.to_owned(),
+            value: value.into(),
+        })
+    }
+}
+
+/// A model location: absolute, or a remote URL (schema-valid, reported as unsupported).
+fn location(field: &'static str, value: &str) -> Result<(), SpecError> {
+    if value.starts_with('/') {
+        Ok(())
+    } else if REMOTE_SCHEMES.iter().any(|s| value.starts_with(s)) {
+        Err(SpecError::RemoteLocation {
+            field,
+            value: value.into(),
+        })
+    } else {
+        Err(SpecError::BadLocation {
+            field,
+            value: value.into(),
         })
     }
 }
@@ -290,6 +391,29 @@ fn non_empty(field: &'static str, value: &str) -> Result<(), SpecError> {
         Err(SpecError::Empty { field })
     } else {
         Ok(())
+    }
+}
+
+/// A valid spec that asks for something not implemented yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotImplemented {
+    /// `continuousValidation.enabled: true`.
+    #[error(
+        "spec.continuousValidation.enabled is true (interval {interval}), but continuous validation is not implemented yet: pods are verified once, before they start, and never re-verified while they run"
+    )]
+    ContinuousValidation {
+        /// The interval asked for.
+        interval: String,
+    },
+}
+
+impl NotImplemented {
+    /// CamelCase reason for the `Ready` condition.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::ContinuousValidation { .. } => "ContinuousValidationNotImplemented",
+        }
     }
 }
 
@@ -305,12 +429,21 @@ pub enum Method<'a> {
 }
 
 impl Method<'_> {
-    /// The name used on the command line, in the pod annotation and in `status.authMethod`.
+    /// The name used on the command line, in the pod annotation and in metric labels.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Sigstore(_) => "sigstore",
             Self::Certificate(_) => "certificate",
             Self::Key(_) => "key",
+        }
+    }
+
+    /// The name upstream writes to `status.authMethod`: `sigstore`, `pki`, `public-key`.
+    pub fn auth_method(&self) -> &'static str {
+        match self {
+            Self::Sigstore(_) => "sigstore",
+            Self::Certificate(_) => "pki",
+            Self::Key(_) => "public-key",
         }
     }
 }
@@ -338,12 +471,17 @@ impl ModelValidationSpec {
             (None, None, Some(k)) => Method::Key(k),
             _ => return Err(SpecError::MethodCount),
         };
-        if c.client_trust_config.is_some() && !matches!(method, Method::Sigstore(_)) {
-            return Err(SpecError::TrustConfigWithoutSigstore);
-        }
-        absolute("spec.model.path", &self.model.path)?;
+        location("spec.model.path", &self.model.path)?;
         if let Some(s) = &self.model.signature_path {
-            absolute("spec.model.signaturePath", s)?;
+            location("spec.model.signaturePath", s)?;
+        }
+        if let Some(c) = &self.continuous_validation
+            && !c.interval.is_empty()
+            && parse_interval(&c.interval).is_none_or(|d| d < std::time::Duration::from_secs(60))
+        {
+            return Err(SpecError::Interval {
+                value: c.interval.as_str().into(),
+            });
         }
         for p in self.model.ignore_paths.iter().flatten() {
             absolute("spec.model.ignorePaths", p)?;
@@ -374,6 +512,17 @@ impl ModelValidationSpec {
         Ok(method)
     }
 
+    /// What the spec asks for that this operator does not do yet (the `Ready` condition says
+    /// so; pods are still verified once before they start). `None`: nothing.
+    pub fn not_implemented(&self) -> Option<NotImplemented> {
+        self.continuous_validation
+            .as_ref()
+            .filter(|c| c.enabled)
+            .map(|c| NotImplemented::ContinuousValidation {
+                interval: c.interval.clone(),
+            })
+    }
+
     /// Every path in the pod the verifier reads: model, signature, key/chain, trust config.
     pub fn paths_needed(&self) -> Vec<PathBuf> {
         let mut out = vec![PathBuf::from(&self.model.path), self.signature_path()];
@@ -387,7 +536,10 @@ impl ModelValidationSpec {
         {
             out.push(PathBuf::from(&k.key_path));
         }
-        if let Some(t) = &c.client_trust_config {
+        // only the Sigstore method reads it (upstream allows it with any method)
+        if let Some(t) = &c.client_trust_config
+            && c.sigstore_config.is_some()
+        {
             out.push(PathBuf::from(&t.trust_config_path));
         }
         out
@@ -488,6 +640,11 @@ mod tests {
             out.push(format!("{path}: {value} is not one of {allowed:?}"));
         }
         if let Some(s) = value.as_str() {
+            if let Some(p) = schema["pattern"].as_str()
+                && !regex::Regex::new(p).unwrap().is_match(s)
+            {
+                out.push(format!("{path}: {s:?} does not match {p:?}"));
+            }
             let n = s.chars().count() as u64;
             if schema["minLength"].as_u64().is_some_and(|m| n < m) {
                 out.push(format!("{path}: shorter than minLength"));
@@ -529,14 +686,17 @@ mod tests {
         }
     }
 
-    /// All error messages the API server would give: schema first, then CEL.
+    /// All error messages the API server would give: schema first, then CEL (unless a type is
+    /// wrong or a required field is missing).
     fn errors(cr: &Value) -> Vec<String> {
         let schema = schema();
         let mut out = Vec::new();
         schema_errors(&schema, cr, "", &mut out);
-        if out.is_empty()
-            && let Err(errs) = kube::core::cel::Validator::new().validate(&schema, cr, None)
-        {
+        // the API server runs the rules too when only formats (pattern, lengths) failed
+        let typed = out
+            .iter()
+            .all(|e| !e.contains(": expected ") && !e.contains("Required value"));
+        if typed && let Err(errs) = kube::core::cel::Validator::new().validate(&schema, cr, None) {
             out.extend(errs.iter().map(|e| e.to_string()));
         }
         out
@@ -603,7 +763,8 @@ mod tests {
             compiled.compilation_errors()
         );
         let crd = serde_json::to_string(&ModelValidation::crd()).unwrap();
-        assert_eq!(crd.matches("x-kubernetes-validations").count(), 8);
+        assert_eq!(crd.matches("x-kubernetes-validations").count(), 9);
+        assert!(!crd.contains("has(self.clientTrustConfig)"));
     }
 
     #[test]
@@ -638,6 +799,142 @@ mod tests {
         );
     }
 
+    /// Upstream's sample ModelValidations (the field list of its 2026 API), unchanged.
+    fn upstream_samples() -> Vec<Value> {
+        vec![
+            json!({"model": {"path": "/data/tensorflow_saved_model", "signaturePath": "/data/tensorflow_saved_model/model.sig"},
+                   "config": {"sigstoreConfig": {"certificateIdentity": "https://github.com/sigstore/model-validation-operator/.github/workflows/sign-model.yaml@refs/tags/v0.0.2",
+                                                 "certificateOidcIssuer": "https://token.actions.githubusercontent.com"}}}),
+            json!({"model": {"path": "/data/model", "signaturePath": "/data/model/model.sig",
+                             "ignorePaths": ["/data/model/README.md"], "ignoreGitPaths": true,
+                             "ignoreUnsignedFiles": false, "allowSymlinks": false},
+                   "config": {"publicKeyConfig": {"keyPath": "/keys/signing-key.pub"}},
+                   "imagePullPolicy": "IfNotPresent",
+                   "continuousValidation": {"enabled": false, "interval": "5m"}}),
+            json!({"model": {"path": "/data/model", "signaturePath": "/data/model/model.sig"},
+                   "config": {"pkiConfig": {"certificateAuthority": "/keys/ca.pem"},
+                              "clientTrustConfig": {"trustConfigPath": "/trust/client_trust_config.json"}},
+                   "continuousValidation": {"enabled": true, "interval": "1h30m"}}),
+            json!({"model": {"path": "/data/model", "signaturePath": "/data/model/model.sig"},
+                   "config": {"sigstoreConfig": {"certificateIdentity": "me@example.com", "certificateOidcIssuer": "https://accounts.google.com"},
+                              "clientTrustConfig": {"trustConfigPath": "/trust/client_trust_config.json"}},
+                   "imagePullPolicy": "Always",
+                   "continuousValidation": {"enabled": true, "interval": "1.5h"}}),
+        ]
+    }
+
+    #[test]
+    fn upstreams_samples_are_accepted_unchanged() {
+        for spec in upstream_samples() {
+            let mut v = cr(spec.clone());
+            assert_eq!(errors(&v), Vec::<String>::new(), "{v}");
+            let mv: ModelValidation = serde_json::from_value(v.take()).unwrap();
+            mv.spec.check().unwrap();
+            let back = serde_json::to_value(&mv.spec).unwrap();
+            assert_eq!(back["continuousValidation"], spec["continuousValidation"]);
+        }
+    }
+
+    #[test]
+    fn upstreams_defaults_are_in_the_schema() {
+        let s = schema();
+        let spec = &s["properties"]["spec"]["properties"];
+        assert_eq!(spec["imagePullPolicy"]["default"], "Always");
+        let cv = &spec["continuousValidation"]["properties"];
+        assert_eq!(cv["enabled"]["default"], false);
+        assert_eq!(cv["interval"]["default"], "5m");
+        assert_eq!(cv["interval"]["pattern"], INTERVAL_PATTERN);
+        assert_eq!(
+            spec["model"]["properties"]["path"]["pattern"],
+            MODEL_LOCATION_PATTERN
+        );
+        // a spec without the block means "off"; an empty block gets upstream's defaults
+        let mv: ModelValidation = serde_json::from_value(cr(key_spec())).unwrap();
+        assert_eq!(mv.spec.not_implemented(), None);
+        let mut s = key_spec();
+        s["continuousValidation"] = json!({});
+        let mv: ModelValidation = serde_json::from_value(cr(s)).unwrap();
+        assert_eq!(
+            mv.spec.continuous_validation,
+            Some(ContinuousValidation {
+                enabled: false,
+                interval: "5m".into()
+            })
+        );
+    }
+
+    #[test]
+    fn remote_locations_pass_the_schema_and_are_reported_unsupported() {
+        for (field, url) in [
+            ("path", "s3://bucket/model"),
+            ("path", "gs://bucket/model"),
+            ("path", "https://example.com/model"),
+            ("signaturePath", "http://example.com/model.sig"),
+        ] {
+            let mut spec = key_spec();
+            spec["model"][field] = json!(url);
+            let v = cr(spec);
+            assert_eq!(errors(&v), Vec::<String>::new(), "{v}");
+            let mv: ModelValidation = serde_json::from_value(v).unwrap();
+            let err = mv.spec.check().unwrap_err();
+            assert!(matches!(err, SpecError::RemoteLocation { .. }), "{err}");
+            assert_eq!(err.reason(), "UnsupportedRemoteLocation");
+            assert!(err.to_string().contains("not supported"), "{err}");
+        }
+        for bad in ["ftp://h/m", "file:///m", "S3://b/m", "data/model"] {
+            let mut spec = key_spec();
+            spec["model"]["path"] = json!(bad);
+            assert_invalid(spec.clone(), MSG_MODEL_LOCATION, true);
+            assert!(
+                errors(&cr(spec))
+                    .iter()
+                    .any(|e| e.contains("does not match")),
+                "the pattern (for servers without CEL) refuses {bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn continuous_validation_intervals() {
+        for ok in ["1m", "5m", "1h", "1.5h", "1h30m", "90m", "0.5h", "2h0m"] {
+            let mut s = key_spec();
+            s["continuousValidation"] = json!({"enabled": true, "interval": ok});
+            assert_valid(s);
+            assert!(parse_interval(ok).unwrap() >= std::time::Duration::from_secs(60));
+        }
+        assert_eq!(
+            parse_interval("1h30m"),
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(
+            parse_interval("1.5h"),
+            Some(std::time::Duration::from_secs(5400))
+        );
+        // below the minimum: CEL and the Rust twin
+        for short in ["0m", "0.5m", "0h"] {
+            let mut s = key_spec();
+            s["continuousValidation"] = json!({"interval": short});
+            assert_invalid(s, MSG_INTERVAL, true);
+        }
+        // not a duration of minutes and hours: the pattern and the Rust twin
+        for bad in ["5s", "5", "m", "1.m", ".5m", "5 m", "1d", "-5m", "5mm"] {
+            assert_eq!(parse_interval(bad), None, "{bad}");
+            let mut s = key_spec();
+            s["continuousValidation"] = json!({"interval": bad});
+            assert!(
+                errors(&cr(s.clone()))
+                    .iter()
+                    .any(|e| e.contains("does not match")),
+                "{bad}"
+            );
+            let mv: ModelValidation = serde_json::from_value(cr(s)).unwrap();
+            assert!(
+                matches!(mv.spec.check(), Err(SpecError::Interval { .. })),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn method_union_violations() {
         assert_invalid(
@@ -664,11 +961,16 @@ mod tests {
             MSG_BOTH_KEY_SPELLINGS,
             true,
         );
-        assert_invalid(
-            json!({"model": {"path": "/m"}, "config": {
-                "publicKeyConfig": {"keyPath": "/k"}, "clientTrustConfig": {"trustConfigPath": "/t"}}}),
-            MSG_TRUST_CONFIG_SIGSTORE_ONLY,
-            true,
+        // clientTrustConfig is allowed with any method (upstream); only Sigstore reads it
+        let mv = assert_valid(json!({"model": {"path": "/m"}, "config": {
+                "publicKeyConfig": {"keyPath": "/k"}, "clientTrustConfig": {"trustConfigPath": "/t"}}}));
+        assert!(!mv.spec.paths_needed().contains(&PathBuf::from("/t")));
+        assert!(
+            !mv.spec
+                .verify_command(None)
+                .unwrap()
+                .to_args()
+                .contains(&"/t".to_owned())
         );
     }
 

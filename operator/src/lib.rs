@@ -11,6 +11,7 @@ pub mod cache;
 pub mod controller;
 pub mod crd;
 pub mod dev;
+pub mod finalizer;
 pub mod lease;
 pub mod metrics;
 pub mod telemetry;

@@ -1,9 +1,14 @@
 //! Prometheus metrics (prometheus-client), served on `/metrics` in the OpenMetrics text format.
 //!
 //! Labels are bounded enums or short fixed strings (`result`, `method`, `outcome`, `reason`),
-//! never error texts or object names, so the number of series stays small.
+//! never error texts. The exception are the metrics under upstream's names
+//! (`model_validation_operator_*`, kept so that dashboards built for the upstream operator keep
+//! working): like upstream they carry the `namespace` and `model_validation` of each
+//! ModelValidation, whose number the cluster's administrators control; series of deleted
+//! ModelValidations are removed.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -36,6 +41,41 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// `namespace` label (upstream's metrics).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NamespaceLabel {
+    /// Namespace of the ModelValidations.
+    pub namespace: String,
+}
+
+/// `namespace`, `model_validation`, `pod_state` labels (upstream's pod-count gauge).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PodCountLabels {
+    /// Namespace of the ModelValidation.
+    pub namespace: String,
+    /// Its name.
+    pub model_validation: String,
+    /// `injected`, `uninjected` or `orphaned`.
+    pub pod_state: String,
+}
+
+/// `namespace`, `model_validation`, `result` labels (upstream's status-update counter).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusUpdateLabels {
+    /// Namespace of the ModelValidation.
+    pub namespace: String,
+    /// Its name.
+    pub model_validation: String,
+    /// `success` or `failure`.
+    pub result: String,
+}
+
+/// ModelValidations (namespace, name) and namespaces that have series.
+type Published = (HashSet<(String, String)>, HashSet<String>);
+
+/// The pod states of upstream's `modelvalidation_pod_count`, with the status field of each.
+pub const POD_STATES: [&str; 3] = ["injected", "uninjected", "orphaned"];
+
 /// Every metric of the operator, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -52,6 +92,14 @@ pub struct Metrics {
     pub reconcile_errors: Family<ReasonLabel, Counter>,
     /// 1 while this replica holds the leader Lease.
     pub leader: Gauge,
+    /// Upstream's `model_validation_operator_modelvalidation_pod_count`.
+    pub pod_count: Family<PodCountLabels, Gauge>,
+    /// Upstream's `model_validation_operator_modelvalidation_crs_total` (a gauge).
+    pub model_validations: Family<NamespaceLabel, Gauge>,
+    /// Upstream's `model_validation_operator_status_updates_total`.
+    pub status_updates: Family<StatusUpdateLabels, Counter>,
+    /// ModelValidations and namespaces with series, to remove them later.
+    published: Arc<Mutex<Published>>,
 }
 
 impl Default for Metrics {
@@ -104,6 +152,26 @@ impl Metrics {
             "1 while this replica runs the controller (holds the Lease)",
             leader.clone(),
         );
+        // upstream's names: model_validation_operator_*
+        let upstream = registry.sub_registry_with_prefix("operator");
+        let pod_count = Family::<PodCountLabels, Gauge>::default();
+        upstream.register(
+            "modelvalidation_pod_count",
+            "Pods per ModelValidation and state (injected, uninjected, orphaned), as in its status",
+            pod_count.clone(),
+        );
+        let model_validations = Family::<NamespaceLabel, Gauge>::default();
+        upstream.register(
+            "modelvalidation_crs_total",
+            "ModelValidations per namespace",
+            model_validations.clone(),
+        );
+        let status_updates = Family::<StatusUpdateLabels, Counter>::default();
+        upstream.register(
+            "status_updates",
+            "Writes of a ModelValidation's status, by result (success, failure)",
+            status_updates.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             admission_requests,
@@ -112,7 +180,83 @@ impl Metrics {
             reconciles,
             reconcile_errors,
             leader,
+            pod_count,
+            model_validations,
+            status_updates,
+            published: Arc::default(),
         }
+    }
+
+    /// Publishes the counts of ModelValidation `namespace/name` (upstream's pod-count gauge)
+    /// and the number of ModelValidations per namespace from `live` (every ModelValidation
+    /// that exists, as (namespace, name)); removes the series of those that no longer exist.
+    pub fn observe_model_validations(
+        &self,
+        live: &[(String, String)],
+        counts: Option<(&str, &str, [i64; 3])>,
+    ) {
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (mvs, namespaces) = &mut *published;
+        let live_set: HashSet<(String, String)> = live.iter().cloned().collect();
+        for (ns, name) in mvs.iter().filter(|k| !live_set.contains(*k)) {
+            for state in POD_STATES {
+                self.pod_count.remove(&PodCountLabels {
+                    namespace: ns.clone(),
+                    model_validation: name.clone(),
+                    pod_state: state.to_owned(),
+                });
+            }
+        }
+        mvs.retain(|k| live_set.contains(k));
+        let mut per_ns: BTreeMap<&str, i64> = BTreeMap::new();
+        for (ns, _) in live {
+            *per_ns.entry(ns).or_default() += 1;
+        }
+        for ns in namespaces
+            .iter()
+            .filter(|n| !per_ns.contains_key(n.as_str()))
+        {
+            self.model_validations.remove(&NamespaceLabel {
+                namespace: ns.clone(),
+            });
+        }
+        namespaces.clear();
+        for (ns, n) in per_ns {
+            self.model_validations
+                .get_or_create(&NamespaceLabel {
+                    namespace: ns.to_owned(),
+                })
+                .set(n);
+            namespaces.insert(ns.to_owned());
+        }
+        if let Some((ns, name, values)) = counts
+            && live_set.contains(&(ns.to_owned(), name.to_owned()))
+        {
+            for (state, v) in POD_STATES.into_iter().zip(values) {
+                self.pod_count
+                    .get_or_create(&PodCountLabels {
+                        namespace: ns.to_owned(),
+                        model_validation: name.to_owned(),
+                        pod_state: state.to_owned(),
+                    })
+                    .set(v);
+            }
+            mvs.insert((ns.to_owned(), name.to_owned()));
+        }
+    }
+
+    /// Counts one write of a ModelValidation's status.
+    pub fn observe_status_update(&self, namespace: &str, name: &str, ok: bool) {
+        self.status_updates
+            .get_or_create(&StatusUpdateLabels {
+                namespace: namespace.to_owned(),
+                model_validation: name.to_owned(),
+                result: if ok { "success" } else { "failure" }.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts one admission decision and its latency.
@@ -140,5 +284,65 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn upstreams_metric_names_are_exposed() {
+        let m = Metrics::new();
+        m.observe_model_validations(
+            &live(&[("ns1", "a"), ("ns1", "b"), ("ns2", "c")]),
+            Some(("ns1", "a", [3, 1, 2])),
+        );
+        m.observe_status_update("ns1", "a", true);
+        m.observe_status_update("ns1", "a", false);
+        let text = m.encode().unwrap();
+        for line in [
+            r#"model_validation_operator_modelvalidation_pod_count{namespace="ns1",model_validation="a",pod_state="injected"} 3"#,
+            r#"model_validation_operator_modelvalidation_pod_count{namespace="ns1",model_validation="a",pod_state="uninjected"} 1"#,
+            r#"model_validation_operator_modelvalidation_pod_count{namespace="ns1",model_validation="a",pod_state="orphaned"} 2"#,
+            r#"model_validation_operator_modelvalidation_crs_total{namespace="ns1"} 2"#,
+            r#"model_validation_operator_modelvalidation_crs_total{namespace="ns2"} 1"#,
+            r#"model_validation_operator_status_updates_total{namespace="ns1",model_validation="a",result="success"} 1"#,
+            r#"model_validation_operator_status_updates_total{namespace="ns1",model_validation="a",result="failure"} 1"#,
+            // this project's own names stay
+            "# TYPE model_validation_admission_duration_seconds histogram",
+            "# TYPE model_validation_reconciles counter",
+            "# TYPE model_validation_leader gauge",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn series_of_deleted_model_validations_are_removed() {
+        let m = Metrics::new();
+        m.observe_model_validations(
+            &live(&[("ns1", "a"), ("ns2", "c")]),
+            Some(("ns1", "a", [1, 0, 0])),
+        );
+        m.observe_model_validations(&live(&[("ns2", "c")]), None);
+        let text = m.encode().unwrap();
+        assert!(!text.contains(r#"model_validation="a""#), "{text}");
+        assert!(!text.contains(r#"namespace="ns1""#), "{text}");
+        assert!(
+            text.contains(
+                r#"model_validation_operator_modelvalidation_crs_total{namespace="ns2"} 1"#
+            )
+        );
+        // a reconcile of an object already gone publishes nothing for it
+        m.observe_model_validations(&live(&[("ns2", "c")]), Some(("ns1", "a", [1, 0, 0])));
+        assert!(!m.encode().unwrap().contains(r#"model_validation="a""#));
     }
 }

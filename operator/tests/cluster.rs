@@ -132,6 +132,25 @@ async fn webhook_and_controller_against_a_real_api_server() {
     .await
     .unwrap();
 
+    // an upstream-shaped status (pod lists under names this project once used for integers)
+    // plus a field of the wrong type: stored through the status subresource before the caches
+    // start, it must not keep them (and with them /readyz) from syncing
+    let entry = json!({"name": "old", "uid": "00000000-0000-0000-0000-000000000001", "injectedAt": "2026-01-01T00:00:00Z"});
+    untyped
+        .patch_status(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "injectedPodCount": 1, "uninjectedPodCount": 0, "orphanedPodCount": 0,
+                "authMethod": "public-key", "injectedPods": [entry], "uninjectedPods": [],
+                "orphanedPods": [], "lastUpdated": "2026-01-01T00:00:00Z", "conditions": [],
+                "verifiedPods": "many"}})),
+        )
+        .await
+        .unwrap();
+    let stored = untyped.get("demo").await.unwrap();
+    assert_eq!(stored.data["status"]["injectedPods"][0]["name"], "old");
+
     // (3) webhook in process, called by the API server over TLS
     let dir = tempfile::tempdir().unwrap();
     let files = tls::write_dev_certificate(dir.path()).unwrap();
@@ -294,14 +313,22 @@ async fn webhook_and_controller_against_a_real_api_server() {
         let mvs = mvs.clone();
         async move {
             let s = mvs.get("demo").await.ok()?.status?;
-            (s.verified_pods == 1).then_some(s)
+            (s.verified_pod_count == 1).then_some(s)
         }
     })
     .await;
-    assert_eq!(status.injected_pods, 1);
-    assert_eq!(status.failed_pods, 0);
+    assert_eq!(status.injected_pod_count, 1);
+    assert_eq!(status.failed_pod_count, 0);
     assert_eq!(status.observed_generation, Some(1));
-    assert_eq!(status.auth_method.as_deref(), Some("key"));
+    assert_eq!(status.auth_method.as_deref(), Some("public-key"));
+    // the upstream-shaped status stored at the start is gone: counts only
+    let stored = untyped.get("demo").await.unwrap();
+    for old in ["injectedPods", "uninjectedPods", "orphanedPods"] {
+        assert!(
+            stored.data["status"].get(old).is_none(),
+            "{old}: {stored:?}"
+        );
+    }
     assert_eq!(status.conditions[0].type_, "Ready");
     assert_eq!(status.conditions[0].status, "True");
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);

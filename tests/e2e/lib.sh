@@ -205,8 +205,8 @@ expect_verified() {
   [ "$(init_exit "$ns" "$pod")" = 0 ] || fail "$INIT_NAME exited $(init_exit "$ns" "$pod")"
   note "termination message: $(init_message "$ns" "$pod")"
   expect_event "$ns" Pod "$pod" ModelVerified
-  expect_count "$ns" "$mv" injectedPods 1
-  expect_count "$ns" "$mv" verifiedPods 1
+  expect_count "$ns" "$mv" injectedPodCount 1
+  expect_count "$ns" "$mv" verifiedPodCount 1
 }
 
 # expect_blocked NS POD MV TEXT: injected, verification failed, the server never started, and the
@@ -222,7 +222,7 @@ expect_blocked() {
   note "$INIT_NAME log: $(tail -3 <<<"$logs")"
   grep -qiF -- "$text" <<<"$logs" || fail "the $INIT_NAME log does not name the reason ('$text'): $logs"
   expect_event "$ns" Pod "$pod" ModelVerificationFailed "$text"
-  expect_count "$ns" "$mv" failedPods 1
+  expect_count "$ns" "$mv" failedPodCount 1
 }
 
 operator_pod() { jp -n "$OP_NS" pods -l "$OP_SELECTOR" --field-selector=status.phase=Running '{.items[0].metadata.name}'; }

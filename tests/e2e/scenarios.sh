@@ -128,7 +128,7 @@ scenario_warn() {
   wait_until 180 "pod e2e-warn/tampered Running (Warn mode)" phase_is e2e-warn tampered Running
   [ "$(init_exit e2e-warn tampered)" = 0 ] || fail "Warn mode: $INIT_NAME exited $(init_exit e2e-warn tampered), expected 0"
   expect_event e2e-warn Pod tampered ModelVerificationFailed weights.bin
-  expect_count e2e-warn warn failedPods 1
+  expect_count e2e-warn warn failedPodCount 1
 }
 
 # --- 6. label semantics, CR lifecycle, operator lifecycle ---------------------------------------
@@ -173,8 +173,8 @@ scenario_deleted_cr() {
 
 scenario_restart() {
   # needs the verified pod of key-signed-model-verified
-  local want; want="$(mv_count e2e-key key verifiedPods)"
-  [ -n "$want" ] && [ "$want" -ge 1 ] || fail "precondition: e2e-key/key has no verified pod (verifiedPods='$want')"
+  local want; want="$(mv_count e2e-key key verifiedPodCount)"
+  [ -n "$want" ] && [ "$want" -ge 1 ] || fail "precondition: e2e-key/key has no verified pod (verifiedPodCount='$want')"
   local old; old="$(operator_pod)"
   k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=0
   k -n "$OP_NS" wait --for=delete "pod/$old" --timeout=90s
@@ -185,11 +185,11 @@ scenario_restart() {
   note "webhook down, creation refused: $out"
   # wipe the status while nobody runs; the restarted operator must rebuild it from the pods
   k -n e2e-key patch modelvalidation key --subresource=status --type=merge \
-    -p '{"status":{"injectedPods":0,"verifiedPods":0,"failedPods":0}}'
-  [ "$(mv_count e2e-key key verifiedPods)" = 0 ] || fail "could not reset the status"
+    -p '{"status":{"injectedPodCount":0,"verifiedPodCount":0,"failedPodCount":0}}'
+  [ "$(mv_count e2e-key key verifiedPodCount)" = 0 ] || fail "could not reset the status"
   k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=1
   wait_until 180 "operator ready after restart" operator_ready
-  wait_until 120 "status rebuilt (verifiedPods back to $want)" count_is e2e-key key verifiedPods "$want"
+  wait_until 120 "status rebuilt (verifiedPodCount back to $want)" count_is e2e-key key verifiedPodCount "$want"
   # and it works again: a new pod is injected and verified
   pod_create e2e-key after-restart key
   expect_injected e2e-key after-restart
@@ -202,7 +202,7 @@ set_failure_policy() {
 }
 
 # A labelled pod that slipped through un-injected (webhook down with failurePolicy Ignore) is
-# reported: a ModelValidationNotInjected Event and the uninjectedPods count.
+# reported: a ModelValidationNotInjected Event and the uninjectedPodCount count.
 scenario_uninjected() {
   trap 'set_failure_policy Fail; kubectl -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=1 >/dev/null 2>&1' EXIT
   new_ns e2e-uninjected
@@ -217,7 +217,7 @@ scenario_uninjected() {
   k -n "$OP_NS" scale "deployment/$OP_DEPLOY" --replicas=1
   wait_until 180 "operator ready" operator_ready
   expect_event e2e-uninjected Pod slipped ModelValidationNotInjected
-  expect_count e2e-uninjected key uninjectedPods 1
+  expect_count e2e-uninjected key uninjectedPodCount 1
   [ "$(jp mutatingwebhookconfiguration "$MWC" '{.webhooks[0].failurePolicy}')" = Fail ] || fail "failurePolicy not restored"
 }
 

@@ -15,7 +15,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$REPO/tests/manifests"
 KUSTOMIZE="${KUSTOMIZE:-kubectl kustomize}"
-OVERLAYS=(production testing development olm)
+OVERLAYS=(production testing development olm production-monitoring)
 
 die() { echo "manifests-check: error: $*" >&2; exit 2; }
 command -v python3 >/dev/null && python3 -c 'import yaml' 2>/dev/null || die "python3 with PyYAML needed (apt-get install -y python3-yaml)"
@@ -30,6 +30,17 @@ trap 'rm -rf "$WORK"' EXIT
 cp -r "$REPO/config" "$WORK/config"
 rm -rf "$WORK/config/components/manual-tls/certs"
 "$WORK/config/components/manual-tls/generate-certs.sh" 2>/dev/null
+# production plus the optional service-monitor component, as a user would add it to an overlay
+cp -r "$WORK/config/overlays/production" "$WORK/config/overlays/production-monitoring"
+python3 - "$WORK/config/overlays/production-monitoring/kustomization.yaml" <<'PY'
+import sys, yaml
+path = sys.argv[1]
+with open(path) as f:
+    k = yaml.safe_load(f)
+k["components"].append("../../components/service-monitor")
+with open(path, "w") as f:
+    yaml.safe_dump(k, f)
+PY
 
 passed=0; failed=0
 for o in "${OVERLAYS[@]}"; do

@@ -4,7 +4,8 @@
     check_manifests.py OVERLAY RENDERED.yaml [CERT_DIR]
     check_manifests.py --self-test RENDERED_TESTING.yaml
 
-OVERLAY is production, testing, development or olm. CERT_DIR (testing only) holds the ca.crt the
+OVERLAY is production, testing, development, olm or production-monitoring (production plus the
+optional service-monitor component). CERT_DIR (testing only) holds the ca.crt the
 testing overlay was rendered with. Prints one line per failed property and exits 1 when any
 failed, 0 otherwise. Used by tests/manifests/check.sh, which renders every overlay first.
 """
@@ -29,6 +30,16 @@ EXPECTED = {
         "verifier": "ghcr.io/model-validation-operator/model-verifier:v0.1.0",
         "webhook": True,
         "replicas": 2,
+        "network_policy": True,
+    },
+    "production-monitoring": {
+        "namespace": "model-validation-operator-system",
+        "image": "ghcr.io/model-validation-operator/model-validation-operator:v0.1.0",
+        "verifier": "ghcr.io/model-validation-operator/model-verifier:v0.1.0",
+        "webhook": True,
+        "replicas": 2,
+        "network_policy": True,
+        "service_monitor": True,
     },
     "testing": {
         "namespace": "model-validation-operator-test",
@@ -36,6 +47,7 @@ EXPECTED = {
         "verifier": "localhost/model-verifier:testing",
         "webhook": True,
         "replicas": 1,
+        "network_policy": True,
     },
     "development": {
         "namespace": "model-validation-operator-dev",
@@ -43,6 +55,7 @@ EXPECTED = {
         "verifier": "localhost/model-verifier:dev",
         "webhook": False,
         "replicas": 1,
+        "network_policy": True,
     },
     "olm": {
         "namespace": "model-validation-operator-system",
@@ -59,7 +72,8 @@ MANAGER_RULES = {
     (GROUP, "modelvalidations"): {"get", "list", "watch"},
     (GROUP, "modelvalidations/status"): {"patch"},
     ("", "namespaces"): {"list", "watch"},
-    ("", "pods"): {"list", "watch"},
+    # patch: only to remove the upstream operator's pod finalizer
+    ("", "pods"): {"list", "watch", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEADER_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
@@ -243,7 +257,22 @@ def check(overlay, docs, cert_dir=None):
             if overlay == "olm":
                 check_olm(c, container, dep)
 
-    if overlay == "production":
+    nps = c.of_kind("NetworkPolicy")
+    if exp.get("network_policy"):
+        np = c.one("NetworkPolicy", PREFIX + "controller-manager")
+        if np:
+            check_network_policy(c, np, pod_labels, container, exp["webhook"])
+    else:
+        c.expect(not nps, "unexpected NetworkPolicy")
+    sms = c.of_kind("ServiceMonitor")
+    if exp.get("service_monitor"):
+        sm = c.one("ServiceMonitor")
+        if sm:
+            check_service_monitor(c, sm)
+    else:
+        c.expect(not sms, "a ServiceMonitor is rendered although the service-monitor component is optional")
+
+    if overlay.startswith("production"):
         pdb = c.one("PodDisruptionBudget")
         if pdb:
             c.expect(selector_matches(pdb["spec"]["selector"].get("matchLabels"), pod_labels), "the PodDisruptionBudget does not select the operator pods")
@@ -279,6 +308,39 @@ def check_webhook(c, mwc, ns):
     if c.expect(len(svcs) == 1, f"the webhook's Service {svc_ref.get('name')} is not rendered"):
         ports = [p.get("port") for p in svcs[0]["spec"].get("ports") or []]
         c.expect(svc_ref.get("port", 443) in ports, f"the webhook Service does not serve port {svc_ref.get('port', 443)}")
+
+
+def check_network_policy(c, np, pod_labels, container, webhook):
+    """Ingress only: the webhook port from anywhere, the metrics port from chosen namespaces."""
+    spec = np.get("spec") or {}
+    c.expect(spec.get("policyTypes") == ["Ingress"], f"NetworkPolicy policyTypes {spec.get('policyTypes')}, expected [Ingress]")
+    c.expect(selector_matches((spec.get("podSelector") or {}).get("matchLabels"), pod_labels) and (spec.get("podSelector") or {}).get("matchLabels"), "the NetworkPolicy does not select the operator pods")
+    named = {p.get("name"): p.get("containerPort") for p in (container or {}).get("ports") or []}
+    allowed = set()
+    for rule in spec.get("ingress") or []:
+        ports = rule.get("ports") or []
+        if not c.expect(ports, "a NetworkPolicy ingress rule opens every port"):
+            continue
+        names = {p.get("port") for p in ports}
+        c.expect(names <= {"webhook-server", "metrics"}, f"the NetworkPolicy opens ports {sorted(map(str, names))}, only webhook-server and metrics are allowed")
+        if "metrics" in names:
+            c.expect(bool(rule.get("from")), "the NetworkPolicy opens the metrics port to every source")
+        allowed |= names
+    c.expect("metrics" in allowed and "metrics" in named, "the NetworkPolicy does not let Prometheus reach the metrics port")
+    if webhook:
+        c.expect("webhook-server" in allowed, "the NetworkPolicy blocks the webhook port")
+
+
+def check_service_monitor(c, sm):
+    spec = sm.get("spec") or {}
+    svcs = [s for s in c.of_kind("Service") if selector_matches((spec.get("selector") or {}).get("matchLabels"), s["metadata"].get("labels") or {})]
+    if not c.expect(len(svcs) == 1 and (spec.get("selector") or {}).get("matchLabels"), f"the ServiceMonitor selects {len(svcs)} Services, expected the metrics Service"):
+        return
+    port_names = {p.get("name") for p in svcs[0]["spec"].get("ports") or []}
+    for ep in spec.get("endpoints") or []:
+        c.expect(ep.get("port") in port_names, f"the ServiceMonitor scrapes port {ep.get('port')}, the Service has {sorted(port_names)}")
+        c.expect(ep.get("path", "/metrics") == "/metrics", "the ServiceMonitor scrapes another path than /metrics")
+    c.expect(bool(spec.get("endpoints")), "the ServiceMonitor has no endpoints")
 
 
 def secret_volume(dep):
@@ -353,6 +415,12 @@ MUTATIONS = {
     "root filesystem writable": lambda d: d["kind"] == "Deployment" and d["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(readOnlyRootFilesystem=False),
     "key unreadable": lambda d: d["kind"] == "Deployment" and d["spec"]["template"]["spec"]["securityContext"].pop("fsGroup"),
     "object in default namespace": lambda d: d["kind"] == "Service" and d["metadata"].update(namespace="default"),
+    "network policy opens every port": lambda d: d["kind"] == "NetworkPolicy" and d["spec"]["ingress"][0].pop("ports"),
+    "network policy opens the health port": lambda d: d["kind"] == "NetworkPolicy" and d["spec"]["ingress"][0]["ports"].append({"port": "health", "protocol": "TCP"}),
+    "metrics open to everyone": lambda d: d["kind"] == "NetworkPolicy" and d["spec"]["ingress"][1].pop("from"),
+    "network policy selects nothing": lambda d: d["kind"] == "NetworkPolicy" and d["spec"]["podSelector"].update(matchLabels={"app": "other"}),
+    "egress blocked too": lambda d: d["kind"] == "NetworkPolicy" and d["spec"].update(policyTypes=["Ingress", "Egress"]),
+    "pod patch dropped": lambda d: d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("manager-role") and [r["verbs"].remove("patch") for r in d["rules"] if r["resources"] == ["pods"]],
 }
 
 
