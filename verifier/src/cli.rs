@@ -247,6 +247,15 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
     // Paths as pathlib spells them, so messages name files exactly as model_signing does.
     common.signature = pathlib(&common.signature);
     common.model_path = pathlib(&common.model_path);
+    // With an OCI image, reports and messages name the manifest or layout as the model.
+    if let Some(image) = common
+        .oci
+        .oci_manifest
+        .as_ref()
+        .or(common.oci.oci_layout.as_ref())
+    {
+        common.model_path = pathlib(image);
+    }
     match &cmd.method {
         VerifyMethod::Sigstore(args) => run_verify(
             "sigstore",

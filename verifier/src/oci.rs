@@ -1025,6 +1025,76 @@ mod tests {
     }
 
     #[test]
+    fn layout_references_resolve_to_exactly_one_manifest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        let put = |bytes: &[u8]| {
+            let h = hex::encode(Sha256::digest(bytes));
+            std::fs::write(dir.join("blobs/sha256").join(&h), bytes).unwrap();
+            (format!("sha256:{h}"), bytes.len())
+        };
+        let (a, a_len) = put(&serde_json::to_vec(&manifest(vec![layer(&d('a'), None)])).unwrap());
+        let (b, b_len) = put(&serde_json::to_vec(&manifest(vec![layer(&d('b'), None)])).unwrap());
+        let entry = |mt: &str, digest: &str, size: usize, tag: &str| {
+            json!({"mediaType": mt, "digest": digest, "size": size,
+                   "annotations": {REF_NAME_ANNOTATION: tag}})
+        };
+        let index = json!({"schemaVersion": 2, "manifests": [
+            entry(MEDIA_TYPE_OCI_MANIFEST, &a, a_len, "a"),
+            entry(MEDIA_TYPE_OCI_MANIFEST, &b, b_len, "b"),
+            entry(INDEX_MEDIA_TYPES[0], &a, a_len, "multi"),
+        ]});
+        std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+        assert!(matches!(
+            from_layout(dir, Some("a")),
+            Err(OciError::NotALayout { .. })
+        ));
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"2.0.0"}"#).unwrap();
+        assert!(matches!(
+            from_layout(dir, Some("a")),
+            Err(OciError::NotALayout { .. })
+        ));
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let first = |image: OciImage| image.layers[0].digest;
+        assert_eq!(first(from_layout(dir, Some("a")).unwrap()), [0xaa; 32]);
+        assert_eq!(first(from_layout(dir, Some(&b)).unwrap()), [0xbb; 32]);
+        assert_eq!(
+            first(from_layout(dir, Some(&format!("b@{b}"))).unwrap()),
+            [0xbb; 32]
+        );
+        let err = |r: Option<&str>| from_layout(dir, r).unwrap_err().to_string();
+        assert!(err(None).contains("3 manifests match"), "{}", err(None));
+        assert!(
+            err(Some(&a)).contains("2 manifests match"),
+            "{}",
+            err(Some(&a))
+        );
+        let wrong = format!("a@{b}");
+        assert!(
+            err(Some(&wrong)).contains("no manifest tagged 'a' with digest"),
+            "{}",
+            err(Some(&wrong))
+        );
+        assert!(
+            err(Some("multi")).contains("is an image index"),
+            "{}",
+            err(Some("multi"))
+        );
+        assert!(
+            err(Some("zzz")).contains("tags in index.json: a, b, multi"),
+            "{}",
+            err(Some("zzz"))
+        );
+        // A blob that does not hash to its name is refused.
+        std::fs::write(dir.join("blobs/sha256").join(&b[7..]), b"{}").unwrap();
+        assert!(matches!(
+            from_layout(dir, Some("b")),
+            Err(OciError::Blob { .. })
+        ));
+    }
+
+    #[test]
     fn oversized_manifests_are_refused_before_parsing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.json");

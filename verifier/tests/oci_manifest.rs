@@ -254,14 +254,17 @@ fn changed_removed_added_layers_and_a_changed_config_fail() {
         out.failure().contains("does not match its descriptor"),
         "{out:?}"
     );
-    // Unknown tag.
+    // Unknown tag; the JSON report names the layout as the model.
     let out = verify_key(
         root,
         &["--oci-layout", "layout", "--image", "v9"],
         "m.sig",
-        &[],
+        &["--output", "json"],
     );
     assert!(out.failure().contains("no manifest tagged 'v9'"), "{out:?}");
+    let report: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(report["model"], json!("layout"));
+    assert_eq!(report["kind"], json!("model-unreadable"));
 }
 
 #[test]
@@ -470,4 +473,94 @@ fn we_sign_the_image_and_python_verifies_the_unpacked_model() {
         let out = verify(model);
         assert_ne!(out.code, 0, "python accepted {model}: {out:?}");
     }
+}
+
+// ---- layouts written by real tools -----------------------------------------------------------
+
+/// Runs a tool that `.ci/install.sh` installs; its absence fails the test (it is an input).
+fn tool(cwd: &Path, program: &str, args: &[&str]) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} (installed by .ci/install.sh) cannot run: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {out:?}");
+}
+
+#[test]
+fn images_built_by_umoci_and_copied_by_skopeo_verify_and_a_new_layer_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    rust_key_pair(root, "k", Curve::P256);
+    write_model(&root.join("m"), &files());
+    // umoci: an image of two gzip tar layers (untitled, so layer_000/layer_001.tar.gz).
+    tool(root, "umoci", &["init", "--layout", "lay"]);
+    tool(root, "umoci", &["new", "--image", "lay:v1"]);
+    for (file, dest) in [
+        ("m/weights.bin", "/model/weights.bin"),
+        ("m/README.md", "/model/README.md"),
+    ] {
+        tool(
+            root,
+            "umoci",
+            &["insert", "--rootless", "--image", "lay:v1", file, dest],
+        );
+    }
+    sign_key(root, &["--oci-layout", "lay", "--image", "v1"], "u.sig");
+    let st = statement(&root.join("u.sig"));
+    let mut names: Vec<&str> = st["predicate"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["config.json", "layer_000.tar.gz", "layer_001.tar.gz"]
+    );
+    // skopeo copies the image to another layout under another tag: same manifest digest.
+    tool(
+        root,
+        "skopeo",
+        &["--insecure-policy", "copy", "oci:lay:v1", "oci:copy:v2"],
+    );
+    let out = verify_key(
+        root,
+        &["--oci-layout", "copy", "--image", "v2"],
+        "u.sig",
+        &[],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "Verification succeeded\n");
+    // A third layer (and so a new config) after signing: refused.
+    tool(
+        root,
+        "umoci",
+        &[
+            "insert",
+            "--rootless",
+            "--image",
+            "lay:v1",
+            "m/tokenizer",
+            "/model/tokenizer",
+        ],
+    );
+    let out = verify_key(
+        root,
+        &["--oci-layout", "lay", "--image", "v1"],
+        "u.sig",
+        &[],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let failure = out.failure();
+    assert!(
+        failure.contains("Extra files found in model 'v1': layer_002.tar.gz"),
+        "{out:?}"
+    );
+    // (The config's digest bytes decide how Python's repr quotes this message: match parts.)
+    assert!(
+        failure.contains("Hash mismatch for ") && failure.contains("config.json"),
+        "{out:?}"
+    );
 }
