@@ -7,10 +7,12 @@
 //!
 //! The Go binary is built by `tests/interop/build-go-model-signing.sh` (run by
 //! `.ci/install.sh`) and found at `$MV_GO_MODEL_SIGNING`, by default
-//! `~/.cache/model-validation-operator/go-model-signing/model-signing`. When it is absent the
-//! tests say so loudly and check nothing, unless `MV_REQUIRE_GO_INTEROP=1` (then they fail).
-//! (A separate switch from `MV_REQUIRE_INTEROP`, which CI sets for the Python peer: the Go
-//! module proxy does not serve this module everywhere.)
+//! `~/.cache/model-validation-operator/go-model-signing/model-signing`.
+//!
+//! The tests are `#[ignore]`d with the reason: the Go module proxy these machines reach refuses
+//! `github.com/sigstore/model-signing` (403), so the peer cannot be built here. Where it can:
+//! `bash tests/interop/build-go-model-signing.sh && cargo test -p model-verifier --test
+//! interop_go -- --ignored`; run that way, a missing binary fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/key_cert_fixtures.rs"]
@@ -34,7 +36,7 @@ struct Go {
 }
 
 impl Go {
-    fn find(test: &str) -> Option<Self> {
+    fn find(test: &str) -> Self {
         let bin = match std::env::var_os("MV_GO_MODEL_SIGNING") {
             Some(p) => PathBuf::from(p),
             None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
@@ -46,18 +48,14 @@ impl Go {
             .map(|o| o.status.success())
             .unwrap_or(false);
         if runs {
-            return Some(Self { bin });
+            return Self { bin };
         }
         let why = format!(
             "{test}: the Go model-signing CLI was not found at {} (run \
              tests/interop/build-go-model-signing.sh, or set MV_GO_MODEL_SIGNING)",
             bin.display()
         );
-        if std::env::var("MV_REQUIRE_GO_INTEROP").as_deref() == Ok("1") {
-            panic!("MV_REQUIRE_GO_INTEROP=1 but {why}");
-        }
-        eprintln!("SKIPPED: {why}; this test checked nothing");
-        None
+        panic!("{why}");
     }
 
     fn run(&self, cwd: &Path, args: &[&str]) -> Output {
@@ -110,10 +108,9 @@ const TAMPERINGS: [Tampering; 2] = [
 ];
 
 #[test]
+#[ignore = "needs the Go model-signing CLI, which the Go module proxy here refuses (403); see the module docs"]
 fn go_signs_a_manifest_and_we_verify_it() {
-    let Some(go) = Go::find("Go interop: Go signs") else {
-        return;
-    };
+    let go = Go::find("Go interop: Go signs");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     rust_key_pair(root, "k", Curve::P256);
@@ -181,10 +178,9 @@ fn go_signs_a_manifest_and_we_verify_it() {
 }
 
 #[test]
+#[ignore = "needs the Go model-signing CLI, which the Go module proxy here refuses (403); see the module docs"]
 fn we_sign_a_manifest_and_go_verifies_it() {
-    let Some(go) = Go::find("Go interop: we sign") else {
-        return;
-    };
+    let go = Go::find("Go interop: we sign");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     rust_key_pair(root, "k", Curve::P384);
