@@ -30,6 +30,13 @@ demo: ## Verify the bundled signed model (succeeds), then its tampered copy (fai
 	cd testdata && ../target/release/model-verifier verify key model --signature signatures/key.sig --public_key keys/signing-key.pub
 	cd testdata && ! ../target/release/model-verifier verify key model-tampered --signature signatures/key.sig --public_key keys/signing-key.pub
 
+FUZZ_TARGETS := bundle statement dsse_key_method pem_der_path trust_root
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz
+fuzz: ## Run every cargo-fuzz target for FUZZ_SECONDS each (needs `cargo install cargo-fuzz`; stable toolchain)
+	for t in $(FUZZ_TARGETS); do mkdir -p fuzz/corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
 .PHONY: bench bench-compare bench-webhook bench-watch
 bench: ## Criterion benchmarks of the hashing engine
 	$(CARGO) bench -p model-verifier-benches
