@@ -5,9 +5,11 @@
 
 REPO="${REPO:?}"
 TESTING="$REPO/config/overlays/testing"
+MWC="model-validation-mutating-webhook-configuration"
 
 # The scenarios, in order (name function namespaces...)
 SCENARIOS=(
+  "upstream-operator-switch scenario_upstream_switch e2e-upstream"
   "install-testing-overlay scenario_install"
   "key-signed-model-verified scenario_key_verified e2e-key"
   "metrics-and-probes scenario_metrics e2e-metrics"
@@ -53,6 +55,130 @@ scenario_install() {
   local bundle; bundle="$(jp mutatingwebhookconfiguration model-validation-mutating-webhook-configuration '{.webhooks[0].clientConfig.caBundle}')"
   [ -n "$bundle" ] || fail "the webhook has no caBundle after apply"
   note "operator pod $(operator_pod) ready"
+}
+
+# --- 0. switching from the upstream operator (issue 14) -----------------------------------------
+UPSTREAM="$REPO/tests/e2e/upstream"
+
+# upstream_pod NAME [EXTRA_FINALIZER]: a pod as the upstream operator left it: labelled for
+# ModelValidation "up-key", its finalizer, its annotations, an init container "model-validation"
+# (here a no-op standing in for its agent, which ran and exited 0)
+upstream_pod() {
+  local name="$1" extra="${2:-}"
+  pod_yaml e2e-upstream "$name" up-key Always | python3 -c '
+import sys, yaml
+pod = yaml.safe_load(sys.stdin)
+meta = pod["metadata"]
+meta["finalizers"] = ([sys.argv[1]] if sys.argv[1] else []) + ["validation.ml.sigstore.dev/finalizer"]
+meta["annotations"] = {
+    "validation.ml.sigstore.dev/injected-at": "2026-11-30T10:00:00Z",
+    "validation.ml.sigstore.dev/auth-method": "public-key",
+    "validation.ml.sigstore.dev/config-hash": "0f1e2d3c4b5a6978",
+    "validation.ml.sigstore.dev/continuous-validation": "false",
+}
+pod["spec"]["initContainers"].append({
+    "name": "model-validation", "image": pod["spec"]["containers"][0]["image"], "imagePullPolicy": "Never",
+    "command": ["/bin/busybox", "true"],
+    "volumeMounts": [{"name": "data", "mountPath": "/data", "readOnly": True}]})
+print(yaml.safe_dump(pod))' "$extra"
+}
+
+finalizers_are() { [ "$(jp -n e2e-upstream pod "$1" '{.metadata.finalizers}')" = "$2" ]; }
+ready_reason_is() { [ "$(jp -n e2e-upstream modelvalidation "$1" '{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}')" = "$2" ]; }
+pod_gone() { ! k -n e2e-upstream get pod "$1" >/dev/null 2>&1; }
+pod_lists_gone() { [ -z "$(jp -n e2e-upstream modelvalidation "$1" '{.status.injectedPods}{.status.uninjectedPods}{.status.orphanedPods}')" ]; }
+
+# Before this operator is installed, the cluster holds what the upstream operator left: its CRD,
+# ModelValidations in its 2026 API with a status listing pods, and pods with its finalizer and
+# annotations (one already terminating). After the install the operator is ready, the old pods
+# delete cleanly (only upstream's finalizer is removed), new pods are injected and verified, and
+# upstream's sample ModelValidations apply unchanged.
+scenario_upstream_switch() {
+  # a clean slate: no operator of this project, no CRD (a reused cluster may have them)
+  if k get crd modelvalidations.ml.sigstore.dev >/dev/null 2>&1; then
+    note "removing an earlier install first"
+    k delete --ignore-not-found -k "$TESTING" --wait=false >/dev/null 2>&1 || true
+    k wait --for=delete crd/modelvalidations.ml.sigstore.dev --timeout=180s
+  fi
+  ! k get mutatingwebhookconfigurations "$MWC" >/dev/null 2>&1 || fail "a webhook of this operator is still installed"
+  k apply -f "$UPSTREAM/crd.yaml" >/dev/null
+  k wait --for=condition=Established --timeout=60s crd/modelvalidations.ml.sigstore.dev
+  new_ns e2e-upstream
+  local sig=/data/models/key-signed/model.sig
+  k apply -n e2e-upstream -f - >/dev/null <<EOF
+apiVersion: ml.sigstore.dev/v1alpha1
+kind: ModelValidation
+metadata: {name: up-key}
+spec:
+  model: {path: /data/models/key-signed, signaturePath: $sig, ignoreGitPaths: true, ignoreUnsignedFiles: false, allowSymlinks: false}
+  config: {publicKeyConfig: {keyPath: /data/keys/key.pub}}
+  imagePullPolicy: IfNotPresent
+  continuousValidation: {enabled: false, interval: 5m}
+---
+apiVersion: ml.sigstore.dev/v1alpha1
+kind: ModelValidation
+metadata: {name: up-continuous}
+spec:
+  model: {path: /data/models/key-signed, signaturePath: $sig}
+  config: {publicKeyConfig: {keyPath: /data/keys/key.pub}}
+  continuousValidation: {enabled: true, interval: 10m}
+---
+apiVersion: ml.sigstore.dev/v1alpha1
+kind: ModelValidation
+metadata: {name: up-remote}
+spec:
+  model: {path: "s3://models/key-signed", signaturePath: "s3://models/key-signed/model.sig"}
+  config: {publicKeyConfig: {keyPath: /data/keys/key.pub}}
+EOF
+  local entry='{"uid":"00000000-0000-0000-0000-00000000000a","injectedAt":"2026-11-30T10:00:00Z"'
+  local status='{"status":{"injectedPodCount":2,"uninjectedPodCount":1,"orphanedPodCount":1,"authMethod":"public-key",'
+  status+='"injectedPods":[{"name":"old-a",'"${entry#\{}"'},{"name":"old-b",'"${entry#\{}"'}],'
+  status+='"uninjectedPods":[{"name":"old-u",'"${entry#\{}"'}],"orphanedPods":[{"name":"old-o",'"${entry#\{}"'}],'
+  status+='"lastUpdated":"2026-11-30T10:00:00Z","conditions":[]}}'
+  local mv
+  for mv in up-key up-continuous up-remote; do
+    k -n e2e-upstream patch modelvalidation "$mv" --subresource=status --type=merge -p "$status" >/dev/null
+  done
+  [ "$(jp -n e2e-upstream modelvalidation up-key '{.status.injectedPods[1].name}')" = old-b ] || fail "the upstream-shaped status was not stored"
+  upstream_pod old-a | k create -f - >/dev/null
+  upstream_pod old-b | k create -f - >/dev/null
+  upstream_pod old-terminating | k create -f - >/dev/null
+  upstream_pod old-shared e2e.example.com/keep | k create -f - >/dev/null
+  wait_until 120 "the upstream-era pod old-a Running" phase_is e2e-upstream old-a Running
+  k -n e2e-upstream delete pod old-terminating --wait=false >/dev/null
+  sleep 5
+  k -n e2e-upstream get pod old-terminating >/dev/null 2>&1 || fail "old-terminating is gone although it carries upstream's finalizer"
+  note "upstream state stored; old-terminating hangs in Terminating"
+
+  scenario_install
+
+  # the stored status does not break the operator: it is ready and rewrites the status as counts
+  wait_until 90 "up-key Ready=True/Valid" ready_reason_is up-key True/Valid
+  wait_until 60 "up-key's pod lists removed" pod_lists_gone up-key
+  note "up-key status: $(jp -n e2e-upstream modelvalidation up-key '{.status}')"
+  wait_until 60 "up-key counts the upstream-injected pods as orphaned" count_at_least e2e-upstream up-key orphanedPodCount 3
+  wait_until 60 "up-continuous Ready=False (not implemented)" ready_reason_is up-continuous False/ContinuousValidationNotImplemented
+  wait_until 60 "up-remote Ready=False (remote path)" ready_reason_is up-remote False/UnsupportedRemoteLocation
+  note "up-continuous: $(jp -n e2e-upstream modelvalidation up-continuous '{.status.conditions[?(@.type=="Ready")].message}')"
+  # upstream's finalizer is removed, nothing else
+  wait_until 60 "old-terminating deleted" pod_gone old-terminating
+  wait_until 60 "old-shared keeps only the foreign finalizer" finalizers_are old-shared '["e2e.example.com/keep"]'
+  k -n e2e-upstream patch pod old-shared --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
+  local p
+  for p in old-a old-b old-shared; do
+    k -n e2e-upstream delete pod "$p" --wait=true --timeout=60s >/dev/null || fail "pod $p did not delete cleanly"
+  done
+  # new pods: injected by this operator and verified
+  pod_create e2e-upstream new up-key
+  expect_verified e2e-upstream new up-key
+  wait_until 60 "no orphaned pods left" count_is e2e-upstream up-key orphanedPodCount 0
+  # a pod for a ModelValidation whose model is remote: denied with the reason
+  pod_create_denied e2e-upstream remote up-remote "not supported"
+  # upstream's samples apply unchanged, with kubectl's default (strict) field validation
+  k -n e2e-upstream apply -f "$UPSTREAM/samples.yaml" || fail "upstream's sample ModelValidations do not apply"
+  k -n e2e-upstream get modelvalidations
+  metrics_text | grep -q '^model_validation_operator_modelvalidation_pod_count{namespace="e2e-upstream",model_validation="up-key",pod_state="injected"}' \
+    || fail "upstream's metric model_validation_operator_modelvalidation_pod_count is missing"
 }
 
 # --- 2. public key ----------------------------------------------------------------------------
@@ -196,7 +322,6 @@ scenario_restart() {
   wait_until 180 "pod e2e-key/after-restart Running" phase_is e2e-key after-restart Running
 }
 
-MWC="model-validation-mutating-webhook-configuration"
 set_failure_policy() {
   k patch mutatingwebhookconfiguration "$MWC" --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/failurePolicy\",\"value\":\"$1\"}]" >/dev/null
 }
