@@ -230,6 +230,10 @@ pub struct ModelValidationStatus {
     /// Pods labelled for this ModelValidation that were admitted without the verifier.
     #[serde(default)]
     pub uninjected_pods: i32,
+    /// Pods whose `model-validation` container is not the one the webhook injected (forged or
+    /// altered); their results are not counted.
+    #[serde(default)]
+    pub tampered_pod_count: i32,
 }
 
 /// Why a spec cannot be used (the Rust twin of the CEL rules).

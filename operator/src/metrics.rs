@@ -52,6 +52,8 @@ pub struct Metrics {
     pub reconcile_errors: Family<ReasonLabel, Counter>,
     /// 1 while this replica holds the leader Lease.
     pub leader: Gauge,
+    /// Pods found with a `model-validation` container the webhook did not inject.
+    pub tampered_pods: Counter,
 }
 
 impl Default for Metrics {
@@ -104,6 +106,12 @@ impl Metrics {
             "1 while this replica runs the controller (holds the Lease)",
             leader.clone(),
         );
+        let tampered_pods = Counter::default();
+        registry.register(
+            "tampered_pods",
+            "Pods found with a model-validation container that is not the one the webhook injected (each pod once per leader)",
+            tampered_pods.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             admission_requests,
@@ -112,6 +120,7 @@ impl Metrics {
             reconciles,
             reconcile_errors,
             leader,
+            tampered_pods,
         }
     }
 

@@ -153,6 +153,7 @@ async fn webhook_and_controller_against_a_real_api_server() {
         files.load().await.unwrap(),
         webhook::router(WebhookState {
             lookup: lookup.clone(),
+            live: None,
             config: Arc::new(InjectConfig::new("model-verifier:cluster-test")),
             metrics: metrics.clone(),
         }),
@@ -267,6 +268,7 @@ async fn webhook_and_controller_against_a_real_api_server() {
         client.clone(),
         lookup.clone(),
         metrics.clone(),
+        Arc::new(InjectConfig::new("model-verifier:cluster-test")),
         "cluster-test".into(),
         stop.clone(),
     ));
