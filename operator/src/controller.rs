@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::{InjectConfig, ModelValidationLookup, container_differences, injection};
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
 use crate::metrics::{Metrics, ReasonLabel};
+use crate::podcache::{PodCache, PodIndex, slim};
 
 /// Event reason: the injected verifier reported success.
 pub const REASON_VERIFIED: &str = "ModelVerified";
@@ -96,8 +97,8 @@ pub struct Context {
     pub client: kube::Client,
     /// The controller's ModelValidation cache.
     pub model_validations: Store<ModelValidation>,
-    /// Labelled pods.
-    pub pods: Store<Pod>,
+    /// Labelled pods (slim), indexed by namespace.
+    pub pods: PodCache,
     /// Namespace opt-out (the webhook's caches).
     pub lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
     /// Event writer.
@@ -108,8 +109,8 @@ pub struct Context {
     pub config: Arc<InjectConfig>,
     /// ModelValidations by uid and generation, as this process saw them.
     history: Mutex<HashMap<String, BTreeMap<i64, Arc<ModelValidation>>>>,
-    /// Results and warnings already reported, per pod uid.
-    reported: Mutex<HashMap<String, HashSet<String>>>,
+    /// Results and warnings already reported, per ModelValidation uid and pod uid.
+    reported: Mutex<HashMap<String, HashMap<String, HashSet<String>>>>,
     /// Terminations finished before this moment were reported by an earlier leader.
     since: Timestamp,
 }
@@ -140,7 +141,7 @@ impl Context {
     pub fn new(
         client: kube::Client,
         model_validations: Store<ModelValidation>,
-        pods: Store<Pod>,
+        pods: PodCache,
         lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
         recorder: Recorder,
         metrics: Metrics,
@@ -649,20 +650,28 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         .count()
         .max(1);
     let ignored = ctx.lookup.namespace_ignored(&ns);
-    let all_pods = ctx.pods.state();
-    let mut pods: Vec<Arc<Pod>> = all_pods
-        .iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
+    // Only this namespace's pods (sorted by name), through the index.
+    let ns_pods = ctx.pods.in_namespace(&ns);
+    let live: HashSet<String> = ns_pods.iter().filter_map(|p| p.uid()).collect();
+    let pods: Vec<Arc<Pod>> = ns_pods
+        .into_iter()
         .filter(|p| belongs(p, &name, mvs_in_ns))
-        .cloned()
         .collect();
-    pods.sort_by_key(|p| p.name_any());
+    let mv_uid = mv.uid().unwrap_or_default();
+    let known_mvs: HashSet<String> = ctx
+        .model_validations
+        .state()
+        .iter()
+        .filter_map(|m| m.uid())
+        .chain([mv_uid.clone()])
+        .collect();
     let earlier = {
         let mut history = ctx
             .history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let seen = history.entry(mv.uid().unwrap_or_default()).or_default();
+        history.retain(|uid, _| known_mvs.contains(uid));
+        let seen = history.entry(mv_uid.clone()).or_default();
         seen.insert(mv.metadata.generation.unwrap_or_default(), mv.clone());
         while seen.len() > GENERATIONS_KEPT {
             seen.pop_first();
@@ -687,7 +696,8 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
             .reported
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live: HashSet<String> = all_pods.iter().filter_map(|p| p.uid()).collect();
+        reported.retain(|uid, _| known_mvs.contains(uid));
+        let reported = reported.entry(mv_uid.clone()).or_default();
         reported.retain(|uid, _| live.contains(uid));
         for (pod, state) in &entries {
             let Some(a) = announcement(&mv, pod, state) else {
@@ -796,19 +806,29 @@ pub async fn run(
 ) {
     let pod_api: Api<Pod> = Api::all(client.clone());
     let pod_watch = watcher::Config::default().labels(POD_LABEL);
-    let (pods, writer) = reflector::store::<Pod>();
+    let (store, writer) = reflector::store::<Pod>();
+    let index = PodIndex::default();
+    let pods = PodCache {
+        store: store.clone(),
+        index: index.clone(),
+    };
     let reflector_task = tokio::spawn(
-        reflector::reflector(writer, watcher(pod_api.clone(), pod_watch.clone()))
-            .default_backoff()
-            .for_each(|e| async move {
-                if let Err(e) = e {
-                    tracing::warn!(error = %e, "Pod watch failed; retrying");
-                }
-            }),
+        reflector::reflector(
+            writer,
+            watcher(pod_api.clone(), pod_watch.clone()).modify(|p| *p = slim(std::mem::take(p))),
+        )
+        .default_backoff()
+        .for_each(move |e| {
+            match e {
+                Ok(event) => index.apply(&event),
+                Err(e) => tracing::warn!(error = %e, "Pod watch failed; retrying"),
+            }
+            futures::future::ready(())
+        }),
     );
     tokio::select! {
         _ = stop.cancelled() => { reflector_task.abort(); return; }
-        r = pods.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
+        r = store.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
     }
     let controller = Controller::new(
         Api::<ModelValidation>::all(client.clone()),
@@ -945,9 +965,16 @@ mod tests {
             mv_writer.apply_watcher_event(&watcher::Event::Apply((*m).clone()));
         }
         let (pod_store, mut pod_writer) = reflector::store::<Pod>();
+        let index = PodIndex::default();
         for p in pods {
-            pod_writer.apply_watcher_event(&watcher::Event::Apply(p));
+            let event = watcher::Event::Apply(slim(p));
+            pod_writer.apply_watcher_event(&event);
+            index.apply(&event);
         }
+        let pod_store = PodCache {
+            store: pod_store,
+            index,
+        };
         let recorder = Recorder::new(
             client.clone(),
             Reporter {

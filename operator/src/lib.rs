@@ -13,5 +13,6 @@ pub mod crd;
 pub mod dev;
 pub mod lease;
 pub mod metrics;
+pub mod podcache;
 pub mod telemetry;
 pub mod webhook;
