@@ -601,6 +601,9 @@ pub fn mutate(
     }
 }
 
+/// Where the API server mounts a pod's service account token into every container.
+pub const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
 /// Prefix of every annotation this project writes on pods.
 pub const ANNOTATION_PREFIX: &str = "validation.ml.sigstore.dev/";
 
@@ -787,8 +790,30 @@ fn subpath_env(mounts: &[VolumeMount], containers: &[Container]) -> Result<Vec<E
 /// Compared: everything except `resources` (the API server rewrites quantities and copies limits
 /// into requests; resources cannot make a verifier report success) and, when the ModelValidation
 /// sets none, `imagePullPolicy` (defaulted). Defaults the API server adds (`procMount: Default`,
-/// `mountPropagation: None`, `fieldRef.apiVersion: v1`) are ignored.
+/// `mountPropagation: None`, `fieldRef.apiVersion: v1`) are ignored, and so is the read-only
+/// service account token mount the API server's ServiceAccount plugin adds to every container
+/// when it runs again after the webhooks ([`SERVICE_ACCOUNT_MOUNT`]).
 pub fn container_differences(actual: &Container, expected: &Container) -> Vec<String> {
+    let mut actual = actual.clone();
+    let expected_paths: Vec<&str> = expected
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.mount_path.as_str())
+        .collect();
+    if let Some(mounts) = actual.volume_mounts.as_mut() {
+        mounts.retain(|m| {
+            !(m.mount_path == SERVICE_ACCOUNT_MOUNT
+                && m.read_only == Some(true)
+                && m.sub_path.is_none()
+                && m.sub_path_expr.is_none()
+                && !expected_paths.contains(&SERVICE_ACCOUNT_MOUNT))
+        });
+        if mounts.is_empty() && expected.volume_mounts.is_none() {
+            actual.volume_mounts = None;
+        }
+    }
+    let actual = &actual;
     let project = |c: &Container| -> serde_json::Map<String, Value> {
         let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
         if let Some(o) = v.as_object_mut() {
@@ -1250,6 +1275,10 @@ mod tests {
             c["imagePullPolicy"] = json!("IfNotPresent");
             c["resources"]["requests"] = c["resources"]["limits"].clone();
             c["securityContext"]["procMount"] = json!("Default");
+            // the ServiceAccount admission plugin, run again after the webhooks
+            c["volumeMounts"].as_array_mut().unwrap().push(json!({
+                "name": "kube-api-access-x7k2p", "readOnly": true,
+                "mountPath": SERVICE_ACCOUNT_MOUNT}));
         }
         pod
     }
@@ -1300,6 +1329,15 @@ mod tests {
                         .as_array_mut()
                         .unwrap()
                         .push(json!({"name": "cache", "mountPath": "/var/cache/inference"}))
+                }),
+            ),
+            (
+                "writable token mount",
+                forge(&|c| {
+                    c["volumeMounts"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!({"name": "model", "mountPath": SERVICE_ACCOUNT_MOUNT}))
                 }),
             ),
             (

@@ -296,10 +296,14 @@ async fn webhook_and_controller_against_a_real_api_server() {
         let mvs = mvs.clone();
         async move {
             let s = mvs.get("demo").await.ok()?.status?;
+            if s.verified_pods != 1 {
+                eprintln!("status so far: {}", serde_json::to_string(&s).unwrap());
+            }
             (s.verified_pods == 1).then_some(s)
         }
     })
     .await;
+    assert_eq!(status.tampered_pod_count, 0, "the injected pod is genuine");
     assert_eq!(status.injected_pods, 1);
     assert_eq!(status.failed_pods, 0);
     assert_eq!(status.observed_generation, Some(1));
