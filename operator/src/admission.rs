@@ -10,10 +10,16 @@
 //! 1. Only pod CREATE is mutated; UPDATE, DELETE, CONNECT and other kinds are allowed untouched.
 //! 2. Namespaces labelled `validation.ml.sigstore.dev/ignore: "true"` are skipped.
 //! 3. Pods without the label, and mirror pods of static pods, are allowed untouched.
-//! 4. A pod that already has the `model-validation` init container is allowed unchanged
-//!    (idempotent, before any lookup, so re-invocation never depends on the ModelValidation).
-//! 5. The label names the ModelValidation (`"true"`: the only one of the namespace).
-//! 6. The container is appended after the existing init containers.
+//! 4. The container name `model-validation` is reserved: a pod that brings a regular or
+//!    ephemeral container of that name is denied; an init container of that name is accepted
+//!    only if it is exactly the one rule 6 would inject (re-invocation), else denied, in
+//!    Enforce and Warn mode alike.
+//! 5. The label names the ModelValidation (`"true"`: the only one of the namespace). Windows
+//!    pods cannot run the verifier: denied in Enforce mode, admitted unverified with a warning
+//!    in Warn mode.
+//! 6. The container is appended after the existing init containers. The project's annotations
+//!    (`validation.ml.sigstore.dev/...`) are written by the webhook only: values the pod
+//!    brought are overwritten, other keys of that prefix removed.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -22,8 +28,8 @@ use std::sync::Arc;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, Pod, ResourceRequirements, SeccompProfile, SecurityContext,
-    VolumeMount,
+    Capabilities, Container, EnvVar, Pod, PodSpec, ResourceRequirements, SeccompProfile,
+    SecurityContext, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
@@ -44,6 +50,91 @@ pub trait ModelValidationLookup {
     fn namespace_ignored(&self, namespace: &str) -> bool;
     /// All `ModelValidation`s of the namespace.
     fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>>;
+}
+
+/// A live read of `ModelValidation`s from the API server, for when the cache has none that
+/// matches (the only I/O of admission, done by the caller, see [`Decision::cache_miss`]).
+pub trait LiveLookup: Send + Sync {
+    /// The ModelValidation `name` of `namespace` (empty if absent), or with `None` all of them.
+    fn model_validations<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: Option<&'a str>,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Arc<ModelValidation>>, kube::Error>>;
+}
+
+/// A lookup with extra objects (read live) on top of another one; an extra object replaces the
+/// base's of the same namespace and name.
+pub struct Overlay<'a> {
+    /// The cache.
+    pub base: &'a dyn ModelValidationLookup,
+    /// Objects read live.
+    pub extra: Vec<Arc<ModelValidation>>,
+}
+
+impl std::fmt::Debug for Overlay<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overlay")
+            .field("extra", &self.extra.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ModelValidationLookup for Overlay<'_> {
+    fn ready(&self) -> bool {
+        self.base.ready()
+    }
+    fn namespace_ignored(&self, namespace: &str) -> bool {
+        self.base.namespace_ignored(namespace)
+    }
+    fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>> {
+        let mut out: Vec<Arc<ModelValidation>> = self
+            .extra
+            .iter()
+            .filter(|m| m.namespace().as_deref() == Some(namespace))
+            .cloned()
+            .collect();
+        for m in self.base.in_namespace(namespace) {
+            if !out.iter().any(|o| o.name_any() == m.name_any()) {
+                out.push(m);
+            }
+        }
+        out
+    }
+}
+
+/// The answer when deciding on `body` panicked (a bug): a pod CREATE is denied with code 500
+/// and the reason; any other operation is allowed, so a bug never blocks updates or deletions.
+pub fn after_panic(body: &[u8], message: &str) -> Decision {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |p: &str| value.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    let uid = text("/request/uid").unwrap_or_default();
+    let namespace = text("/request/namespace");
+    let create = text("/request/operation").as_deref() == Some("CREATE");
+    let mut response = AdmissionResponse::invalid("");
+    response.uid = uid;
+    let outcome = if create {
+        let message = format!(
+            "internal error in the model-validation webhook while deciding on this pod: {message}"
+        );
+        response.result.code = 500;
+        response.result.message = message.clone();
+        response.result.reason = "InternalError".to_owned();
+        Outcome::Denied { message }
+    } else {
+        response.allowed = true;
+        response.result = Default::default();
+        Outcome::Skipped {
+            reason: "internal error (not a create: allowed)",
+        }
+    };
+    Decision {
+        response,
+        outcome,
+        namespace,
+        pod: None,
+        cache_miss: None,
+    }
 }
 
 /// A fixed set of objects, for tests and tools.
@@ -155,6 +246,18 @@ pub struct Decision {
     pub namespace: Option<String>,
     /// Name (or generateName) of the pod, when known.
     pub pod: Option<String>,
+    /// Set when the pod was denied because the cache has no matching ModelValidation: the
+    /// caller may look it up live and decide again (the cache can lag a fresh object).
+    pub cache_miss: Option<CacheMiss>,
+}
+
+/// The ModelValidation a denial did not find in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheMiss {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The name the label asked for; `None` for `"true"` (any ModelValidation of the namespace).
+    pub name: Option<String>,
 }
 
 impl Decision {
@@ -175,6 +278,7 @@ fn invalid(uid: Option<&str>, message: String) -> Decision {
         outcome: Outcome::Invalid { message },
         namespace: None,
         pod: None,
+        cache_miss: None,
     }
 }
 
@@ -217,6 +321,7 @@ pub fn mutate(
         outcome: Outcome::Skipped { reason },
         namespace,
         pod,
+        cache_miss: None,
     };
     let namespace = request.namespace.clone();
     let request_name = (!request.name.is_empty()).then(|| request.name.clone());
@@ -271,6 +376,7 @@ pub fn mutate(
         outcome: Outcome::Denied { message },
         namespace: Some(namespace.clone()),
         pod: pod_name.clone(),
+        cache_miss: None,
     };
     // (2) opted-out namespace
     if lookup.namespace_ignored(&namespace) {
@@ -289,15 +395,27 @@ pub fn mutate(
     {
         return allow("mirror pod", Some(namespace), pod_name);
     }
-    // (4) idempotence, before any lookup
     let spec = pod.spec.clone().unwrap_or_default();
-    let init_containers = spec.init_containers.clone().unwrap_or_default();
-    if init_containers
+    // (4) the reserved container name: only this webhook puts a container of that name in a pod
+    let reserved_elsewhere = spec
+        .containers
         .iter()
         .any(|c| c.name == INIT_CONTAINER_NAME)
-    {
-        return allow("already injected", Some(namespace), pod_name);
+        || spec
+            .ephemeral_containers
+            .iter()
+            .flatten()
+            .any(|c| c.name == INIT_CONTAINER_NAME);
+    if reserved_elsewhere {
+        return deny(format!(
+            "pod has a container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects (it injects only an init container of that name): the name is reserved for the model verifier"
+        ));
     }
+    let pre_injected = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .position(|c| c.name == INIT_CONTAINER_NAME);
     if label.is_empty() {
         return deny(format!(
             "label {POD_LABEL} is empty: set it to \"{POD_LABEL_ANY}\" (the only ModelValidation of namespace {namespace}) or to the name of a ModelValidation"
@@ -314,9 +432,14 @@ pub fn mutate(
         match candidates.as_slice() {
             [one] => one.clone(),
             [] => {
-                return deny(format!(
+                let mut d = deny(format!(
                     "pod has label {POD_LABEL}=\"{POD_LABEL_ANY}\" but namespace {namespace} has no ModelValidation: create one, or remove the label"
                 ));
+                d.cache_miss = Some(CacheMiss {
+                    namespace: namespace.clone(),
+                    name: None,
+                });
+                return d;
             }
             several => {
                 let mut names: Vec<String> = several.iter().map(|m| m.name_any()).collect();
@@ -332,13 +455,30 @@ pub fn mutate(
         match candidates.iter().find(|m| m.name_any() == *label) {
             Some(m) => m.clone(),
             None => {
-                return deny(format!(
+                let mut d = deny(format!(
                     "ModelValidation {label:?} named by label {POD_LABEL} was not found in namespace {namespace}"
                 ));
+                d.cache_miss = Some(CacheMiss {
+                    namespace: namespace.clone(),
+                    name: Some(label.clone()),
+                });
+                return d;
             }
         }
     };
     let mv_name = mv.name_any();
+    // A Windows pod cannot run the (Linux) verifier image.
+    if is_windows(&spec) {
+        let message = format!(
+            "pod sets spec.os.name \"windows\" but the model verifier of ModelValidation {namespace}/{mv_name} runs on Linux only: its model cannot be verified"
+        );
+        if mv.spec.mode == Mode::Enforce || pre_injected.is_some() {
+            return deny(message);
+        }
+        let mut d = allow("windows pod (Warn mode)", Some(namespace), pod_name);
+        d.response.warnings = Some(vec![message]);
+        return d;
+    }
     let method = match mv.spec.check() {
         Ok(m) => m.name(),
         Err(e) => {
@@ -347,14 +487,162 @@ pub fn mutate(
             ));
         }
     };
-    let command = match mv.spec.verify_command(Some(Path::new(TERMINATION_LOG))) {
-        Ok(c) => c,
-        Err(e) => {
-            return deny(format!(
-                "ModelValidation {namespace}/{mv_name} cannot be used: {e}"
-            ));
+    let mut spec_without = spec.clone();
+    if let (Some(i), Some(inits)) = (pre_injected, spec_without.init_containers.as_mut()) {
+        inits.remove(i);
+    }
+    let Injection {
+        container,
+        warnings,
+    } = match injection(&mv, &spec_without, config) {
+        Ok(i) => i,
+        Err(message) => return deny(message),
+    };
+    let mut ops = Vec::new();
+    let outcome = match pre_injected {
+        // (re-invocation) exactly the container this webhook injects, or the pod is denied
+        Some(i) => {
+            let inits = spec.init_containers.clone().unwrap_or_default();
+            let Some(existing) = inits.get(i) else {
+                return deny("internal error: init container index out of range".to_owned());
+            };
+            let differs = container_differences(existing, &container);
+            if !differs.is_empty() {
+                return deny(format!(
+                    "pod has an init container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects for ModelValidation {namespace}/{mv_name} (it differs in {}): the name is reserved for the model verifier",
+                    differs.join(", ")
+                ));
+            }
+            // Init containers appended after the verifier (by later webhooks) would run after
+            // it and could change the model it checked: the verifier moves back to the end.
+            if i + 1 != inits.len() {
+                let index = i.to_string();
+                ops.push(PatchOperation::Remove(json_patch::RemoveOperation {
+                    path: PointerBuf::from_tokens(["spec", "initContainers", index.as_str()]),
+                }));
+                match serde_json::to_value(existing) {
+                    Ok(v) => ops.push(add(&["spec", "initContainers", "-"], v)),
+                    Err(e) => {
+                        return deny(format!("internal error: cannot encode the container: {e}"));
+                    }
+                }
+            }
+            None
+        }
+        None => {
+            let container = match serde_json::to_value(&container) {
+                Ok(v) => v,
+                Err(e) => {
+                    return deny(format!("internal error: cannot encode the container: {e}"));
+                }
+            };
+            // (6) append after the existing init containers (e.g. KServe's storage-initializer)
+            if spec.init_containers.is_none() {
+                ops.push(add(&["spec", "initContainers"], json!([container])));
+            } else {
+                ops.push(add(&["spec", "initContainers", "-"], container));
+            }
+            Some(Outcome::Injected {
+                model_validation: mv_name.clone(),
+            })
         }
     };
+    // Annotations: exactly the ones this webhook writes; any other of the project's prefix the
+    // pod brought along is removed, so no pod-supplied value can pass as the webhook's.
+    let generation = mv.metadata.generation.unwrap_or_default().to_string();
+    let notes = [
+        (annotations::MODEL_VALIDATION, mv_name.clone()),
+        (annotations::GENERATION, generation),
+        (annotations::METHOD, method.to_owned()),
+    ];
+    match &pod.metadata.annotations {
+        None => {
+            let map: serde_json::Map<String, Value> = notes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+                .collect();
+            ops.push(add(&["metadata", "annotations"], Value::Object(map)));
+        }
+        Some(existing) => {
+            for key in existing.keys() {
+                if key.starts_with(ANNOTATION_PREFIX) && !notes.iter().any(|(k, _)| k == key) {
+                    ops.push(PatchOperation::Remove(json_patch::RemoveOperation {
+                        path: PointerBuf::from_tokens(["metadata", "annotations", key.as_str()]),
+                    }));
+                }
+            }
+            for (k, v) in notes {
+                if existing.get(k) != Some(&v) {
+                    ops.push(add(&["metadata", "annotations", k], Value::String(v)));
+                }
+            }
+        }
+    }
+    let outcome = match (outcome, ops.is_empty()) {
+        (Some(o), _) => o,
+        (None, true) => return allow("already injected", Some(namespace), pod_name),
+        (None, false) => Outcome::Skipped {
+            reason: "already injected (annotations or position corrected)",
+        },
+    };
+    let mut response = match AdmissionResponse::from(request).with_patch(Patch(ops)) {
+        Ok(r) => r,
+        Err(e) => return deny(format!("internal error: cannot encode the patch: {e}")),
+    };
+    if !warnings.is_empty() {
+        response.warnings = Some(warnings);
+    }
+    Decision {
+        response,
+        outcome,
+        namespace: Some(namespace),
+        pod: pod_name,
+        cache_miss: None,
+    }
+}
+
+/// Where the API server mounts a pod's service account token into every container.
+pub const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// Prefix of every annotation this project writes on pods.
+pub const ANNOTATION_PREFIX: &str = "validation.ml.sigstore.dev/";
+
+/// User the injected container runs as when the pod asks for root (the verifier image's user).
+pub const NON_ROOT_UID: i64 = 65532;
+
+fn is_windows(spec: &PodSpec) -> bool {
+    spec.os
+        .as_ref()
+        .is_some_and(|os| os.name.eq_ignore_ascii_case("windows"))
+}
+
+/// The container this webhook injects, and the warnings to return with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injection {
+    /// The `model-validation` init container.
+    pub container: Container,
+    /// Admission warnings (Warn mode: paths no volume holds).
+    pub warnings: Vec<String>,
+}
+
+/// The verifier container for `mv` in a pod with `spec` (without any `model-validation`
+/// container): what the webhook injects and what the controller expects to find. `Err` is the
+/// reason the pod is denied.
+pub fn injection(
+    mv: &ModelValidation,
+    spec: &PodSpec,
+    config: &InjectConfig,
+) -> Result<Injection, String> {
+    let namespace = mv.namespace().unwrap_or_default();
+    let mv_name = mv.name_any();
+    let unusable = |e: &dyn std::fmt::Display| {
+        format!("ModelValidation {namespace}/{mv_name} cannot be used: {e}")
+    };
+    mv.spec.check().map_err(|e| unusable(&e))?;
+    let command = mv
+        .spec
+        .verify_command(Some(Path::new(TERMINATION_LOG)))
+        .map_err(|e| unusable(&e))?;
     // Mounts: only those that make the needed paths visible, read-only.
     let app_mounts: Vec<VolumeMount> = spec
         .containers
@@ -377,72 +665,202 @@ pub fn mutate(
             if list.len() == 1 { "it" } else { "them" },
         );
         if mv.spec.mode == Mode::Enforce {
-            return deny(message);
+            return Err(message);
         }
         warnings.push(message);
     }
+    let env = subpath_env(&selection.mounts, &spec.containers)?;
     let mut args = vec!["verify".to_owned()];
     args.extend(command.to_args());
-    let container = Container {
-        name: INIT_CONTAINER_NAME.to_owned(),
-        image: Some(config.verifier_image.clone()),
-        command: Some(config.verifier_command.clone()),
-        args: Some(args),
-        image_pull_policy: mv.spec.image_pull_policy.map(|p| p.as_str().to_owned()),
-        volume_mounts: Some(selection.mounts),
-        resources: Some(
-            mv.spec
-                .resources
-                .clone()
-                .unwrap_or_else(|| config.default_resources.clone()),
-        ),
-        security_context: Some(restricted_security_context()),
-        termination_message_path: Some(TERMINATION_LOG.to_owned()),
-        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
-        ..Default::default()
-    };
-    let container = match serde_json::to_value(&container) {
-        Ok(v) => v,
-        Err(e) => return deny(format!("internal error: cannot encode the container: {e}")),
-    };
-    let mut ops = Vec::new();
-    // (6) append after the existing init containers (e.g. KServe's storage-initializer)
-    if spec.init_containers.is_none() {
-        ops.push(add(&["spec", "initContainers"], json!([container])));
-    } else {
-        ops.push(add(&["spec", "initContainers", "-"], container));
+    let mut security_context = restricted_security_context();
+    // The pod asks for root: the verifier still runs as its image's non-root user, else the
+    // kubelet would refuse `runAsNonRoot` and the pod would never start.
+    if spec.security_context.as_ref().and_then(|s| s.run_as_user) == Some(0) {
+        security_context.run_as_user = Some(NON_ROOT_UID);
     }
-    let generation = mv.metadata.generation.unwrap_or_default().to_string();
-    let notes = [
-        (annotations::MODEL_VALIDATION, mv_name.clone()),
-        (annotations::GENERATION, generation),
-        (annotations::METHOD, method.to_owned()),
-    ];
-    if pod.metadata.annotations.is_none() {
-        let map: serde_json::Map<String, Value> = notes
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
-            .collect();
-        ops.push(add(&["metadata", "annotations"], Value::Object(map)));
-    } else {
-        for (k, v) in notes {
-            ops.push(add(&["metadata", "annotations", k], Value::String(v)));
+    Ok(Injection {
+        container: Container {
+            name: INIT_CONTAINER_NAME.to_owned(),
+            image: Some(config.verifier_image.clone()),
+            command: Some(config.verifier_command.clone()),
+            args: Some(args),
+            image_pull_policy: mv.spec.image_pull_policy.map(|p| p.as_str().to_owned()),
+            env: (!env.is_empty()).then_some(env),
+            volume_mounts: Some(selection.mounts),
+            resources: Some(
+                mv.spec
+                    .resources
+                    .clone()
+                    .unwrap_or_else(|| config.default_resources.clone()),
+            ),
+            security_context: Some(security_context),
+            termination_message_path: Some(TERMINATION_LOG.to_owned()),
+            termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
+            ..Default::default()
+        },
+        warnings,
+    })
+}
+
+/// Names referenced as `$(NAME)` in a Kubernetes expansion string (`$$` escapes a `$`).
+fn referenced_vars(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+        } else if let Some(open) = after.strip_prefix('(')
+            && let Some(close) = open.find(')')
+        {
+            out.push(open[..close].to_owned());
+            rest = &open[close + 1..];
+        } else {
+            rest = after;
         }
     }
-    let mut response = match AdmissionResponse::from(request).with_patch(Patch(ops)) {
-        Ok(r) => r,
-        Err(e) => return deny(format!("internal error: cannot encode the patch: {e}")),
-    };
-    if !warnings.is_empty() {
-        response.warnings = Some(warnings);
+    out
+}
+
+/// The env vars the `subPathExpr` of `mounts` expand, copied from the app container each mount
+/// came from (with the vars their values refer to). The kubelet expands `subPathExpr` with the
+/// container's own env, so without them it refuses to start the verifier.
+fn subpath_env(mounts: &[VolumeMount], containers: &[Container]) -> Result<Vec<EnvVar>, String> {
+    let mut out: Vec<EnvVar> = Vec::new();
+    for m in mounts {
+        let Some(expr) = m.sub_path_expr.as_deref() else {
+            continue;
+        };
+        // the container select_mounts took it from: the first one with that mount
+        let source = containers.iter().find(|c| {
+            c.volume_mounts.iter().flatten().any(|v| {
+                v.name == m.name
+                    && normalise(Path::new(&v.mount_path)) == normalise(Path::new(&m.mount_path))
+                    && v.sub_path_expr.as_deref() == Some(expr)
+            })
+        });
+        let env = source.and_then(|c| c.env.clone()).unwrap_or_default();
+        let mut wanted = referenced_vars(expr);
+        let mut i = 0;
+        while let Some(name) = wanted.get(i).cloned() {
+            i += 1;
+            // the last definition wins, as in the kubelet
+            let Some(var) = env.iter().rev().find(|e| e.name == name) else {
+                return Err(format!(
+                    "volume mount {} at {} uses subPathExpr {expr:?} but variable {name} is not set by an env entry of container {} (envFrom is not copied): the verifier could not expand it; set it with env",
+                    m.name,
+                    m.mount_path,
+                    source.map_or("?", |c| c.name.as_str())
+                ));
+            };
+            for r in var
+                .value
+                .as_deref()
+                .map(referenced_vars)
+                .unwrap_or_default()
+            {
+                if !wanted.contains(&r) && env.iter().any(|e| e.name == r) {
+                    wanted.push(r);
+                }
+            }
+            match out.iter().find(|e| e.name == name) {
+                Some(have) if have != var => {
+                    return Err(format!(
+                        "volume mounts needed by the verifier use subPathExpr variable {name} with different definitions in different containers: the verifier can have only one"
+                    ));
+                }
+                Some(_) => {}
+                None => out.push(var.clone()),
+            }
+        }
     }
-    Decision {
-        response,
-        outcome: Outcome::Injected {
-            model_validation: mv_name,
-        },
-        namespace: Some(namespace),
-        pod: pod_name,
+    // Vars referenced by other vars' values must come first (the kubelet expands in order).
+    let order: Vec<&str> = containers
+        .iter()
+        .flat_map(|c| c.env.iter().flatten())
+        .map(|e| e.name.as_str())
+        .collect();
+    out.sort_by_key(|e| order.iter().position(|n| *n == e.name));
+    Ok(out)
+}
+
+/// The fields in which `actual` (read back from a pod, after API-server defaulting) differs
+/// from `expected` (what [`injection`] builds). Empty: it is the injected container.
+///
+/// Compared: everything except `resources` (the API server rewrites quantities and copies limits
+/// into requests; resources cannot make a verifier report success) and, when the ModelValidation
+/// sets none, `imagePullPolicy` (defaulted). Defaults the API server adds (`procMount: Default`,
+/// `mountPropagation: None`, `fieldRef.apiVersion: v1`) are ignored, and so is the read-only
+/// service account token mount the API server's ServiceAccount plugin adds to every container
+/// when it runs again after the webhooks ([`SERVICE_ACCOUNT_MOUNT`]).
+pub fn container_differences(actual: &Container, expected: &Container) -> Vec<String> {
+    let mut actual = actual.clone();
+    let expected_paths: Vec<&str> = expected
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.mount_path.as_str())
+        .collect();
+    if let Some(mounts) = actual.volume_mounts.as_mut() {
+        mounts.retain(|m| {
+            !(m.mount_path == SERVICE_ACCOUNT_MOUNT
+                && m.read_only == Some(true)
+                && m.sub_path.is_none()
+                && m.sub_path_expr.is_none()
+                && !expected_paths.contains(&SERVICE_ACCOUNT_MOUNT))
+        });
+        if mounts.is_empty() && expected.volume_mounts.is_none() {
+            actual.volume_mounts = None;
+        }
+    }
+    let actual = &actual;
+    let project = |c: &Container| -> serde_json::Map<String, Value> {
+        let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("resources");
+            if expected.image_pull_policy.is_none() {
+                o.remove("imagePullPolicy");
+            }
+        }
+        normalise_defaults(&mut v);
+        match v {
+            Value::Object(o) => o,
+            _ => serde_json::Map::new(),
+        }
+    };
+    let (a, e) = (project(actual), project(expected));
+    let mut keys: Vec<&String> = a.keys().chain(e.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != e.get(*k))
+        .cloned()
+        .collect()
+}
+
+fn normalise_defaults(v: &mut Value) {
+    let strip = |v: &mut Value, key: &str, default: &str| {
+        if let Some(o) = v.as_object_mut()
+            && o.get(key).and_then(Value::as_str) == Some(default)
+        {
+            o.remove(key);
+        }
+    };
+    if let Some(sc) = v.get_mut("securityContext") {
+        strip(sc, "procMount", "Default");
+    }
+    if let Some(Value::Array(ms)) = v.get_mut("volumeMounts") {
+        for m in ms {
+            strip(m, "mountPropagation", "None");
+            strip(m, "recursiveReadOnly", "Disabled");
+        }
+    }
+    if let Some(Value::Array(env)) = v.get_mut("env") {
+        for e in env {
+            if let Some(f) = e.pointer_mut("/valueFrom/fieldRef") {
+                strip(f, "apiVersion", "v1");
+            }
+        }
     }
 }
 
@@ -805,17 +1223,261 @@ mod tests {
     }
 
     #[test]
-    fn re_invocation_is_idempotent_even_without_the_model_validation() {
+    fn re_invocation_is_idempotent_and_needs_the_model_validation() {
         let r = review();
         let d = run(&r, &lookup(vec![key_mv("only")]));
         let mut again = review();
         again["request"]["object"] = patched(&r, &d);
-        // reinvocationPolicy: IfNeeded, and the ModelValidation meanwhile deleted
-        assert_untouched(&run(&again, &lookup(vec![])), "already injected");
         assert_untouched(
             &run(&again, &lookup(vec![key_mv("only")])),
             "already injected",
         );
+        // The ModelValidation meanwhile deleted: the container cannot be confirmed as the one
+        // this webhook injects, so it is denied like any labelled pod naming a missing one.
+        let d = run(&again, &lookup(vec![]));
+        assert_denied(&d, &["has no ModelValidation"]);
+        assert_eq!(
+            d.cache_miss,
+            Some(CacheMiss {
+                namespace: "models".into(),
+                name: None
+            })
+        );
+    }
+
+    #[test]
+    fn a_verifier_that_is_not_the_last_init_container_is_moved_back_to_the_end() {
+        let r = review();
+        let d = run(&r, &lookup(vec![key_mv("only")]));
+        let mut pod = patched(&r, &d);
+        // another webhook appended an init container after it
+        pod["spec"]["initContainers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "late", "image": "busybox"}));
+        let mut again = review();
+        again["request"]["object"] = pod;
+        let d = run(&again, &lookup(vec![key_mv("only")]));
+        assert!(d.response.allowed);
+        let pod = patched(&again, &d);
+        let names: Vec<&str> = pod["spec"]["initContainers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["late", INIT_CONTAINER_NAME]);
+    }
+
+    /// Simulates the API server defaulting the injected container between invocations.
+    fn defaulted(mut pod: Value) -> Value {
+        for c in pod["spec"]["initContainers"].as_array_mut().unwrap() {
+            c["imagePullPolicy"] = json!("IfNotPresent");
+            c["resources"]["requests"] = c["resources"]["limits"].clone();
+            c["securityContext"]["procMount"] = json!("Default");
+            // the ServiceAccount admission plugin, run again after the webhooks
+            c["volumeMounts"].as_array_mut().unwrap().push(json!({
+                "name": "kube-api-access-x7k2p", "readOnly": true,
+                "mountPath": SERVICE_ACCOUNT_MOUNT}));
+        }
+        pod
+    }
+
+    #[test]
+    fn re_invocation_with_the_genuine_container_passes_even_after_api_defaulting() {
+        let r = review();
+        let d = run(&r, &lookup(vec![key_mv("only")]));
+        let mut again = review();
+        again["request"]["object"] = defaulted(patched(&r, &d));
+        assert_untouched(
+            &run(&again, &lookup(vec![key_mv("only")])),
+            "already injected",
+        );
+    }
+
+    #[test]
+    fn a_forged_model_validation_container_is_denied_in_every_mode() {
+        // Fails on the code before issue 16: any init container of that name was "already injected".
+        let genuine = {
+            let r = review();
+            let d = run(&r, &lookup(vec![key_mv("only")]));
+            injected(&patched(&r, &d)).clone()
+        };
+        let forge = |f: &dyn Fn(&mut Value)| {
+            let mut c = genuine.clone();
+            f(&mut c);
+            c
+        };
+        let forged: Vec<(&str, Value)> = vec![
+            (
+                "own image",
+                json!({"name": INIT_CONTAINER_NAME, "image": "busybox",
+                "command": ["sh", "-c", "echo '{\"outcome\":\"verified\"}' > /dev/termination-log"]}),
+            ),
+            (
+                "other args",
+                forge(&|c| c["args"][2] = json!("/data/other-model")),
+            ),
+            (
+                "other command",
+                forge(&|c| c["command"] = json!(["/bin/true"])),
+            ),
+            (
+                "extra mount",
+                forge(&|c| {
+                    c["volumeMounts"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!({"name": "cache", "mountPath": "/var/cache/inference"}))
+                }),
+            ),
+            (
+                "writable token mount",
+                forge(&|c| {
+                    c["volumeMounts"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!({"name": "model", "mountPath": SERVICE_ACCOUNT_MOUNT}))
+                }),
+            ),
+            (
+                "writable mount",
+                forge(&|c| c["volumeMounts"][0]["readOnly"] = json!(false)),
+            ),
+            (
+                "env",
+                forge(&|c| c["env"] = json!([{"name": "LD_PRELOAD", "value": "/data/x.so"}])),
+            ),
+            (
+                "termination path",
+                forge(&|c| c["terminationMessagePath"] = json!("/data/ok")),
+            ),
+            (
+                "security context",
+                forge(&|c| c["securityContext"]["runAsNonRoot"] = json!(false)),
+            ),
+        ];
+        for mode in ["Enforce", "Warn"] {
+            let m = mv(
+                "only",
+                "models",
+                json!({"model": {"path": "/data/model"}, "mode": mode,
+                "config": {"publicKeyConfig": {"keyPath": "/etc/model-keys/key.pub"}}}),
+            );
+            for (what, container) in &forged {
+                let mut r = review();
+                r["request"]["object"]["spec"]["initContainers"] = json!([container]);
+                let d = run(&r, &lookup(vec![m.clone()]));
+                assert!(!d.response.allowed, "{mode} {what}: {d:?}");
+                assert!(
+                    d.response
+                        .result
+                        .message
+                        .contains("not the one this webhook injects"),
+                    "{mode} {what}: {}",
+                    d.response.result.message
+                );
+                // also without the ModelValidation (the check does not depend on a lookup hit)
+                let d = run(&r, &lookup(vec![]));
+                assert!(!d.response.allowed, "{mode} {what} (no ModelValidation)");
+            }
+            // as an app container or where no ModelValidation is known: denied too
+            let mut r = review();
+            r["request"]["object"]["spec"]["containers"]
+                .as_array_mut()
+                .unwrap()
+                .push(genuine.clone());
+            let d = run(&r, &lookup(vec![m.clone()]));
+            assert!(!d.response.allowed, "{mode} app container: {d:?}");
+        }
+    }
+
+    #[test]
+    fn project_annotations_set_by_the_pod_author_are_overwritten_or_removed() {
+        let mut r = review();
+        r["request"]["object"]["metadata"]["annotations"] = json!({
+            annotations::MODEL_VALIDATION: "other",
+            annotations::GENERATION: "99",
+            annotations::METHOD: "sigstore",
+            "validation.ml.sigstore.dev/verified": "true",
+            "keep": "me"});
+        let d = run(&r, &lookup(vec![key_mv("only")]));
+        let pod = patched(&r, &d);
+        assert_eq!(
+            pod["metadata"]["annotations"],
+            json!({annotations::MODEL_VALIDATION: "only", annotations::GENERATION: "3",
+                   annotations::METHOD: "key", "keep": "me"})
+        );
+    }
+
+    #[test]
+    fn subpath_expr_mounts_carry_the_env_they_expand() {
+        // Fails on the code before issue 16: the mount was copied without POD_NAME/MODEL_DIR.
+        let mut r = review();
+        let app = &mut r["request"]["object"]["spec"]["containers"][0];
+        app["env"] = json!([
+            {"name": "UNRELATED", "value": "x"},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
+            {"name": "MODEL_DIR", "value": "models/$(POD_NAME)"}]);
+        app["volumeMounts"][0] =
+            json!({"name": "model", "mountPath": "/data", "subPathExpr": "$(MODEL_DIR)"});
+        let pod = patched(&r, &run(&r, &lookup(vec![key_mv("only")])));
+        let c = injected(&pod);
+        assert_eq!(c["volumeMounts"][0]["subPathExpr"], "$(MODEL_DIR)");
+        let names: Vec<&str> = c["env"]
+            .as_array()
+            .expect("env copied")
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["POD_NAME", "MODEL_DIR"]);
+        // a variable from envFrom cannot be copied one by one: denied with the reason
+        let mut r = review();
+        let app = &mut r["request"]["object"]["spec"]["containers"][0];
+        app["envFrom"] = json!([{"configMapRef": {"name": "paths"}}]);
+        app["volumeMounts"][0] =
+            json!({"name": "model", "mountPath": "/data", "subPathExpr": "$(MODEL_DIR)"});
+        assert_denied(
+            &run(&r, &lookup(vec![key_mv("only")])),
+            &["subPathExpr", "MODEL_DIR", "container server"],
+        );
+        // `$$` is an escaped dollar, not a variable
+        assert_eq!(referenced_vars("a$$(X)b$(Y)c$(Z"), ["Y"]);
+    }
+
+    #[test]
+    fn windows_pods_are_denied_in_enforce_and_admitted_unverified_in_warn() {
+        let mut r = review();
+        r["request"]["object"]["spec"]["os"] = json!({"name": "windows"});
+        assert_denied(
+            &run(&r, &lookup(vec![key_mv("only")])),
+            &["windows", "Linux only"],
+        );
+        let m = mv(
+            "only",
+            "models",
+            json!({"model": {"path": "/data/model"}, "mode": "Warn",
+            "config": {"publicKeyConfig": {"keyPath": "/etc/model-keys/key.pub"}}}),
+        );
+        let d = run(&r, &lookup(vec![m]));
+        assert_untouched(&d, "windows pod (Warn mode)");
+        assert!(d.response.warnings.as_ref().unwrap()[0].contains("Linux only"));
+    }
+
+    #[test]
+    fn a_pod_running_as_root_gets_a_verifier_running_as_non_root() {
+        // Fails on the code before issue 16: runAsNonRoot with the pod's runAsUser 0 never starts.
+        let mut r = review();
+        r["request"]["object"]["spec"]["securityContext"] = json!({"runAsUser": 0});
+        let pod = patched(&r, &run(&r, &lookup(vec![key_mv("only")])));
+        let sc = &injected(&pod)["securityContext"];
+        assert_eq!(sc["runAsNonRoot"], true);
+        assert_eq!(sc["runAsUser"], NON_ROOT_UID);
+        // any other pod user is inherited
+        let mut r = review();
+        r["request"]["object"]["spec"]["securityContext"] = json!({"runAsUser": 1000});
+        let pod = patched(&r, &run(&r, &lookup(vec![key_mv("only")])));
+        assert!(injected(&pod)["securityContext"].get("runAsUser").is_none());
     }
 
     #[test]

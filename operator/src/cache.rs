@@ -11,7 +11,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use mv_shared::NAMESPACE_IGNORE_LABEL;
 
-use crate::admission::ModelValidationLookup;
+use crate::admission::{LiveLookup, ModelValidationLookup};
 use crate::crd::ModelValidation;
 use crate::webhook::Readiness;
 
@@ -106,5 +106,28 @@ impl Caches {
             }
         });
         caches
+    }
+}
+
+/// Reads ModelValidations from the API server (RBAC: `get`, `list` on `modelvalidations`).
+impl LiveLookup for Client {
+    fn model_validations<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: Option<&'a str>,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Arc<ModelValidation>>, kube::Error>> {
+        Box::pin(async move {
+            let api: Api<ModelValidation> = Api::namespaced(self.clone(), namespace);
+            Ok(match name {
+                Some(name) => api.get_opt(name).await?.map(Arc::new).into_iter().collect(),
+                None => api
+                    .list(&Default::default())
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect(),
+            })
+        })
     }
 }

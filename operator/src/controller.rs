@@ -6,7 +6,7 @@
 //! the status subresource (only when it changed) and Events. The only pod write is the removal
 //! of the upstream operator's finalizer ([`crate::finalizer`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,13 +23,13 @@ use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
-
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::ModelValidationLookup;
+use crate::admission::{InjectConfig, ModelValidationLookup, container_differences, injection};
 use crate::crd::status::orphaned;
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
 use crate::metrics::{Metrics, ReasonLabel};
+use crate::podcache::{PodCache, PodIndex, slim};
 
 /// Event reason: the injected verifier reported success.
 pub const REASON_VERIFIED: &str = "ModelVerified";
@@ -37,6 +37,12 @@ pub const REASON_VERIFIED: &str = "ModelVerified";
 pub const REASON_FAILED: &str = "ModelVerificationFailed";
 /// Event reason: a labelled pod runs without the verifier.
 pub const REASON_NOT_INJECTED: &str = "ModelValidationNotInjected";
+/// Event reason: a pod carries a `model-validation` container that is not the one the webhook
+/// injected; whatever it reports is not counted.
+pub const REASON_TAMPERED: &str = "ModelValidationTampered";
+/// How many generations of each ModelValidation the controller remembers, to check the
+/// containers of pods admitted under an earlier generation.
+pub const GENERATIONS_KEPT: usize = 16;
 /// The condition type.
 pub const CONDITION_READY: &str = "Ready";
 /// How often a ModelValidation is reconciled without any change.
@@ -63,6 +69,16 @@ pub enum Error {
         /// Name.
         name: String,
     },
+    /// A bug: the reconcile panicked. Only this reconcile failed; it is retried.
+    #[error("reconcile of ModelValidation {namespace}/{name} panicked: {message}")]
+    Panicked {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The panic payload, when it is text.
+        message: String,
+    },
 }
 
 impl Error {
@@ -71,6 +87,7 @@ impl Error {
         match self {
             Self::WriteStatus { .. } => "WriteStatusFailed",
             Self::NoNamespace { .. } => "NoNamespace",
+            Self::Panicked { .. } => "Panicked",
         }
     }
 }
@@ -81,16 +98,20 @@ pub struct Context {
     pub client: kube::Client,
     /// The controller's ModelValidation cache.
     pub model_validations: Store<ModelValidation>,
-    /// Labelled pods.
-    pub pods: Store<Pod>,
+    /// Labelled pods (slim), indexed by namespace.
+    pub pods: PodCache,
     /// Namespace opt-out (the webhook's caches).
     pub lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
     /// Event writer.
     pub recorder: Recorder,
     /// Metrics.
     pub metrics: Metrics,
-    /// Results and warnings already reported, per pod uid.
-    reported: Mutex<HashMap<String, HashSet<String>>>,
+    /// What the webhook injects (the controller recomputes it to check pods' containers).
+    pub config: Arc<InjectConfig>,
+    /// ModelValidations by uid and generation, as this process saw them.
+    history: Mutex<HashMap<String, BTreeMap<i64, Arc<ModelValidation>>>>,
+    /// Results and warnings already reported, per ModelValidation uid and pod uid.
+    reported: Mutex<HashMap<String, HashMap<String, HashSet<String>>>>,
     /// Terminations finished before this moment were reported by an earlier leader.
     since: Timestamp,
 }
@@ -117,13 +138,15 @@ impl Context {
     /// `since`: results of verifiers that finished earlier are counted but not re-announced
     /// with Events (a new leader does not repeat its predecessor's Events; see
     /// [`announce_since`] for the hand-over window).
+    #[allow(clippy::too_many_arguments)] // one per shared handle; a builder would add nothing
     pub fn new(
         client: kube::Client,
         model_validations: Store<ModelValidation>,
-        pods: Store<Pod>,
+        pods: PodCache,
         lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
         recorder: Recorder,
         metrics: Metrics,
+        config: Arc<InjectConfig>,
         since: Timestamp,
     ) -> Self {
         Self {
@@ -133,6 +156,8 @@ impl Context {
             lookup,
             recorder,
             metrics,
+            config,
+            history: Mutex::new(HashMap::new()),
             reported: Mutex::new(HashMap::new()),
             since,
         }
@@ -144,6 +169,22 @@ impl Context {
 pub enum PodState {
     /// Labelled but admitted without the verifier.
     Uninjected,
+    /// A `model-validation` container that is not the one the webhook injected for the
+    /// ModelValidation generation the pod names: nothing it reports counts.
+    Tampered {
+        /// What does not match.
+        reason: String,
+    },
+    /// Injected under a generation of the ModelValidation this controller has not seen (it
+    /// started after the spec changed): its container cannot be checked, so its result is
+    /// not counted as verified or failed.
+    Unconfirmed {
+        /// The generation the pod names.
+        generation: i64,
+    },
+    /// Injected by the upstream operator before the switch (its annotations, none of this
+    /// operator's): its container cannot be checked, so its result is not counted.
+    Foreign,
     /// Injected, verifier not finished.
     Pending,
     /// Injected, the verifier succeeded.
@@ -168,18 +209,118 @@ pub enum PodState {
     },
 }
 
-/// The ModelValidation a pod asks for: the annotation the webhook wrote, else its label.
-/// `None` for `"true"` (the only ModelValidation of the namespace, decided by the caller).
+/// The ModelValidation a pod asks for: the one its label names; for `"true"` the annotation
+/// the webhook wrote, else `None` (the only ModelValidation of the namespace, decided by the
+/// caller). Annotations are pod-writable: [`assess`] checks them against the container.
 fn requested_name(pod: &Pod) -> Option<Option<String>> {
-    if let Some(name) = pod.annotations().get(annotations::MODEL_VALIDATION) {
-        return Some(Some(name.clone()));
-    }
     let label = pod.labels().get(POD_LABEL)?;
-    if label == POD_LABEL_ANY {
-        Some(None)
-    } else {
-        Some(Some(label.clone()))
+    if label != POD_LABEL_ANY {
+        return Some(Some(label.clone()));
     }
+    Some(
+        pod.annotations()
+            .get(annotations::MODEL_VALIDATION)
+            .cloned(),
+    )
+}
+
+/// The state of a pod that belongs to `mv`: first whether its `model-validation` container is
+/// exactly the one the webhook injects for the generation the pod names (recomputed from that
+/// generation's spec with [`injection`], never taken from the pod), then what it reported.
+/// `earlier` returns other generations of `mv` this controller saw.
+pub fn assess(
+    pod: &Pod,
+    mv: &ModelValidation,
+    earlier: &dyn Fn(i64) -> Option<Arc<ModelValidation>>,
+    config: &InjectConfig,
+) -> PodState {
+    let tampered = |reason: String| PodState::Tampered { reason };
+    let Some(spec) = pod.spec.as_ref() else {
+        return PodState::Uninjected;
+    };
+    if spec
+        .containers
+        .iter()
+        .any(|c| c.name == INIT_CONTAINER_NAME)
+        || spec
+            .ephemeral_containers
+            .iter()
+            .flatten()
+            .any(|c| c.name == INIT_CONTAINER_NAME)
+    {
+        return tampered(format!(
+            "a regular or ephemeral container is named {INIT_CONTAINER_NAME:?}"
+        ));
+    }
+    let inits = spec.init_containers.clone().unwrap_or_default();
+    let Some(position) = inits.iter().position(|c| c.name == INIT_CONTAINER_NAME) else {
+        return PodState::Uninjected;
+    };
+    if position + 1 != inits.len() {
+        return tampered(
+            "it is not the last init container (later init containers could change the model it checked)".to_owned(),
+        );
+    }
+    let name = mv.name_any();
+    match pod.annotations().get(annotations::MODEL_VALIDATION) {
+        Some(n) if *n == name => {}
+        Some(n) => {
+            return tampered(format!(
+                "annotation {} names ModelValidation {n:?}, not {name:?}",
+                annotations::MODEL_VALIDATION
+            ));
+        }
+        None if crate::finalizer::upstream_injected(pod) => return PodState::Foreign,
+        None => {
+            return tampered(format!(
+                "annotation {} is missing (the webhook writes it)",
+                annotations::MODEL_VALIDATION
+            ));
+        }
+    }
+    let Some(generation) = pod
+        .annotations()
+        .get(annotations::GENERATION)
+        .and_then(|g| g.parse::<i64>().ok())
+    else {
+        return tampered(format!(
+            "annotation {} is missing or not a number (the webhook writes it)",
+            annotations::GENERATION
+        ));
+    };
+    let current = mv.metadata.generation.unwrap_or_default();
+    let spec_then = if generation == current {
+        Arc::new(mv.clone())
+    } else if let Some(m) = earlier(generation) {
+        m
+    } else if generation > current {
+        return tampered(format!(
+            "annotation {} names generation {generation}, newer than the ModelValidation's {current}",
+            annotations::GENERATION
+        ));
+    } else {
+        return PodState::Unconfirmed { generation };
+    };
+    let mut without = spec.clone();
+    if let Some(inits) = without.init_containers.as_mut() {
+        inits.remove(position);
+    }
+    let expected = match injection(&spec_then, &without, config) {
+        Ok(i) => i.container,
+        Err(reason) => {
+            return tampered(format!(
+                "the webhook injects no container into this pod for generation {generation} ({reason})"
+            ));
+        }
+    };
+    let differs = container_differences(&inits[position], &expected);
+    if !differs.is_empty() {
+        return tampered(format!(
+            "it differs from the injected container for generation {generation} in {}",
+            differs.join(", ")
+        ));
+    }
+    classify(pod)
 }
 
 /// Whether `pod` belongs to the ModelValidation `name` of a namespace holding `mvs_in_ns`.
@@ -351,14 +492,17 @@ pub fn desired_status(
     let count = |f: fn(&PodState) -> bool| {
         i32::try_from(states.iter().filter(|s| f(s)).count()).unwrap_or(i32::MAX)
     };
+    let injected = |s: &PodState| !matches!(s, PodState::Uninjected | PodState::Tampered { .. });
     ModelValidationStatus {
         observed_generation: generation,
         conditions,
         auth_method: mv.spec.check().ok().map(|m| m.auth_method().to_owned()),
-        injected_pod_count: count(|s| !matches!(s, PodState::Uninjected)),
+        injected_pod_count: i32::try_from(states.iter().filter(|s| injected(s)).count())
+            .unwrap_or(i32::MAX),
         verified_pod_count: count(|s| matches!(s, PodState::Verified { .. })),
         failed_pod_count: count(|s| matches!(s, PodState::Failed { .. })),
         uninjected_pod_count: count(|s| matches!(s, PodState::Uninjected)),
+        tampered_pod_count: count(|s| matches!(s, PodState::Tampered { .. })),
         ..Default::default()
     }
 }
@@ -384,7 +528,16 @@ pub fn announcement(mv: &ModelValidation, pod: &Pod, state: &PodState) -> Option
     let mv_name = mv.name_any();
     let model = &mv.spec.model.path;
     match state {
-        PodState::Pending => None,
+        PodState::Pending | PodState::Unconfirmed { .. } | PodState::Foreign => None,
+        PodState::Tampered { reason } => Some(Announcement {
+            warning: true,
+            reason: REASON_TAMPERED,
+            note: format!(
+                "pod {pod_name} carries a {INIT_CONTAINER_NAME} container that is not the one the webhook injected for ModelValidation {mv_name}: {reason}; whatever it reports is not counted"
+            ),
+            outcome: None,
+            key: "tampered".to_owned(),
+        }),
         PodState::Uninjected => Some(Announcement {
             warning: true,
             reason: REASON_NOT_INJECTED,
@@ -466,7 +619,29 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// Reconciles one ModelValidation: Events for new pod results, then status when it changed.
+/// A panic fails this reconcile only ([`Error::Panicked`], retried), not the controller.
 pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Action, Error> {
+    use futures::FutureExt as _;
+    let namespace = mv.namespace().unwrap_or_default();
+    let name = mv.name_any();
+    std::panic::AssertUnwindSafe(reconcile_inner(mv, ctx))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic payload".to_owned());
+            Err(Error::Panicked {
+                namespace,
+                name,
+                message,
+            })
+        })
+}
+
+async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciles.inc();
     let name = mv.name_any();
     let Some(ns) = mv.namespace() else {
@@ -484,24 +659,46 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
         .count()
         .max(1);
     let ignored = ctx.lookup.namespace_ignored(&ns);
-    let all_pods = ctx.pods.state();
-    let mut pods: Vec<Arc<Pod>> = all_pods
-        .iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
+    // Only this namespace's pods (sorted by name), through the index.
+    let ns_pods = ctx.pods.in_namespace(&ns);
+    let live: HashSet<String> = ns_pods.iter().filter_map(|p| p.uid()).collect();
+    let pods: Vec<Arc<Pod>> = ns_pods
+        .into_iter()
         .filter(|p| belongs(p, &name, mvs_in_ns))
-        .cloned()
         .collect();
-    pods.sort_by_key(|p| p.name_any());
     crate::finalizer::release(&ctx.client, pods.iter().map(AsRef::as_ref)).await;
-    let mut states = Vec::with_capacity(pods.len());
-    for pod in &pods {
-        let state = classify(pod);
-        // In an ignored namespace an uninjected pod is expected, not a problem.
-        if ignored && state == PodState::Uninjected {
-            continue;
+    let mv_uid = mv.uid().unwrap_or_default();
+    let known_mvs: HashSet<String> = ctx
+        .model_validations
+        .state()
+        .iter()
+        .filter_map(|m| m.uid())
+        .chain([mv_uid.clone()])
+        .collect();
+    let earlier = {
+        let mut history = ctx
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        history.retain(|uid, _| known_mvs.contains(uid));
+        let seen = history.entry(mv_uid.clone()).or_default();
+        seen.insert(mv.metadata.generation.unwrap_or_default(), mv.clone());
+        while seen.len() > GENERATIONS_KEPT {
+            seen.pop_first();
         }
-        states.push(state);
-    }
+        seen.clone()
+    };
+    let earlier = |g: i64| earlier.get(&g).cloned();
+    // (pod, state) pairs: an uninjected pod of an ignored namespace is expected, not a problem.
+    let entries: Vec<(Arc<Pod>, PodState)> = pods
+        .into_iter()
+        .map(|p| {
+            let state = assess(&p, &mv, &earlier, &ctx.config);
+            (p, state)
+        })
+        .filter(|(_, s)| !(ignored && *s == PodState::Uninjected))
+        .collect();
+    let states: Vec<PodState> = entries.iter().map(|(_, s)| s.clone()).collect();
     // Events, once per pod run.
     let mut to_publish = Vec::new();
     {
@@ -509,9 +706,10 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
             .reported
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live: HashSet<String> = all_pods.iter().filter_map(|p| p.uid()).collect();
+        reported.retain(|uid, _| known_mvs.contains(uid));
+        let reported = reported.entry(mv_uid.clone()).or_default();
         reported.retain(|uid, _| live.contains(uid));
-        for (pod, state) in pods.iter().zip(&states) {
+        for (pod, state) in &entries {
             let Some(a) = announcement(&mv, pod, state) else {
                 continue;
             };
@@ -536,6 +734,10 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
             {
                 ctx.metrics.observe_verification(method, outcome);
             }
+            if let PodState::Tampered { reason } = state {
+                ctx.metrics.tampered_pods.inc();
+                tracing::warn!(ns = %ns, pod = %pod.name_any(), model_validation = %name, reason = %reason, "Tampered verifier container");
+            }
             to_publish.push((pod.clone(), a));
         }
     }
@@ -558,8 +760,16 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
         }
     }
     let mut status = desired_status(&mv, &states, Timestamp::now());
-    status.orphaned_pod_count =
-        i32::try_from(pods.iter().filter(|p| orphaned(&mv, p)).count()).unwrap_or(i32::MAX);
+    // Orphaned: injected (by this operator or the upstream one, not forged) for another spec.
+    status.orphaned_pod_count = i32::try_from(
+        entries
+            .iter()
+            .filter(|(p, s)| {
+                !matches!(s, PodState::Uninjected | PodState::Tampered { .. }) && orphaned(&mv, p)
+            })
+            .count(),
+    )
+    .unwrap_or(i32::MAX);
     let status = status.stamped(mv.status.as_ref(), Time(Timestamp::now()));
     let live: Vec<(String, String)> = ctx
         .model_validations
@@ -599,6 +809,7 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
             failed = status.failed_pod_count,
             uninjected = status.uninjected_pod_count,
             orphaned = status.orphaned_pod_count,
+            tampered = status.tampered_pod_count,
             "Status updated"
         );
     }
@@ -628,24 +839,35 @@ pub async fn run(
     client: Client,
     lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
     metrics: Metrics,
+    config: Arc<InjectConfig>,
     identity: String,
     stop: CancellationToken,
 ) {
     let pod_api: Api<Pod> = Api::all(client.clone());
     let pod_watch = watcher::Config::default().labels(POD_LABEL);
-    let (pods, writer) = reflector::store::<Pod>();
+    let (store, writer) = reflector::store::<Pod>();
+    let index = PodIndex::default();
+    let pods = PodCache {
+        store: store.clone(),
+        index: index.clone(),
+    };
     let reflector_task = tokio::spawn(
-        reflector::reflector(writer, watcher(pod_api.clone(), pod_watch.clone()))
-            .default_backoff()
-            .for_each(|e| async move {
-                if let Err(e) = e {
-                    tracing::warn!(error = %e, "Pod watch failed; retrying");
-                }
-            }),
+        reflector::reflector(
+            writer,
+            watcher(pod_api.clone(), pod_watch.clone()).modify(|p| *p = slim(std::mem::take(p))),
+        )
+        .default_backoff()
+        .for_each(move |e| {
+            match e {
+                Ok(event) => index.apply(&event),
+                Err(e) => tracing::warn!(error = %e, "Pod watch failed; retrying"),
+            }
+            futures::future::ready(())
+        }),
     );
     tokio::select! {
         _ = stop.cancelled() => { reflector_task.abort(); return; }
-        r = pods.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
+        r = store.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
     }
     let controller = Controller::new(
         Api::<ModelValidation>::all(client.clone()),
@@ -668,6 +890,7 @@ pub async fn run(
         lookup,
         recorder,
         metrics,
+        config,
         announce_since(Timestamp::now()),
     ));
     tracing::info!("Controller started");
@@ -715,19 +938,35 @@ mod tests {
         json!({"model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k/key.pub"}}})
     }
 
-    /// A labelled pod; `verifier` is the init container status (`None`: not injected).
+    fn config() -> InjectConfig {
+        InjectConfig::new("registry.example.com/model-verifier:1")
+    }
+
+    /// A labelled pod; `verifier` is the init container status (`None`: not injected). An
+    /// injected pod carries exactly what the webhook injects for `mv(1, key_spec())`.
     fn pod(name: &str, verifier: Option<Value>) -> Pod {
+        pod_for(name, verifier, &mv(1, key_spec(), None))
+    }
+
+    /// [`pod`] injected for `m`.
+    fn pod_for(name: &str, verifier: Option<Value>, m: &ModelValidation) -> Pod {
         let mut p = json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": "models", "uid": format!("uid-{name}"),
                          "labels": {POD_LABEL: "true"}},
-            "spec": {"containers": [{"name": "app", "image": "app"}]},
+            "spec": {"containers": [{"name": "app", "image": "app", "volumeMounts": [
+                {"name": "data", "mountPath": "/data"}, {"name": "keys", "mountPath": "/k"}]}]},
         });
         if let Some(state) = verifier {
-            p["metadata"]["annotations"] =
-                json!({annotations::MODEL_VALIDATION: "demo", annotations::GENERATION: "1"});
-            p["spec"]["initContainers"] =
-                json!([{"name": INIT_CONTAINER_NAME, "image": "verifier"}]);
+            let spec: k8s_openapi::api::core::v1::PodSpec =
+                serde_json::from_value(p["spec"].clone()).unwrap();
+            let genuine = injection(m, &spec, &config()).unwrap();
+            p["metadata"]["annotations"] = json!({annotations::MODEL_VALIDATION: "demo",
+                annotations::GENERATION: "1", annotations::METHOD: "key"});
+            let mut c = serde_json::to_value(genuine.container).unwrap();
+            // as the API server returns it: defaulted
+            c["imagePullPolicy"] = json!("IfNotPresent");
+            p["spec"]["initContainers"] = json!([c]);
             if !state.is_null() {
                 p["status"] = json!({"initContainerStatuses": [state]});
             }
@@ -749,6 +988,15 @@ mod tests {
     }
 
     fn setup(mvs: &[&ModelValidation], pods: Vec<Pod>, since: Timestamp) -> Setup {
+        setup_with(mvs, pods, since, Arc::new(StaticLookup::default()))
+    }
+
+    fn setup_with(
+        mvs: &[&ModelValidation],
+        pods: Vec<Pod>,
+        since: Timestamp,
+        lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
+    ) -> Setup {
         let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let client = kube::Client::new(svc, "default");
         let (mv_store, mut mv_writer) = reflector::store::<ModelValidation>();
@@ -756,9 +1004,16 @@ mod tests {
             mv_writer.apply_watcher_event(&watcher::Event::Apply((*m).clone()));
         }
         let (pod_store, mut pod_writer) = reflector::store::<Pod>();
+        let index = PodIndex::default();
         for p in pods {
-            pod_writer.apply_watcher_event(&watcher::Event::Apply(p));
+            let event = watcher::Event::Apply(slim(p));
+            pod_writer.apply_watcher_event(&event);
+            index.apply(&event);
         }
+        let pod_store = PodCache {
+            store: pod_store,
+            index,
+        };
         let recorder = Recorder::new(
             client.clone(),
             Reporter {
@@ -770,9 +1025,10 @@ mod tests {
             client,
             mv_store,
             pod_store,
-            Arc::new(StaticLookup::default()),
+            lookup,
             recorder,
             Metrics::new(),
+            Arc::new(config()),
             since,
         ));
         Setup { ctx, handle }
@@ -799,6 +1055,31 @@ mod tests {
         send.send_response(
             Response::builder()
                 .status(201)
+                .body(Body::from(serde_json::to_vec(&event).unwrap()))
+                .unwrap(),
+        );
+        event
+    }
+
+    /// Answers the next request, an Event create or a series update (PATCH), and returns it.
+    async fn expect_event_or_series(handle: &mut Handle) -> Value {
+        let (req, send) = handle.next_request().await.expect("an Event write");
+        assert!(
+            req.method() == Method::POST || req.method() == Method::PATCH,
+            "{}",
+            req.method()
+        );
+        assert!(
+            req.uri()
+                .path()
+                .starts_with("/apis/events.k8s.io/v1/namespaces/models/events"),
+            "{}",
+            req.uri()
+        );
+        let event = body_json(req).await;
+        send.send_response(
+            Response::builder()
+                .status(200)
                 .body(Body::from(serde_json::to_vec(&event).unwrap()))
                 .unwrap(),
         );
@@ -1061,6 +1342,8 @@ mod tests {
                 },
             ),
             metrics: Metrics::new(),
+            config: ctx.config.clone(),
+            history: Mutex::new(HashMap::new()),
             reported: Mutex::new(ctx.reported.lock().unwrap().clone()),
             since: past(),
         });
@@ -1071,16 +1354,18 @@ mod tests {
 
     #[tokio::test]
     async fn warn_mode_failure_lets_the_pod_start_and_is_reported() {
-        let warned = pod(
+        let mut spec = key_spec();
+        spec["mode"] = json!("Warn");
+        let warn_mv = mv(1, spec, None);
+        let warned = pod_for(
             "w",
             Some(terminated(
                 0,
                 r#"{"outcome":"failed","method":"key","reason":"file model.bin: digest mismatch","warnOnly":true}"#,
             )),
+            &warn_mv,
         );
-        let mut spec = key_spec();
-        spec["mode"] = json!("Warn");
-        let m = mv(1, spec, None);
+        let m = warn_mv.clone();
         let s = setup(&[&m], vec![warned], past());
         let current = m.clone();
         run(s, m, |mut h| async move {
@@ -1123,6 +1408,218 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    const VERIFIED: &str = r#"{"outcome":"verified","method":"key"}"#;
+
+    /// Pods whose `model-validation` container reports success but is not what the webhook
+    /// injected. Before issue 16 each of them was counted verified (classify looked at the
+    /// container name only).
+    fn forged_pods() -> Vec<Pod> {
+        let edit = |name: &str, f: &dyn Fn(&mut Value)| {
+            let mut v = serde_json::to_value(pod(name, Some(terminated(0, VERIFIED)))).unwrap();
+            f(&mut v);
+            serde_json::from_value::<Pod>(v).unwrap()
+        };
+        vec![
+            edit("own-image", &|p| {
+                p["spec"]["initContainers"][0] = json!({"name": INIT_CONTAINER_NAME, "image": "busybox",
+                    "command": ["sh", "-c", "echo '{\"outcome\":\"verified\"}' >/dev/termination-log"]});
+            }),
+            edit("other-args", &|p| {
+                p["spec"]["initContainers"][0]["args"][2] = json!("/data/unsigned");
+            }),
+            edit("extra-env", &|p| {
+                p["spec"]["initContainers"][0]["env"] = json!([{"name": "X", "value": "y"}]);
+            }),
+            edit("no-generation", &|p| {
+                p["metadata"]["annotations"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove(annotations::GENERATION);
+            }),
+            edit("future-generation", &|p| {
+                p["metadata"]["annotations"][annotations::GENERATION] = json!("7");
+            }),
+            edit("not-last", &|p| {
+                p["spec"]["initContainers"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"name": "swap-model", "image": "busybox"}));
+            }),
+            edit("as-app-container", &|p| {
+                let c = p["spec"]["initContainers"][0].clone();
+                p["spec"]["containers"].as_array_mut().unwrap().push(c);
+                p["spec"]["initContainers"] = json!([]);
+            }),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_forged_verifier_is_reported_as_tampering_and_never_counted_verified() {
+        let m = mv(1, key_spec(), None);
+        let mut pods = forged_pods();
+        let n = pods.len();
+        pods.push(pod("zz-genuine", Some(terminated(0, VERIFIED))));
+        let s = setup(&[&m], pods, past());
+        let metrics = s.ctx.metrics.clone();
+        let current = m.clone();
+        run(s, m, move |mut h| async move {
+            for _ in 0..n {
+                let e = expect_event(&mut h).await;
+                assert_eq!(e["reason"], REASON_TAMPERED, "{e}");
+                assert_eq!(e["type"], "Warning");
+                assert!(e["note"].as_str().unwrap().contains("not counted"));
+                // the Recorder turns repeats on the ModelValidation into a series (PATCH)
+                let e = expect_event_or_series(&mut h).await;
+                assert_eq!(e["regarding"]["kind"], "ModelValidation");
+            }
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["reason"], REASON_VERIFIED);
+            assert_eq!(e["regarding"]["name"], "zz-genuine");
+            expect_event_or_series(&mut h).await;
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["verifiedPodCount"], 1);
+            assert_eq!(status["injectedPodCount"], 1);
+            assert_eq!(status["tamperedPodCount"], n);
+            h
+        })
+        .await
+        .unwrap();
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(&format!("model_validation_tampered_pods_total {n}")),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"model_validation_verifications_total{method="key",outcome="verified"} 1"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_forged_container_is_named_for_what_differs() {
+        let m = mv(1, key_spec(), None);
+        let none = |_: i64| None;
+        let reasons: Vec<String> = forged_pods()
+            .iter()
+            .map(|p| match assess(p, &m, &none, &config()) {
+                PodState::Tampered { reason } => reason,
+                other => panic!("{}: {other:?}", p.name_any()),
+            })
+            .collect();
+        for (reason, want) in reasons.iter().zip([
+            "command",
+            "args",
+            "env",
+            "generation",
+            "newer",
+            "not the last init container",
+            "regular or ephemeral",
+        ]) {
+            assert!(reason.contains(want), "{reason:?} should name {want:?}");
+        }
+        // a label naming one ModelValidation and an annotation naming another
+        let mut p = pod("x", Some(terminated(0, VERIFIED)));
+        p.metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(POD_LABEL.into(), "demo".into());
+        p.metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(annotations::MODEL_VALIDATION.into(), "other".into());
+        assert!(matches!(
+            assess(&p, &m, &none, &config()),
+            PodState::Tampered { .. }
+        ));
+    }
+
+    #[test]
+    fn pods_of_an_earlier_generation_are_checked_against_that_generation() {
+        let p = pod("old", Some(terminated(0, VERIFIED)));
+        let gen1 = Arc::new(mv(1, key_spec(), None));
+        let gen2 = mv(
+            2,
+            json!({"model": {"path": "/data/other"}, "config": {"publicKeyConfig": {"keyPath": "/k/key.pub"}}}),
+            None,
+        );
+        // seen by this controller: checked and counted
+        let known = |g: i64| (g == 1).then(|| gen1.clone());
+        assert!(matches!(
+            assess(&p, &gen2, &known, &config()),
+            PodState::Verified { .. }
+        ));
+        // not seen (the controller started after the change): not counted either way
+        assert_eq!(
+            assess(&p, &gen2, &|_| None, &config()),
+            PodState::Unconfirmed { generation: 1 }
+        );
+        let status = desired_status(&gen2, &[PodState::Unconfirmed { generation: 1 }], past());
+        assert_eq!(
+            (
+                status.injected_pod_count,
+                status.verified_pod_count,
+                status.failed_pod_count
+            ),
+            (1, 0, 0)
+        );
+        // the verifier image is the operator's, not anything the pod names
+        let other = InjectConfig::new("evil.example.com/verifier:1");
+        assert!(matches!(
+            assess(&p, &gen1, &|_| None, &other),
+            PodState::Tampered { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn events_name_the_right_pod_after_skipping_one_in_an_ignored_namespace() {
+        // Before issue 16 the skipped pod shifted pods.zip(states): "a-plain" got b-ok's Event.
+        let m = mv(1, key_spec(), None);
+        let pods = vec![
+            pod("a-plain", None),
+            pod("b-ok", Some(terminated(0, VERIFIED))),
+        ];
+        let lookup = Arc::new(StaticLookup {
+            model_validations: vec![],
+            ignored_namespaces: vec!["models".into()],
+        });
+        let s = setup_with(&[&m], pods, past(), lookup);
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            let e = expect_event(&mut h).await;
+            assert_eq!(e["reason"], REASON_VERIFIED);
+            assert_eq!(e["regarding"]["name"], "b-ok");
+            expect_event(&mut h).await;
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["verifiedPodCount"], 1);
+            assert_eq!(status["uninjectedPodCount"], 0);
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_fails_alone() {
+        struct Buggy;
+        impl ModelValidationLookup for Buggy {
+            fn namespace_ignored(&self, _: &str) -> bool {
+                panic!("bug in a lookup")
+            }
+            fn in_namespace(&self, _: &str) -> Vec<Arc<ModelValidation>> {
+                vec![]
+            }
+        }
+        let m = mv(1, key_spec(), None);
+        let s = setup_with(&[&m], vec![], past(), Arc::new(Buggy));
+        let err = run(s, m, |h| async move { h }).await.unwrap_err();
+        assert_eq!(err.reason(), "Panicked");
+        assert!(err.to_string().contains("bug in a lookup"), "{err}");
     }
 
     /// A pod the upstream operator injected: its finalizer and annotations, its init container

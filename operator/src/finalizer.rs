@@ -1,4 +1,5 @@
-//! Removes the pod finalizer the upstream operator left behind.
+//! Removes the pod finalizer the upstream operator left behind, and recognises the pods it
+//! injected.
 //!
 //! Upstream's webhook puts `validation.ml.sigstore.dev/finalizer` on every pod it injects and
 //! its controller removes it when the pod is deleted. Once that operator is gone nothing removes
@@ -20,6 +21,19 @@ use serde_json::Value;
 
 /// The finalizer upstream's webhook puts on the pods it injects.
 pub const UPSTREAM_FINALIZER: &str = "validation.ml.sigstore.dev/finalizer";
+
+/// The annotation upstream's webhook writes on every pod it injects.
+pub const UPSTREAM_INJECTED_AT: &str = "validation.ml.sigstore.dev/injected-at";
+
+/// Whether the upstream operator injected `pod`: its `injected-at` annotation and none of this
+/// operator's. Such a pod's verifier cannot be checked against this operator's injection, so the
+/// controller counts it as injected (and orphaned) but never as verified, failed or tampered.
+pub fn upstream_injected(pod: &Pod) -> bool {
+    let a = pod.annotations();
+    a.contains_key(UPSTREAM_INJECTED_AT)
+        && !a.contains_key(mv_shared::annotations::MODEL_VALIDATION)
+        && !a.contains_key(mv_shared::annotations::GENERATION)
+}
 
 /// The JSON patch that removes every [`UPSTREAM_FINALIZER`] entry from `pod`, guarded by a test
 /// of the whole list; `None` when the pod does not carry it.

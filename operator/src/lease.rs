@@ -4,6 +4,11 @@
 //! Like client-go, expiry is judged on this replica's monotonic clock: a Lease whose
 //! `renewTime` has not changed for `leaseDurationSeconds` since we first saw it is free, whatever
 //! the clocks of other nodes say. RBAC: `get`, `create`, `update` on `leases` in one namespace.
+//!
+//! Like client-go's `renewDeadline`, the leader stops leading when no renewal has succeeded
+//! within [`LeaseConfig::renew_deadline`] (shorter than the lease duration), however the API
+//! calls hang: each call is bounded by the time left until that deadline, and the work gets a
+//! short grace to stop before it is aborted, well before another replica can take the Lease.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -28,6 +33,9 @@ pub struct LeaseConfig {
     pub identity: String,
     /// How long a Lease holds without renewal.
     pub lease_duration: Duration,
+    /// The leader stops leading when no renewal succeeded for this long (must be shorter than
+    /// `lease_duration`; client-go's `renewDeadline`).
+    pub renew_deadline: Duration,
     /// How often the holder renews, and others retry.
     pub retry_period: Duration,
 }
@@ -180,8 +188,10 @@ impl Elector {
 }
 
 /// Runs `work` while this replica leads, until `shutdown` is cancelled. `work` gets a token
-/// that is cancelled when leadership is lost (renewal failing for a lease duration) or on
-/// shutdown; it must return soon after. Leadership can be won again later.
+/// that is cancelled when leadership is lost (another replica holds the Lease, or no renewal
+/// succeeded within `renew_deadline`) or on shutdown; it must return soon after, else it is
+/// aborted. A `work` that panics is started again while this replica leads. Leadership can be
+/// won again later.
 pub async fn run_while_leader<F, Fut>(
     mut elector: Elector,
     metrics: Metrics,
@@ -193,69 +203,108 @@ pub async fn run_while_leader<F, Fut>(
 {
     let retry = elector.config.retry_period;
     let duration = elector.config.lease_duration;
+    let deadline = elector.config.renew_deadline.min(duration);
+    // Time the work gets to stop once leadership is lost: half the margin between the renew
+    // deadline and the moment another replica may take the Lease.
+    let stop_grace = duration.saturating_sub(deadline) / 2;
     loop {
         // follower: try until we lead
+        let attempt = Instant::now();
         let led = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = elector.try_acquire_or_renew() => r,
+            r = tokio::time::timeout(deadline, elector.try_acquire_or_renew()) => r,
         };
         match led {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(retry) => continue,
                 }
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "Leader election failed; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(retry) => continue,
                 }
             }
+            Err(_) => {
+                tracing::warn!(
+                    seconds = deadline.as_secs_f64(),
+                    "Leader election call did not finish in time; retrying"
+                );
+                continue;
+            }
         }
+        // Counted from before the acquiring call: it may have taken a while.
+        let mut last_renewed = attempt;
         tracing::info!(identity = %elector.config.identity, lease = %elector.config.name, "Became leader");
         metrics.leader.set(1);
         let lost = shutdown.child_token();
         let mut task = tokio::spawn(work(lost.clone()));
-        let mut last_renewed = Instant::now();
         let mut work_done = false;
+        let mut panicked = false;
         while !lost.is_cancelled() {
             tokio::select! {
                 _ = lost.cancelled() => break,
-                _ = &mut task => { work_done = true; break; }
+                r = &mut task => {
+                    work_done = true;
+                    panicked = r.as_ref().is_err_and(tokio::task::JoinError::is_panic);
+                    break;
+                }
                 _ = tokio::time::sleep(retry) => {}
             }
-            match elector.try_acquire_or_renew().await {
-                Ok(true) => last_renewed = Instant::now(),
-                Ok(false) => {
+            let left = deadline.saturating_sub(last_renewed.elapsed());
+            let attempt = Instant::now();
+            match tokio::time::timeout(left, elector.try_acquire_or_renew()).await {
+                Ok(Ok(true)) => last_renewed = attempt,
+                Ok(Ok(false)) => {
                     tracing::warn!("Leadership lost to another replica");
                     lost.cancel();
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "Cannot renew the Lease");
-                    // stop before the Lease can expire for the others
-                    if last_renewed.elapsed() + retry >= duration {
+                    if last_renewed.elapsed() + retry >= deadline {
+                        tracing::warn!("No renewal within the renew deadline; stopping leading");
                         lost.cancel();
                     }
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        seconds = deadline.as_secs_f64(),
+                        "No renewal within the renew deadline (API server not answering); stopping leading"
+                    );
+                    lost.cancel();
                 }
             }
         }
         lost.cancel();
-        if !work_done {
+        if !work_done && tokio::time::timeout(stop_grace, &mut task).await.is_err() {
+            tracing::warn!("The controller did not stop in time; aborting it");
+            task.abort();
             let _ = task.await;
         }
         metrics.leader.set(0);
         if shutdown.is_cancelled() {
-            if let Err(e) = elector.release().await {
-                tracing::warn!(error = %e, "Cannot release the Lease");
+            if !matches!(
+                tokio::time::timeout(deadline, elector.release()).await,
+                Ok(Ok(()))
+            ) {
+                tracing::warn!("Cannot release the Lease");
             }
             return;
         }
+        if panicked {
+            tracing::error!("The controller panicked; starting it again");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(retry) => continue,
+            }
+        }
         if work_done {
             // the work ended on its own: yield leadership and stop
-            let _ = elector.release().await;
+            let _ = tokio::time::timeout(deadline, elector.release()).await;
             return;
         }
     }
@@ -279,6 +328,7 @@ mod tests {
             name: "mvo".into(),
             identity: identity.into(),
             lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
         };
         (Elector::new(Client::new(svc, "default"), config), handle)
@@ -418,6 +468,8 @@ mod election_tests {
     use http::{Method, Request, Response};
     use kube::client::Body;
     use serde_json::{Value, json};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
 
     /// A Lease store behind a scripted API server: GET/POST/PUT on one Lease, with
     /// resourceVersion conflicts, like the real thing.
@@ -474,6 +526,163 @@ mod election_tests {
         }
     }
 
+    /// One Lease on a scripted API server shared by several replicas' clients; `stalled`
+    /// makes the server stop answering one client (requests are held, never answered).
+    async fn serve_shared(
+        mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+        store: Arc<Mutex<(Option<Value>, u64)>>,
+        stalled: Arc<AtomicBool>,
+    ) {
+        let mut held = Vec::new();
+        while let Some((req, send)) = handle.next_request().await {
+            if stalled.load(Ordering::SeqCst) {
+                held.push(send);
+                continue;
+            }
+            let method = req.method().clone();
+            let body = req.into_body().collect_bytes().await.unwrap();
+            let (status, out) = {
+                let mut guard = store.lock().unwrap();
+                let (stored, version) = &mut *guard;
+                match method {
+                    Method::GET => match stored {
+                        Some(l) => (200, l.clone()),
+                        None => (
+                            404,
+                            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+                        ),
+                    },
+                    _ => {
+                        let mut l: Value = serde_json::from_slice(&body).unwrap();
+                        let sent = l["metadata"]["resourceVersion"].as_str().map(str::to_owned);
+                        let current = stored.as_ref().map(|s| {
+                            s["metadata"]["resourceVersion"]
+                                .as_str()
+                                .unwrap()
+                                .to_owned()
+                        });
+                        if (method == Method::PUT && sent != current)
+                            || (method == Method::POST && stored.is_some())
+                        {
+                            (
+                                409,
+                                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409}),
+                            )
+                        } else {
+                            *version += 1;
+                            l["metadata"]["resourceVersion"] = json!(version.to_string());
+                            *stored = Some(l.clone());
+                            (200, l)
+                        }
+                    }
+                }
+            };
+            send.send_response(
+                Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&out).unwrap()))
+                    .unwrap(),
+            );
+        }
+    }
+
+    /// Who did what when.
+    type Log = Arc<Mutex<Vec<(&'static str, &'static str, Instant)>>>;
+
+    /// Records "start" and, when dropped (stopped or aborted), "stop".
+    struct Running {
+        who: &'static str,
+        log: Log,
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.log
+                .lock()
+                .unwrap()
+                .push((self.who, "stop", Instant::now()));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leader_whose_api_server_stalls_stops_before_another_takes_over() {
+        // Before issue 16 the stalled renewal never returned: the old leader's work kept
+        // running while the other replica took the Lease and started its own.
+        let store = Arc::new(Mutex::new((None, 0)));
+        let log: Log = Arc::default();
+        let shutdown = CancellationToken::new();
+        let mut stalls = Vec::new();
+        let mut electors = Vec::new();
+        for who in ["a", "b"] {
+            let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+            let stalled = Arc::new(AtomicBool::new(false));
+            tokio::spawn(serve_shared(handle, store.clone(), stalled.clone()));
+            stalls.push(stalled);
+            let elector = Elector::new(
+                Client::new(svc, "default"),
+                LeaseConfig {
+                    namespace: "ops".into(),
+                    name: "mvo".into(),
+                    identity: who.into(),
+                    lease_duration: Duration::from_secs(2),
+                    renew_deadline: Duration::from_millis(1000),
+                    retry_period: Duration::from_millis(100),
+                },
+            );
+            let work_log = log.clone();
+            let work = move |stop: CancellationToken| {
+                let log = work_log.clone();
+                async move {
+                    log.lock().unwrap().push((who, "start", Instant::now()));
+                    let _running = Running { who, log };
+                    // a controller that does not react to the token (stuck on the API too)
+                    let _ = stop;
+                    std::future::pending::<()>().await;
+                }
+            };
+            electors.push(tokio::spawn(run_while_leader(
+                elector,
+                Metrics::new(),
+                shutdown.clone(),
+                work,
+            )));
+            if who == "a" {
+                // a leads first
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !log.lock().unwrap().iter().any(|e| e.0 == "a") {
+                    assert!(Instant::now() < deadline, "a never led");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stalls[0].store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| (e.0, e.1) == ("b", "start"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "b never took over: {:?}",
+                log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let events: Vec<(&str, &str)> = log.lock().unwrap().iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!(
+            events,
+            [("a", "start"), ("a", "stop"), ("b", "start")],
+            "one leader at a time"
+        );
+        shutdown.cancel();
+        for e in electors {
+            e.abort();
+        }
+    }
+
     #[tokio::test]
     async fn work_runs_while_leading_and_the_lease_is_released_on_shutdown() {
         let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
@@ -486,6 +695,7 @@ mod election_tests {
                 name: "mvo".into(),
                 identity: "me".into(),
                 lease_duration: Duration::from_secs(15),
+                renew_deadline: Duration::from_secs(10),
                 retry_period: Duration::from_millis(50),
             },
         );

@@ -14,5 +14,6 @@ pub mod dev;
 pub mod finalizer;
 pub mod lease;
 pub mod metrics;
+pub mod podcache;
 pub mod telemetry;
 pub mod webhook;

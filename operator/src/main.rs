@@ -121,6 +121,9 @@ struct Args {
     log_level: String,
 }
 
+/// Read timeout of the leader-election client (each Lease call; the renew deadline is 10 s).
+const LEASE_READ_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// `:9443` → `0.0.0.0:9443`; `0` → off.
 fn bind_address(flag: &str, value: &str) -> anyhow::Result<Option<SocketAddr>> {
     if value == "0" || value.is_empty() {
@@ -272,16 +275,24 @@ async fn run(
         }
     };
 
+    let inject_config = Arc::new(InjectConfig {
+        verifier_command: vec![verifier_command],
+        ..InjectConfig::new(verifier_image)
+    });
     let mut tasks = tokio::task::JoinSet::new();
 
-    // Admin endpoints.
-    let admin = webhook::admin_router(AdminState {
+    // Admin endpoints: /metrics only where --metrics-bind-address says (`0`: nowhere).
+    let admin_state = AdminState {
         readiness: readiness.clone(),
         metrics: metrics.clone(),
-    });
+    };
     if let Some(addr) = probe_addr {
         let stop = shutdown.clone();
-        let router = admin.clone();
+        let router = if metrics_addr == Some(addr) {
+            webhook::admin_router(admin_state.clone())
+        } else {
+            webhook::probe_router(admin_state.clone())
+        };
         tasks.spawn(async move {
             webhook::serve_plain(addr, router, stop.cancelled_owned())
                 .await
@@ -291,8 +302,9 @@ async fn run(
     }
     if let Some(addr) = metrics_addr.filter(|a| Some(*a) != probe_addr) {
         let stop = shutdown.clone();
+        let router = webhook::metrics_router(admin_state);
         tasks.spawn(async move {
-            webhook::serve_plain(addr, admin, stop.cancelled_owned())
+            webhook::serve_plain(addr, router, stop.cancelled_owned())
                 .await
                 .with_context(|| format!("cannot serve metrics on {addr}"))
         });
@@ -322,10 +334,10 @@ async fn run(
         ));
         let state = WebhookState {
             lookup: lookup.clone(),
-            config: Arc::new(InjectConfig {
-                verifier_command: vec![verifier_command],
-                ..InjectConfig::new(verifier_image)
-            }),
+            live: client
+                .clone()
+                .map(|c| Arc::new(c) as Arc<dyn model_validation_operator::admission::LiveLookup>),
+            config: inject_config.clone(),
             metrics: metrics.clone(),
         };
         let server_handle = handle.clone();
@@ -356,25 +368,42 @@ async fn run(
             let lookup = lookup.clone();
             let metrics = metrics.clone();
             let identity = identity.clone();
+            let config = inject_config.clone();
             move |stop: CancellationToken| {
                 controller::run(
                     client.clone(),
                     lookup.clone(),
                     metrics.clone(),
+                    config.clone(),
                     identity.clone(),
                     stop,
                 )
             }
         };
         if leader_elect && !dev {
+            // The Lease has its own connection with a read timeout, so a stalled API server
+            // fails a renewal quickly (the renew deadline bounds it too). The main client has
+            // none: its watches idle for minutes and have their own idle timeout.
+            let lease_client = match kube::Config::infer().await {
+                Ok(mut config) => {
+                    config.read_timeout = Some(LEASE_READ_TIMEOUT);
+                    config.reset_reader_on_write = true;
+                    Client::try_from(config)
+                        .context("cannot build the Kubernetes client for leader election")?
+                }
+                Err(e) => {
+                    return Err(e).context("cannot read the Kubernetes client configuration");
+                }
+            };
             let elector = Elector::new(
-                client,
+                lease_client,
                 LeaseConfig {
                     namespace: leader_election_namespace,
                     name: leader_election_id,
                     identity,
                     lease_duration: Duration::from_secs(15),
-                    retry_period: Duration::from_secs(3),
+                    renew_deadline: Duration::from_secs(10),
+                    retry_period: Duration::from_secs(2),
                 },
             );
             let stop = shutdown.clone();

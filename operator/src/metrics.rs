@@ -100,6 +100,8 @@ pub struct Metrics {
     pub status_updates: Family<StatusUpdateLabels, Counter>,
     /// ModelValidations and namespaces with series, to remove them later.
     published: Arc<Mutex<Published>>,
+    /// Pods found with a `model-validation` container the webhook did not inject.
+    pub tampered_pods: Counter,
 }
 
 impl Default for Metrics {
@@ -152,6 +154,12 @@ impl Metrics {
             "1 while this replica runs the controller (holds the Lease)",
             leader.clone(),
         );
+        let tampered_pods = Counter::default();
+        registry.register(
+            "tampered_pods",
+            "Pods found with a model-validation container that is not the one the webhook injected (each pod once per leader)",
+            tampered_pods.clone(),
+        );
         // upstream's names: model_validation_operator_*
         let upstream = registry.sub_registry_with_prefix("operator");
         let pod_count = Family::<PodCountLabels, Gauge>::default();
@@ -184,6 +192,7 @@ impl Metrics {
             model_validations,
             status_updates,
             published: Arc::default(),
+            tampered_pods,
         }
     }
 

@@ -172,6 +172,7 @@ async fn webhook_and_controller_against_a_real_api_server() {
         files.load().await.unwrap(),
         webhook::router(WebhookState {
             lookup: lookup.clone(),
+            live: None,
             config: Arc::new(InjectConfig::new("model-verifier:cluster-test")),
             metrics: metrics.clone(),
         }),
@@ -286,6 +287,7 @@ async fn webhook_and_controller_against_a_real_api_server() {
         client.clone(),
         lookup.clone(),
         metrics.clone(),
+        Arc::new(InjectConfig::new("model-verifier:cluster-test")),
         "cluster-test".into(),
         stop.clone(),
     ));
@@ -313,10 +315,14 @@ async fn webhook_and_controller_against_a_real_api_server() {
         let mvs = mvs.clone();
         async move {
             let s = mvs.get("demo").await.ok()?.status?;
+            if s.verified_pod_count != 1 {
+                eprintln!("status so far: {}", serde_json::to_string(&s).unwrap());
+            }
             (s.verified_pod_count == 1).then_some(s)
         }
     })
     .await;
+    assert_eq!(status.tampered_pod_count, 0, "the injected pod is genuine");
     assert_eq!(status.injected_pod_count, 1);
     assert_eq!(status.failed_pod_count, 0);
     assert_eq!(status.observed_generation, Some(1));

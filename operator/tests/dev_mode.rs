@@ -212,6 +212,14 @@ async fn dev_mode_injects_with_the_file_and_no_cluster() {
 
     let plain = reqwest::Client::new();
     wait_ready(&plain, probes).await;
+    // `--metrics-bind-address 0` turns /metrics off: the probe port does not serve it
+    // (before issue 16 it did).
+    let metrics = plain
+        .get(format!("http://127.0.0.1:{probes}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 404);
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap()])
         .build()

@@ -90,15 +90,21 @@ fn upstream_annotations_and_finalizer_change_nothing_that_is_injected() {
     ] {
         assert!(!args.contains(weakened), "{weakened} in {args}");
     }
-    // this operator's own annotations are written; upstream's are left as they were
+    // this operator's own annotations are written; upstream's (same prefix) are removed, so a
+    // new pod cannot pass for one the upstream operator injected before the switch
     assert_eq!(
         meta["annotations"]["validation.ml.sigstore.dev/model-validation"],
         "only"
     );
-    assert_eq!(
-        meta["annotations"]["validation.ml.sigstore.dev/config-hash"],
-        "0123456789abcdef"
-    );
+    for upstream in [
+        "injected-at",
+        "auth-method",
+        "config-hash",
+        "continuous-validation",
+    ] {
+        let key = format!("validation.ml.sigstore.dev/{upstream}");
+        assert_eq!(meta["annotations"][&key], Value::Null, "{key} kept");
+    }
     // the webhook neither adds nor removes finalizers (the controller removes upstream's)
     assert_eq!(
         meta["finalizers"],

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum_server::Handle;
-use model_validation_operator::admission::{InjectConfig, ModelValidationLookup, StaticLookup};
+use model_validation_operator::admission::{
+    InjectConfig, LiveLookup, ModelValidationLookup, StaticLookup,
+};
 use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
 use model_validation_operator::metrics::Metrics;
 use model_validation_operator::webhook::tls::{self, TlsFiles};
@@ -45,12 +47,22 @@ async fn start(
     lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
     poll: Duration,
 ) -> Server {
+    start_with(files, lookup, None, poll).await
+}
+
+async fn start_with(
+    files: &TlsFiles,
+    lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
+    live: Option<Arc<dyn LiveLookup>>,
+    poll: Duration,
+) -> Server {
     provider();
     let config = files.load().await.unwrap();
     tokio::spawn(tls::reload_on_change(config.clone(), files.clone(), poll));
     let metrics = Metrics::new();
     let state = WebhookState {
         lookup,
+        live,
         config: Arc::new(InjectConfig::new("verifier:test")),
         metrics: metrics.clone(),
     };
@@ -328,6 +340,153 @@ async fn graceful_shutdown_finishes_in_flight_admissions() {
             .await
             .is_err()
     );
+}
+
+/// A lookup with a bug.
+struct Panicky;
+
+impl ModelValidationLookup for Panicky {
+    fn namespace_ignored(&self, _: &str) -> bool {
+        false
+    }
+    fn in_namespace(&self, _: &str) -> Vec<Arc<ModelValidation>> {
+        panic!("bug while looking up ModelValidations")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_while_deciding_fails_that_request_only() {
+    // Before issue 16 the connection was dropped (and with the release profile's
+    // panic = "abort" the whole replica, controller included, went down).
+    let dir = tempfile::tempdir().unwrap();
+    let files = tls::write_dev_certificate(dir.path()).unwrap();
+    let server = start(&files, Arc::new(Panicky), Duration::from_secs(60)).await;
+    let client = client_trusting(&std::fs::read(&files.cert).unwrap());
+    for _ in 0..2 {
+        let resp = client
+            .post(url(server.addr))
+            .body(FIXTURE)
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(resp.status(), 200);
+        let review: Value = resp.json().await.unwrap();
+        let r = &review["response"];
+        assert_eq!(r["uid"], "7f0e3a1c-2b7d-4c55-9d0e-5f2b8a6c1d01");
+        assert_eq!(r["allowed"], false);
+        assert_eq!(r["status"]["code"], 500);
+        assert!(
+            r["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("internal error"),
+            "{review}"
+        );
+    }
+    // an UPDATE never depends on the buggy part and passes
+    let mut update: Value = serde_json::from_str(FIXTURE).unwrap();
+    update["request"]["operation"] = json!("UPDATE");
+    let review: Value = client
+        .post(url(server.addr))
+        .json(&update)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(review["response"]["allowed"], true);
+    server.handle.shutdown();
+}
+
+#[test]
+fn a_panic_answer_never_blocks_updates() {
+    let mut update: Value = serde_json::from_str(FIXTURE).unwrap();
+    update["request"]["operation"] = json!("DELETE");
+    let d = model_validation_operator::admission::after_panic(
+        &serde_json::to_vec(&update).unwrap(),
+        "boom",
+    );
+    assert!(d.response.allowed);
+    assert_eq!(d.response.uid, "7f0e3a1c-2b7d-4c55-9d0e-5f2b8a6c1d01");
+    let d = model_validation_operator::admission::after_panic(FIXTURE.as_bytes(), "boom");
+    assert!(!d.response.allowed);
+    assert!(d.response.result.message.contains("boom"));
+}
+
+#[tokio::test]
+async fn a_model_validation_missing_from_the_cache_is_looked_up_live() {
+    use http::{Request, Response};
+    use kube::client::Body;
+    // A pod created right after its ModelValidation: this replica's cache is still empty.
+    let (svc, mut api) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let live: Arc<dyn LiveLookup> = Arc::new(kube::Client::new(svc, "default"));
+    let dir = tempfile::tempdir().unwrap();
+    let files = tls::write_dev_certificate(dir.path()).unwrap();
+    let server = start_with(
+        &files,
+        Arc::new(StaticLookup::default()),
+        Some(live),
+        Duration::from_secs(60),
+    )
+    .await;
+    let client = client_trusting(&std::fs::read(&files.cert).unwrap());
+    let list = |items: Vec<Value>| {
+        json!({"apiVersion": "ml.sigstore.dev/v1alpha1", "kind": "ModelValidationList",
+               "metadata": {"resourceVersion": "5"}, "items": items})
+    };
+    let answers = tokio::spawn(async move {
+        // label "true": the namespace's ModelValidations are listed
+        for items in [
+            vec![serde_json::to_value(key_mv().as_ref()).unwrap()],
+            vec![],
+        ] {
+            let (req, send) = api.next_request().await.unwrap();
+            assert_eq!(req.method(), http::Method::GET);
+            assert_eq!(
+                req.uri().path(),
+                "/apis/ml.sigstore.dev/v1alpha1/namespaces/models/modelvalidations"
+            );
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&list(items)).unwrap()))
+                    .unwrap(),
+            );
+        }
+        // then a stalled API server: the webhook does not wait past its timeout
+        let (_req, send) = api.next_request().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(send);
+    });
+    let ask = || async {
+        let review: Value = client
+            .post(url(server.addr))
+            .body(FIXTURE)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        review["response"].clone()
+    };
+    let r = ask().await;
+    assert_eq!(r["allowed"], true, "{r}");
+    assert_eq!(r["patchType"], "JSONPatch");
+    let r = ask().await;
+    assert_eq!(r["allowed"], false);
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no ModelValidation")
+    );
+    let started = Instant::now();
+    let r = ask().await;
+    assert_eq!(r["allowed"], false);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    answers.abort();
+    server.handle.shutdown();
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //!
 //! Field names and types follow upstream where they mean the same thing (`conditions`,
 //! `authMethod`, `injectedPodCount`, `uninjectedPodCount`, `orphanedPodCount`, `lastUpdated`);
-//! this project adds `observedGeneration`, `verifiedPodCount` and `failedPodCount`. Only counts
+//! this project adds `observedGeneration`, `verifiedPodCount`, `failedPodCount` and
+//! `tamperedPodCount`. Only counts
 //! are written, never lists of pods.
 //!
 //! Decoding never fails, whatever is stored: a status that does not decode would fail the list
@@ -70,6 +71,10 @@ pub struct ModelValidationStatus {
     /// Injected pods whose verifier reported a failure.
     #[serde(default)]
     pub failed_pod_count: i32,
+    /// Pods whose `model-validation` container is not the one the webhook injected (forged or
+    /// altered); their results are not counted as verified or failed.
+    #[serde(default)]
+    pub tampered_pod_count: i32,
     /// When the counts or conditions last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<Time>,
@@ -145,32 +150,37 @@ impl ModelValidationStatus {
             }
             Some(_) => odd = true,
         }
-        let counts: [(&str, &str, &mut i32); 5] = [
+        let counts: [(&str, Option<&str>, &mut i32); 6] = [
             (
                 "injectedPodCount",
-                "injectedPods",
+                Some("injectedPods"),
                 &mut out.injected_pod_count,
             ),
             (
                 "uninjectedPodCount",
-                "uninjectedPods",
+                Some("uninjectedPods"),
                 &mut out.uninjected_pod_count,
             ),
             (
                 "orphanedPodCount",
-                "orphanedPods",
+                Some("orphanedPods"),
                 &mut out.orphaned_pod_count,
             ),
             (
                 "verifiedPodCount",
-                "verifiedPods",
+                Some("verifiedPods"),
                 &mut out.verified_pod_count,
             ),
-            ("failedPodCount", "failedPods", &mut out.failed_pod_count),
+            (
+                "failedPodCount",
+                Some("failedPods"),
+                &mut out.failed_pod_count,
+            ),
+            ("tamperedPodCount", None, &mut out.tampered_pod_count),
         ];
         for (name, legacy, slot) in counts {
             let current = field(name);
-            let old = field(legacy);
+            let old = legacy.and_then(&field);
             odd |= old.is_some();
             let current_count = current.and_then(|v| match v {
                 Value::Number(_) => count_of(v),
@@ -270,6 +280,7 @@ mod tests {
             orphaned_pod_count: 1,
             verified_pod_count: 2,
             failed_pod_count: 1,
+            tampered_pod_count: 1,
             last_updated: Some(Time("2026-01-02T03:04:05Z".parse().unwrap())),
             normalized: false,
         };

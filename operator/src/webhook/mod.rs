@@ -20,18 +20,24 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::admission::{self, InjectConfig, ModelValidationLookup, Outcome};
+use crate::admission::{self, InjectConfig, LiveLookup, ModelValidationLookup, Outcome};
 use crate::metrics::Metrics;
 
 /// Largest AdmissionReview accepted (a pod is at most ~1.5 MiB in etcd; a review can carry it
 /// twice).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// How long the webhook waits for the API server when its cache lacks a ModelValidation.
+pub const LIVE_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the webhook handler needs.
 #[derive(Clone)]
 pub struct WebhookState {
     /// ModelValidations and namespaces (a reflector cache in production).
     pub lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
+    /// Asked when the cache has no matching ModelValidation (it may lag a fresh object);
+    /// `None`: the cache's answer is final.
+    pub live: Option<Arc<dyn LiveLookup>>,
     /// What to inject.
     pub config: Arc<InjectConfig>,
     /// Where to count.
@@ -54,9 +60,52 @@ pub fn router(state: WebhookState) -> Router {
         .with_state(state)
 }
 
+/// [`admission::admit`], with a panic turned into an answer for this request only.
+fn admit_guarded(
+    body: &[u8],
+    lookup: &dyn ModelValidationLookup,
+    config: &InjectConfig,
+) -> admission::Decision {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        admission::admit(body, lookup, config)
+    }))
+    .unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-text panic payload".to_owned());
+        admission::after_panic(body, &message)
+    })
+}
+
 async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response {
     let started = Instant::now();
-    let decision = admission::admit(&body, state.lookup.as_ref(), &state.config);
+    let mut decision = admit_guarded(&body, state.lookup.as_ref(), &state.config);
+    if let (Some(miss), Some(live)) = (decision.cache_miss.clone(), state.live.as_ref()) {
+        // The cache may lag a ModelValidation created a moment before the pod.
+        match tokio::time::timeout(
+            LIVE_LOOKUP_TIMEOUT,
+            live.model_validations(&miss.namespace, miss.name.as_deref()),
+        )
+        .await
+        {
+            Ok(Ok(found)) if !found.is_empty() => {
+                let overlay = admission::Overlay {
+                    base: state.lookup.as_ref(),
+                    extra: found,
+                };
+                decision = admit_guarded(&body, &overlay, &state.config);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, ns = %miss.namespace, "Live ModelValidation lookup failed; the cache's answer stands")
+            }
+            Err(_) => {
+                tracing::warn!(ns = %miss.namespace, "Live ModelValidation lookup timed out; the cache's answer stands")
+            }
+        }
+    }
     let took = started.elapsed();
     state
         .metrics
@@ -181,9 +230,20 @@ pub struct AdminState {
 
 /// `/healthz`, `/readyz` and `/metrics`.
 pub fn admin_router(state: AdminState) -> Router {
+    probe_router(state.clone()).merge(metrics_router(state))
+}
+
+/// `/healthz` and `/readyz` only.
+pub fn probe_router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// `/metrics` only.
+pub fn metrics_router(state: AdminState) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)
 }
