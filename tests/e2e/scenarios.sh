@@ -177,7 +177,7 @@ EOF
   # upstream's samples apply unchanged, with kubectl's default (strict) field validation
   k -n e2e-upstream apply -f "$UPSTREAM/samples.yaml" || fail "upstream's sample ModelValidations do not apply"
   k -n e2e-upstream get modelvalidations
-  metrics_text | grep -q '^model_validation_operator_modelvalidation_pod_count{namespace="e2e-upstream",model_validation="up-key",pod_state="injected"}' \
+  metrics_text | grep '^model_validation_operator_modelvalidation_pod_count{namespace="e2e-upstream",model_validation="up-key",pod_state="injected"}' >/dev/null \
     || fail "upstream's metric model_validation_operator_modelvalidation_pod_count is missing"
 }
 
@@ -191,6 +191,7 @@ scenario_key_verified() {
 }
 
 # metrics (through the API server's service proxy, so it works on any cluster) and probes
+# (whole output read by grep: grep -q would stop early, kubectl get SIGPIPE, and pipefail fail the check)
 metrics_text() { k get --raw "/api/v1/namespaces/$OP_NS/services/model-validation-metrics:8080/proxy/metrics"; }
 # metric_value NAME LABELS: the sample's value, 0 when the series does not exist yet
 metric_value() {
@@ -212,7 +213,7 @@ scenario_metrics() {
   expect_verified e2e-metrics signed key
   wait_until 60 "verifications counter above $verified" metric_above model_validation_verifications_total 'method="key",outcome="verified"' "$verified"
   metric_above model_validation_admission_requests_total 'result="injected"' "$injected" || fail "the injected-admissions counter did not move"
-  metrics_text | grep -q '^model_validation_admission_duration_seconds_bucket' || fail "no admission latency histogram"
+  metrics_text | grep '^model_validation_admission_duration_seconds_bucket' >/dev/null || fail "no admission latency histogram"
   note "after: verifications(key, verified)=$(metric_value model_validation_verifications_total 'method="key",outcome="verified"') admissions(injected)=$(metric_value model_validation_admission_requests_total 'result="injected"')"
 }
 
