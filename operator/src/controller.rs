@@ -624,9 +624,15 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
     use futures::FutureExt as _;
     let namespace = mv.namespace().unwrap_or_default();
     let name = mv.name_any();
-    std::panic::AssertUnwindSafe(reconcile_inner(mv, ctx))
+    let started = std::time::Instant::now();
+    let metrics = ctx.metrics.clone();
+    let result = std::panic::AssertUnwindSafe(reconcile_inner(mv, ctx))
         .catch_unwind()
-        .await
+        .await;
+    metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    result
         .unwrap_or_else(|payload| {
             let message = payload
                 .downcast_ref::<&str>()
@@ -1198,6 +1204,12 @@ mod tests {
                 .encode()
                 .unwrap()
                 .contains("model_validation_reconciles_total 1")
+        );
+        assert!(
+            metrics
+                .encode()
+                .unwrap()
+                .contains("model_validation_reconcile_duration_seconds_count 1")
         );
         result
     }
