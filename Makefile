@@ -37,7 +37,7 @@ fuzz: ## Run every cargo-fuzz target for FUZZ_SECONDS each (needs `cargo install
 	for t in $(FUZZ_TARGETS); do mkdir -p fuzz/corpus/$$t && \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
-.PHONY: bench bench-compare bench-webhook bench-watch
+.PHONY: bench bench-compare bench-webhook bench-watch bench-scale
 bench: ## Criterion benchmarks of the hashing engine
 	$(CARGO) bench -p model-verifier-benches
 bench-compare: ## model-verifier vs Python model_signing vs openssl/cat, one run (needs ~7 GB in /var/tmp)
@@ -50,6 +50,8 @@ bench-watch: ## watch: re-check cost (10,000 files; 2 GiB in 4 files), idle RSS/
 	T=$${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release; $$T/watch-bench --verifier $$T/model-verifier
 bench-webhook: ## Webhook p50/p99, errors and operator RSS at 100, 500, 2000 req/s over TLS on loopback
 	CARGO="$(CARGO)" benches/webhook.sh
+bench-scale: ## Operator on a real API server: 10,000 labelled pods, 100 namespaces/ModelValidations, churn 50 pods/s (RSS, webhook p99, reconcile latency, status freshness)
+	CARGO="$(CARGO)" benches/scale.sh
 
 # ---- images, manifests, end-to-end (images/, config/, tests/manifests/, tests/e2e/) ----------
 .PHONY: images manifests-check e2e cluster-up cluster-down

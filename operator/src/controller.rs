@@ -15,11 +15,11 @@ use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, ReconcileReason, ReconcileRequest, trigger_self};
 use kube::runtime::events::Reporter;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{WatchStreamExt, applier, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
@@ -624,9 +624,15 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
     use futures::FutureExt as _;
     let namespace = mv.namespace().unwrap_or_default();
     let name = mv.name_any();
-    std::panic::AssertUnwindSafe(reconcile_inner(mv, ctx))
+    let started = std::time::Instant::now();
+    let metrics = ctx.metrics.clone();
+    let result = std::panic::AssertUnwindSafe(reconcile_inner(mv, ctx))
         .catch_unwind()
-        .await
+        .await;
+    metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    result
         .unwrap_or_else(|payload| {
             let message = payload
                 .downcast_ref::<&str>()
@@ -833,8 +839,36 @@ pub fn error_policy(mv: Arc<ModelValidation>, error: &Error, ctx: Arc<Context>) 
     Action::requeue(Duration::from_secs(15))
 }
 
-/// Runs the controller until `stop` is cancelled: a reflector over labelled pods, then the
-/// kube-runtime Controller over ModelValidations, triggered by those pods too.
+/// Which ModelValidations a pod watch event concerns: the pod's for an applied or deleted pod,
+/// every cached one when a relist completes (anything may have changed meanwhile), none while a
+/// relist is in progress (the store keeps the old state until it completes).
+pub fn triggers_for(
+    event: &watcher::Event<Pod>,
+    model_validations: &Store<ModelValidation>,
+) -> Vec<ObjectRef<ModelValidation>> {
+    match event {
+        watcher::Event::Apply(pod) | watcher::Event::Delete(pod) => {
+            model_validations_for_pod(pod, model_validations)
+        }
+        watcher::Event::InitDone => model_validations
+            .state()
+            .iter()
+            .map(|m| ObjectRef::from_obj(m.as_ref()))
+            .collect(),
+        watcher::Event::Init | watcher::Event::InitApply(_) => Vec::new(),
+    }
+}
+
+/// Pod events waiting for the controller; beyond this the pod watch waits (backpressure).
+const POD_TRIGGER_BUFFER: usize = 1024;
+
+/// Runs the controller until `stop` is cancelled.
+///
+/// One watch of labelled pods feeds both the slim pod cache (with its namespace index) and the
+/// reconcile queue: each event updates the cache, then asks for a reconcile of the
+/// ModelValidations it concerns ([`triggers_for`]). The ModelValidations come from their own
+/// watch. Reconciles start once the pod cache holds the first complete list, so that no status
+/// is computed from a partial one.
 pub async fn run(
     client: Client,
     lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
@@ -846,36 +880,53 @@ pub async fn run(
     let pod_api: Api<Pod> = Api::all(client.clone());
     let pod_watch = watcher::Config::default().labels(POD_LABEL);
     let (store, writer) = reflector::store::<Pod>();
+    let (mv_store, mv_writer) = reflector::store::<ModelValidation>();
     let index = PodIndex::default();
     let pods = PodCache {
         store: store.clone(),
         index: index.clone(),
     };
+    let (trigger_tx, trigger_rx) = futures::channel::mpsc::channel(POD_TRIGGER_BUFFER);
+    let mapper_store = mv_store.clone();
     let reflector_task = tokio::spawn(
         reflector::reflector(
             writer,
-            watcher(pod_api.clone(), pod_watch.clone()).modify(|p| *p = slim(std::mem::take(p))),
+            watcher(pod_api, pod_watch).modify(|p| *p = slim(std::mem::take(p))),
         )
         .default_backoff()
         .for_each(move |e| {
-            match e {
-                Ok(event) => index.apply(&event),
-                Err(e) => tracing::warn!(error = %e, "Pod watch failed; retrying"),
+            let mut tx = trigger_tx.clone();
+            let refs = match e {
+                Ok(event) => {
+                    index.apply(&event);
+                    triggers_for(&event, &mapper_store)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Pod watch failed; retrying");
+                    Vec::new()
+                }
+            };
+            async move {
+                use futures::SinkExt as _;
+                for obj_ref in refs {
+                    let request = ReconcileRequest {
+                        obj_ref,
+                        reason: ReconcileReason::Custom {
+                            reason: "pod changed".to_owned(),
+                        },
+                    };
+                    // closed only when the controller has stopped
+                    if tx.send(request).await.is_err() {
+                        return;
+                    }
+                }
             }
-            futures::future::ready(())
         }),
     );
     tokio::select! {
         _ = stop.cancelled() => { reflector_task.abort(); return; }
         r = store.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
     }
-    let controller = Controller::new(
-        Api::<ModelValidation>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .with_config(kube::runtime::controller::Config::default().debounce(Duration::from_secs(1)));
-    let store = controller.store();
-    let mapper_store = store.clone();
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -883,9 +934,21 @@ pub async fn run(
             instance: Some(identity),
         },
     );
+    let mv_triggers = trigger_self(
+        reflector::reflector(
+            mv_writer,
+            watcher(
+                Api::<ModelValidation>::all(client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff()
+        .touched_objects(),
+        (),
+    );
     let ctx = Arc::new(Context::new(
         client,
-        store,
+        mv_store.clone(),
         pods,
         lookup,
         recorder,
@@ -894,18 +957,22 @@ pub async fn run(
         announce_since(Timestamp::now()),
     ));
     tracing::info!("Controller started");
-    controller
-        .watches(pod_api, pod_watch, move |pod| {
-            model_validations_for_pod(&pod, &mapper_store)
-        })
-        .graceful_shutdown_on(stop.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "Reconcile request failed");
-            }
-        })
-        .await;
+    let queue =
+        futures::stream::select(mv_triggers, trigger_rx.map(Ok)).take_until(stop.cancelled_owned());
+    applier(
+        |mv, ctx| Box::pin(reconcile(mv, ctx)),
+        error_policy,
+        ctx,
+        mv_store,
+        queue,
+        kube::runtime::controller::Config::default().debounce(Duration::from_secs(1)),
+    )
+    .for_each(|r| async move {
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "Reconcile request failed");
+        }
+    })
+    .await;
     reflector_task.abort();
     tracing::info!("Controller stopped");
 }
@@ -1137,6 +1204,12 @@ mod tests {
                 .encode()
                 .unwrap()
                 .contains("model_validation_reconciles_total 1")
+        );
+        assert!(
+            metrics
+                .encode()
+                .unwrap()
+                .contains("model_validation_reconcile_duration_seconds_count 1")
         );
         result
     }
@@ -1781,6 +1854,45 @@ mod tests {
             .unwrap()
             .insert(POD_LABEL.into(), "true".into());
         assert!(model_validations_for_pod(&p, &store).is_empty());
+    }
+
+    #[test]
+    fn pod_events_trigger_the_model_validations_they_concern() {
+        let (store, mut w) = reflector::store::<ModelValidation>();
+        let mut other = mv(1, key_spec(), None);
+        other.metadata.name = Some("other".into());
+        for m in [mv(1, key_spec(), None), other] {
+            w.apply_watcher_event(&watcher::Event::Apply(m));
+        }
+        let mut named = pod("p", None);
+        named
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(POD_LABEL.into(), "demo".into());
+        let any = pod("q", None); // label "true": every ModelValidation of the namespace
+        let names = |event: watcher::Event<Pod>| -> Vec<String> {
+            let mut n: Vec<String> = triggers_for(&event, &store)
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
+            n.sort();
+            n
+        };
+        let cases: [(watcher::Event<Pod>, &[&str]); 6] = [
+            (watcher::Event::Apply(named.clone()), &["demo"]),
+            (watcher::Event::Delete(named.clone()), &["demo"]),
+            (watcher::Event::Apply(any.clone()), &["demo", "other"]),
+            // during a relist nothing; when it completes, every ModelValidation
+            (watcher::Event::Init, &[]),
+            (watcher::Event::InitApply(named), &[]),
+            (watcher::Event::InitDone, &["demo", "other"]),
+        ];
+        for (event, want) in cases {
+            let label = format!("{event:?}");
+            assert_eq!(names(event), want, "{label}");
+        }
     }
 
     #[tokio::test]

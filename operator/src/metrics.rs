@@ -88,6 +88,8 @@ pub struct Metrics {
     pub verifications: Family<VerificationLabels, Counter>,
     /// Reconciles run.
     pub reconciles: Counter,
+    /// Reconcile durations (the work of one reconcile, including its API writes).
+    pub reconcile_duration: Histogram,
     /// Reconciles that failed, by reason.
     pub reconcile_errors: Family<ReasonLabel, Counter>,
     /// 1 while this replica holds the leader Lease.
@@ -135,6 +137,16 @@ impl Metrics {
             "verifications",
             "Verifier results seen by this leader (each run once), by method and outcome",
             verifications.clone(),
+        );
+        // 1 ms .. ~16 s
+        let reconcile_duration = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15),
+        );
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Time one ModelValidation reconcile took, its status and Event writes included",
+            prometheus_client::registry::Unit::Seconds,
+            reconcile_duration.clone(),
         );
         let reconciles = Counter::default();
         registry.register(
@@ -186,6 +198,7 @@ impl Metrics {
             admission_duration,
             verifications,
             reconciles,
+            reconcile_duration,
             reconcile_errors,
             leader,
             pod_count,
