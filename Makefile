@@ -19,6 +19,8 @@ lint: ## Formatting and clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 unit: ## Unit, integration, conformance and interoperability tests
 	$(CARGO) nextest run --workspace --all-targets --locked --no-fail-fast
+	@echo "Tests not run by this target (#[ignore]) and why:"
+	@grep -rn --include='*.rs' '#\[ignore' verifier operator shared benches || echo "  none"
 
 .PHONY: run
 run: ## Run the operator locally: webhook on https://localhost:9443 with a self-signed certificate

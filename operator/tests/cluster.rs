@@ -42,7 +42,7 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a kube-apiserver (KUBECONFIG), e.g. ../shared/k8s-local/start-apiserver.sh"]
+#[ignore = "needs a kube-apiserver (KUBECONFIG) and no other operator on it; the e2e suite covers the same on a full cluster"]
 async fn webhook_and_controller_against_a_real_api_server() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = Client::try_default().await.expect("KUBECONFIG");
