@@ -519,13 +519,14 @@ scenario_cel() {
   mv_create_denied e2e-cel relative-model "{model: {path: models/m}, config: $key}" "$abs"
   mv_create_denied e2e-cel relative-key "{model: $path, config: {publicKeyConfig: {keyPath: keys/key.pub}}}" "$abs"
   mv_create_denied e2e-cel relative-ignore "{model: {path: /m, ignorePaths: [/m/a, b]}, config: $key}" "every entry must be an absolute path"
-  mv_create_denied e2e-cel trust-without-sigstore "{model: $path, config: {publicKeyConfig: {keyPath: /k/key.pub}, clientTrustConfig: {trustConfigPath: /k/trust.json}}}" "clientTrustConfig applies to sigstoreConfig only"
   mv_create_denied e2e-cel bad-mode "{model: $path, config: $key, mode: Audit}" 'Unsupported value: "Audit"'
   # and valid ones are accepted
   mv_create_ok e2e-cel valid-key "{model: $path, config: $key, mode: Warn}"
+  # upstream's API allows clientTrustConfig next to any method (only Sigstore reads it)
+  mv_create_ok e2e-cel valid-trust-with-key "{model: $path, config: {publicKeyConfig: {keyPath: /k/key.pub}, clientTrustConfig: {trustConfigPath: /k/trust.json}}}"
   mv_create_ok e2e-cel valid-deprecated "{model: $path, config: {privateKeyConfig: {keyPath: /k/key.pub}}}"
   mv_create_ok e2e-cel valid-sigstore "{model: $path, config: {sigstoreConfig: {certificateIdentity: a@example.com, certificateOidcIssuer: 'https://accounts.google.com'}, clientTrustConfig: {trustConfigPath: /k/trust.json}}}"
-  [ "$(k -n e2e-cel get modelvalidations -o name | wc -l)" = 3 ] || fail "expected exactly the 3 valid ModelValidations, got: $(k -n e2e-cel get modelvalidations -o name)"
+  [ "$(k -n e2e-cel get modelvalidations -o name | wc -l)" = 4 ] || fail "expected exactly the 4 valid ModelValidations, got: $(k -n e2e-cel get modelvalidations -o name)"
 }
 
 scenario_psa_restricted() {
@@ -570,8 +571,8 @@ scenario_deployment() {
     [ -n "$(jp -n e2e-deploy pod "$p" '{.metadata.generateName}')" ] || fail "pod $p has no generateName (not made by a ReplicaSet?)"
     expect_verified e2e-deploy "$p" key
   done
-  wait_until 90 "both replicas counted (injectedPods and verifiedPods = 2)" \
-    bash -c "[ \"\$(kubectl -n e2e-deploy get modelvalidation key -o jsonpath='{.status.injectedPods}/{.status.verifiedPods}')\" = 2/2 ]"
+  wait_until 90 "both replicas counted (injectedPodCount and verifiedPodCount = 2)" \
+    bash -c "[ \"\$(kubectl -n e2e-deploy get modelvalidation key -o jsonpath='{.status.injectedPodCount}/{.status.verifiedPodCount}')\" = 2/2 ]"
 }
 
 replicaset_of() { jp -n "$1" replicasets -l "app=$2" '{.items[0].metadata.name}'; }
@@ -679,11 +680,11 @@ mv_state_is() { [ "$(mv_generation_state "$1" "$2")" = "$3" ]; }
 scenario_observed_generation() {
   new_ns e2e-generation
   mv_apply e2e-generation gen key key-signed
-  wait_until 60 "generation 1 observed, Ready, method key" mv_state_is e2e-generation gen 1/1/True/1/key
+  wait_until 60 "generation 1 observed, Ready, method public-key" mv_state_is e2e-generation gen 1/1/True/1/public-key
   note "before: $(mv_generation_state e2e-generation gen)"
   mv_apply e2e-generation gen certificate cert-signed
-  wait_until 60 "generation 2 observed, Ready, method certificate (was: $(mv_generation_state e2e-generation gen))" \
-    mv_state_is e2e-generation gen 2/2/True/2/certificate
+  wait_until 60 "generation 2 observed, Ready, method pki (was: $(mv_generation_state e2e-generation gen))" \
+    mv_state_is e2e-generation gen 2/2/True/2/pki
   note "after: $(mv_generation_state e2e-generation gen)"
   local msg; msg="$(jp -n e2e-generation modelvalidation gen '{.status.conditions[?(@.type=="Ready")].message}')"
   grep -qF /data/models/cert-signed <<<"$msg" || fail "the Ready message does not describe the new spec: $msg"
