@@ -632,19 +632,18 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
     metrics
         .reconcile_duration
         .observe(started.elapsed().as_secs_f64());
-    result
-        .unwrap_or_else(|payload| {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-text panic payload".to_owned());
-            Err(Error::Panicked {
-                namespace,
-                name,
-                message,
-            })
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-text panic payload".to_owned());
+        Err(Error::Panicked {
+            namespace,
+            name,
+            message,
         })
+    })
 }
 
 async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Action, Error> {

@@ -113,7 +113,10 @@ fn buckets(text: &str, metric: &str) -> BTreeMap<String, f64> {
         .filter_map(|l| {
             let rest = l.strip_prefix(&prefix)?;
             let (le, count) = rest.split_once("\"} ")?;
-            Some((le.to_owned(), count.split_whitespace().next()?.parse().ok()?))
+            Some((
+                le.to_owned(),
+                count.split_whitespace().next()?.parse().ok()?,
+            ))
         })
         .collect()
 }
@@ -178,10 +181,16 @@ async fn cleanup(client: &Client, args: &Args) -> Result<()> {
         pods.delete_collection(&force, &ListParams::default())
             .await
             .with_context(|| format!("deleting the pods of {name}"))?;
-        namespaces.delete(&name, &DeleteParams::default()).await.ok();
+        namespaces
+            .delete(&name, &DeleteParams::default())
+            .await
+            .ok();
     }
     let nodes: Api<Node> = Api::all(client.clone());
-    nodes.delete(&args.node, &DeleteParams::default()).await.ok();
+    nodes
+        .delete(&args.node, &DeleteParams::default())
+        .await
+        .ok();
     eprintln!("scale-load: cleaned up");
     Ok(())
 }
@@ -327,8 +336,9 @@ async fn main() -> Result<()> {
     let create_latency = Arc::new(Mutex::new(Latencies::default()));
     let errors = Arc::new(AtomicU64::new(0));
     let ops = u64::from(args.churn_rate) * args.churn_seconds;
-    let mut ticker =
-        tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.churn_rate.max(1))));
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / f64::from(args.churn_rate.max(1)),
+    ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::new();
     let churn_start = Instant::now();
