@@ -437,17 +437,21 @@ pub fn classify(pod: &Pod) -> PodState {
 
 fn ready_condition(mv: &ModelValidation) -> (String, String, String) {
     match mv.spec.check() {
-        Ok(_) if let Some(n) = mv.spec.not_implemented() => {
-            ("False".to_owned(), n.reason().to_owned(), n.to_string())
-        }
         Ok(method) => (
             "True".to_owned(),
             "Valid".to_owned(),
             format!(
-                "pods verify {} with method {} ({:?} mode)",
+                "pods verify {} with method {} ({:?} mode){}",
                 mv.spec.model.path,
                 method.name(),
-                mv.spec.mode
+                mv.spec.mode,
+                match mv.spec.continuous_interval() {
+                    Some(d) => format!(
+                        ", then keep checking it every {} (continuous validation)",
+                        crate::sidecar::agent_interval(d)
+                    ),
+                    None => String::new(),
+                }
             ),
         ),
         Err(e) => ("False".to_owned(), e.reason().to_owned(), e.to_string()),
@@ -1687,7 +1691,7 @@ mod tests {
     }
 
     #[test]
-    fn accepted_but_unimplemented_specs_are_not_ready_and_say_why() {
+    fn continuous_specs_are_ready_and_unsupported_ones_say_why() {
         let ready = |spec: Value| {
             let status = desired_status(&mv(1, spec, None), &[], past());
             let c = status.conditions[0].clone();
@@ -1696,14 +1700,8 @@ mod tests {
         let (status, reason, message, method) = ready(json!({
             "model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k"}},
             "continuousValidation": {"enabled": true, "interval": "10m"}}));
-        assert_eq!(
-            (status.as_str(), reason.as_str()),
-            ("False", "ContinuousValidationNotImplemented")
-        );
-        assert!(
-            message.contains("not implemented") && message.contains("10m"),
-            "{message}"
-        );
+        assert_eq!((status.as_str(), reason.as_str()), ("True", "Valid"));
+        assert!(message.contains("keep checking it every 600s"), "{message}");
         assert_eq!(method.as_deref(), Some("public-key"));
         // disabled: nothing to report
         let (status, ..) = ready(json!({

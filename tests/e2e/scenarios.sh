@@ -157,7 +157,7 @@ EOF
   wait_until 60 "up-key's pod lists removed" pod_lists_gone up-key
   note "up-key status: $(jp -n e2e-upstream modelvalidation up-key '{.status}')"
   wait_until 60 "up-key counts the upstream-injected pods as orphaned" count_at_least e2e-upstream up-key orphanedPodCount 3
-  wait_until 60 "up-continuous Ready=False (not implemented)" ready_reason_is up-continuous False/ContinuousValidationNotImplemented
+  wait_until 60 "up-continuous Ready=True (continuous validation)" ready_reason_is up-continuous True/Valid
   wait_until 60 "up-remote Ready=False (remote path)" ready_reason_is up-remote False/UnsupportedRemoteLocation
   note "up-continuous: $(jp -n e2e-upstream modelvalidation up-continuous '{.status.conditions[?(@.type=="Ready")].message}')"
   # upstream's finalizer is removed, nothing else
