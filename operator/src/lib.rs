@@ -12,6 +12,7 @@ pub mod cache;
 pub mod controller;
 pub mod crd;
 pub mod dev;
+pub mod drift;
 pub mod finalizer;
 pub mod lease;
 pub mod metrics;
