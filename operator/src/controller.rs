@@ -1479,7 +1479,7 @@ mod tests {
         );
     }
 
-    const DRIFT_LINE: &str = r#"{"event":"drift-detected","ready":false,"method":"key","model":"/data/model","check":"inotify","kind":"mismatch","reason":"file weights.bin: digest does not match the signature","files":["weights.bin"],"fileCount":1,"changes":["weights.bin: size, mtime, ctime changed"],"warnOnly":false,"unixTime":1900000000}"#;
+    const DRIFT_LINE: &str = r#"{"event":"drift-detected","ready":false,"method":"key","model":"/data/model","check":"inotify","kind":"mismatch","reason":"file weights.bin: digest does not match the signature","files":["weights.bin"],"fileCount":1,"changes":["weights.bin: modified (mtime, ctime)"],"warnOnly":false,"unixTime":1900000000}"#;
     const VERIFIED_LINE: &str = r#"{"event":"verified","ready":true,"method":"key","model":"/data/model","check":"initial","warnOnly":false,"unixTime":1899999000}"#;
     const RESTORED_LINE: &str = r#"{"event":"restored","ready":true,"method":"key","model":"/data/model","check":"inotify","warnOnly":false,"unixTime":1900000100}"#;
 
@@ -1520,7 +1520,7 @@ mod tests {
                 let note = e["note"].as_str().unwrap();
                 assert!(
                     note.contains("a-drifted")
-                        && note.contains("weights.bin: size, mtime, ctime changed")
+                        && note.contains("weights.bin: modified (mtime, ctime)")
                         && note.contains("digest does not match")
                         && note.contains("NotReady"),
                     "{note}"
