@@ -669,6 +669,18 @@ pub fn injection(
         }
         warnings.push(message);
     }
+    if mv.spec.continuous_interval().is_some()
+        && let Some(container) = crate::sidecar::port_taken_by(spec)
+    {
+        let message = format!(
+            "ModelValidation {namespace}/{mv_name} has continuousValidation: its verifier sidecar serves its probes on port {port} of the pod, but container {container:?} declares that port",
+            port = crate::sidecar::AGENT_HEALTH_PORT
+        );
+        if mv.spec.mode == Mode::Enforce {
+            return Err(message);
+        }
+        warnings.push(message);
+    }
     let env = subpath_env(&selection.mounts, &spec.containers)?;
     let mut args = vec!["verify".to_owned()];
     args.extend(command.to_args());
@@ -1468,6 +1480,29 @@ mod tests {
             again["request"]["object"] = defaulted(pod.clone());
             assert_untouched(&run(&again, &lookup(vec![m.clone()])), "already injected");
         }
+    }
+
+    #[test]
+    fn a_container_declaring_the_sidecars_port_is_denied_in_enforce_and_warned_in_warn() {
+        let mut r = review();
+        r["request"]["object"]["spec"]["containers"][0]["ports"] =
+            json!([{"containerPort": 8718, "protocol": "TCP"}]);
+        let d = run(&r, &lookup(vec![continuous_mv("Enforce", "5m")]));
+        assert_denied(&d, &["port 8718", "\"server\""]);
+        let d = run(&r, &lookup(vec![continuous_mv("Warn", "5m")]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+        let warnings = d.response.warnings.unwrap_or_default();
+        assert!(
+            warnings.iter().any(|w| w.contains("port 8718")),
+            "{warnings:?}"
+        );
+        // without continuous validation the port is the app's business
+        let d = run(&r, &lookup(vec![key_mv("only")]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+        // another port: fine
+        r["request"]["object"]["spec"]["containers"][0]["ports"] = json!([{"containerPort": 8080}]);
+        let d = run(&r, &lookup(vec![continuous_mv("Enforce", "5m")]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, HTTPGetAction, Probe, ResourceRequirements};
+use k8s_openapi::api::core::v1::{Container, HTTPGetAction, PodSpec, Probe, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -119,6 +119,18 @@ pub fn into_sidecar(
         container.readiness_probe = Some(http_probe(READY_PATH, READINESS_PERIOD_SECONDS, 1, 1));
     }
     container
+}
+
+/// The first container of the pod (app or init) that declares the agent's port, by
+/// name: the containers of a pod share one network namespace. Undeclared listeners are not
+/// seen.
+pub fn port_taken_by(spec: &PodSpec) -> Option<String> {
+    let port = i32::from(AGENT_HEALTH_PORT);
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .find(|c| c.ports.iter().flatten().any(|p| p.container_port == port))
+        .map(|c| c.name.clone())
 }
 
 /// Whether an injected `model-validation` container is the continuous sidecar.

@@ -685,7 +685,7 @@ scenario_continuous() {
   mv_apply "$ns" watched key key-signed
   k -n "$ns" patch modelvalidation watched --type=merge \
     -p '{"spec":{"continuousValidation":{"enabled":true,"interval":"1m"}}}' >/dev/null
-  wait_until 60 "ModelValidation $ns/watched Ready=True" mv_state_is "$ns" watched 2/2/True/2/key
+  wait_until 60 "ModelValidation $ns/watched Ready=True" mv_state_is "$ns" watched 2/2/True/2/public-key
   pod_yaml "$ns" "$pod" watched | python3 -c '
 import sys, yaml
 pod = yaml.safe_load(sys.stdin)
