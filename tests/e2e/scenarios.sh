@@ -725,7 +725,7 @@ for line in sys.stdin:
 
   # change one byte of the weights in place (the key-tampered model differs in exactly this byte)
   k -n "$ns" exec "$pod" -c editor -- /bin/busybox sh -c \
-    "/bin/busybox cp $model/weights.bin /tmp/weights.bin && printf '\\001' | /bin/busybox dd of=$model/weights.bin bs=1 seek=1000 conv=notrunc 2>/dev/null"
+    "/bin/busybox cp $model/weights.bin /data/weights.bin.orig && printf '\\001' | /bin/busybox dd of=$model/weights.bin bs=1 seek=1000 conv=notrunc 2>/dev/null"
   local t0=$SECONDS
   wait_until 30 "pod $ns/$pod NotReady after the change" pod_ready_is "$ns" "$pod" False
   note "NotReady $((SECONDS - t0))s after the change (interval 60s: inotify)"
@@ -739,7 +739,7 @@ for line in sys.stdin:
   [[ "$(sidecar_state "$ns" "$pod")" == true/false/0/?* ]] || fail "sidecar state after drift: $(sidecar_state "$ns" "$pod")"
 
   # restore the file: Ready again, and reported
-  k -n "$ns" exec "$pod" -c editor -- /bin/busybox cp /tmp/weights.bin "$model/weights.bin"
+  k -n "$ns" exec "$pod" -c editor -- /bin/busybox cp /data/weights.bin.orig "$model/weights.bin"
   t0=$SECONDS
   wait_until 30 "pod $ns/$pod Ready again after the restore" pod_ready_is "$ns" "$pod" True
   note "Ready $((SECONDS - t0))s after the restore"
