@@ -669,6 +669,18 @@ pub fn injection(
         }
         warnings.push(message);
     }
+    if mv.spec.continuous_interval().is_some()
+        && let Some(container) = crate::sidecar::port_taken_by(spec)
+    {
+        let message = format!(
+            "ModelValidation {namespace}/{mv_name} has continuousValidation: its verifier sidecar serves its probes on port {port} of the pod, but container {container:?} declares that port",
+            port = crate::sidecar::AGENT_HEALTH_PORT
+        );
+        if mv.spec.mode == Mode::Enforce {
+            return Err(message);
+        }
+        warnings.push(message);
+    }
     let env = subpath_env(&selection.mounts, &spec.containers)?;
     let mut args = vec!["verify".to_owned()];
     args.extend(command.to_args());
@@ -678,26 +690,37 @@ pub fn injection(
     if spec.security_context.as_ref().and_then(|s| s.run_as_user) == Some(0) {
         security_context.run_as_user = Some(NON_ROOT_UID);
     }
+    let one_shot = Container {
+        name: INIT_CONTAINER_NAME.to_owned(),
+        image: Some(config.verifier_image.clone()),
+        command: Some(config.verifier_command.clone()),
+        args: Some(args),
+        image_pull_policy: mv.spec.image_pull_policy.map(|p| p.as_str().to_owned()),
+        env: (!env.is_empty()).then_some(env),
+        volume_mounts: Some(selection.mounts),
+        resources: Some(
+            mv.spec
+                .resources
+                .clone()
+                .unwrap_or_else(|| config.default_resources.clone()),
+        ),
+        security_context: Some(security_context),
+        termination_message_path: Some(TERMINATION_LOG.to_owned()),
+        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
+        ..Default::default()
+    };
+    // Continuous validation: the same container as a native sidecar running `watch`.
+    let container = match mv.spec.continuous_interval() {
+        Some(interval) => crate::sidecar::into_sidecar(
+            one_shot,
+            interval,
+            mv.spec.mode,
+            mv.spec.resources.clone(),
+        ),
+        None => one_shot,
+    };
     Ok(Injection {
-        container: Container {
-            name: INIT_CONTAINER_NAME.to_owned(),
-            image: Some(config.verifier_image.clone()),
-            command: Some(config.verifier_command.clone()),
-            args: Some(args),
-            image_pull_policy: mv.spec.image_pull_policy.map(|p| p.as_str().to_owned()),
-            env: (!env.is_empty()).then_some(env),
-            volume_mounts: Some(selection.mounts),
-            resources: Some(
-                mv.spec
-                    .resources
-                    .clone()
-                    .unwrap_or_else(|| config.default_resources.clone()),
-            ),
-            security_context: Some(security_context),
-            termination_message_path: Some(TERMINATION_LOG.to_owned()),
-            termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
-            ..Default::default()
-        },
+        container,
         warnings,
     })
 }
@@ -1389,6 +1412,171 @@ mod tests {
                 .push(genuine.clone());
             let d = run(&r, &lookup(vec![m.clone()]));
             assert!(!d.response.allowed, "{mode} app container: {d:?}");
+        }
+    }
+
+    fn continuous_mv(mode: &str, interval: &str) -> Arc<ModelValidation> {
+        mv(
+            "only",
+            "models",
+            json!({"model": {"path": "/data/model"}, "mode": mode,
+            "config": {"publicKeyConfig": {"keyPath": "/etc/model-keys/key.pub"}},
+            "continuousValidation": {"enabled": true, "interval": interval}}),
+        )
+    }
+
+    #[test]
+    fn continuous_validation_injects_the_verifier_as_a_native_sidecar() {
+        // (mode, interval, agent interval, startup and readiness probes, --warn-only)
+        let cases = [
+            ("Enforce", "1h30m", "--interval=5400s", true, false),
+            ("Enforce", "1.5h", "--interval=5400s", true, false),
+            ("Warn", "5m", "--interval=300s", false, true),
+        ];
+        for (mode, interval, flag, probes, warn_only) in cases {
+            let m = continuous_mv(mode, interval);
+            let r = review();
+            let d = run(&r, &lookup(vec![m.clone()]));
+            assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+            let pod = patched(&r, &d);
+            let c = injected(&pod);
+            assert_eq!(c["restartPolicy"], "Always", "{mode}");
+            assert_eq!(c["image"], "registry.example.com/model-verifier:0.1.0");
+            let args: Vec<&str> = c["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            assert_eq!(
+                args[..5],
+                ["watch", flag, "--health-port=8718", "verify", "key"],
+                "{mode} {interval}"
+            );
+            assert!(args.ends_with(&["--output", "json"]), "{args:?}");
+            assert_eq!(args.contains(&"--warn-only"), warn_only, "{mode}");
+            assert!(args.contains(&"--termination-log"));
+            // same restrictions as the one-shot verifier
+            assert_eq!(
+                c["securityContext"],
+                serde_json::to_value(restricted_security_context()).unwrap()
+            );
+            for mount in c["volumeMounts"].as_array().unwrap() {
+                assert_eq!(mount["readOnly"], true, "{mount}");
+            }
+            assert_eq!(c["resources"]["requests"]["cpu"], "10m");
+            assert_eq!(
+                c["startupProbe"]["httpGet"]["path"],
+                if probes { json!("/ready") } else { Value::Null }
+            );
+            assert_eq!(
+                c["readinessProbe"]["httpGet"]["path"],
+                if probes { json!("/ready") } else { Value::Null }
+            );
+            assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+            assert_eq!(c["livenessProbe"]["httpGet"]["port"], 8718);
+            // re-invocation after the API server's defaulting: still the genuine container
+            let mut again = review();
+            again["request"]["object"] = defaulted(pod.clone());
+            assert_untouched(&run(&again, &lookup(vec![m.clone()])), "already injected");
+        }
+    }
+
+    #[test]
+    fn a_container_declaring_the_sidecars_port_is_denied_in_enforce_and_warned_in_warn() {
+        let mut r = review();
+        r["request"]["object"]["spec"]["containers"][0]["ports"] =
+            json!([{"containerPort": 8718, "protocol": "TCP"}]);
+        let d = run(&r, &lookup(vec![continuous_mv("Enforce", "5m")]));
+        assert_denied(&d, &["port 8718", "\"server\""]);
+        let d = run(&r, &lookup(vec![continuous_mv("Warn", "5m")]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+        let warnings = d.response.warnings.unwrap_or_default();
+        assert!(
+            warnings.iter().any(|w| w.contains("port 8718")),
+            "{warnings:?}"
+        );
+        // without continuous validation the port is the app's business
+        let d = run(&r, &lookup(vec![key_mv("only")]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+        // another port: fine
+        r["request"]["object"]["spec"]["containers"][0]["ports"] = json!([{"containerPort": 8080}]);
+        let d = run(&r, &lookup(vec![continuous_mv("Enforce", "5m")]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+    }
+
+    #[test]
+    fn a_forged_or_one_shot_container_is_denied_where_the_sidecar_belongs() {
+        let m = continuous_mv("Enforce", "5m");
+        let sidecar = {
+            let r = review();
+            let d = run(&r, &lookup(vec![m.clone()]));
+            injected(&patched(&r, &d)).clone()
+        };
+        let one_shot = {
+            let r = review();
+            let d = run(&r, &lookup(vec![key_mv("only")]));
+            injected(&patched(&r, &d)).clone()
+        };
+        let forge = |f: &dyn Fn(&mut Value)| {
+            let mut c = sidecar.clone();
+            f(&mut c);
+            c
+        };
+        let cases: Vec<(&str, Arc<ModelValidation>, Value, &str)> = vec![
+            (
+                "one-shot for a continuous spec",
+                m.clone(),
+                one_shot.clone(),
+                "restartPolicy",
+            ),
+            (
+                "sidecar for a one-shot spec",
+                key_mv("only"),
+                sidecar.clone(),
+                "restartPolicy",
+            ),
+            (
+                "no startup probe",
+                m.clone(),
+                forge(&|c| {
+                    c.as_object_mut().unwrap().remove("startupProbe");
+                }),
+                "startupProbe",
+            ),
+            (
+                "readiness on another port",
+                m.clone(),
+                forge(&|c| c["readinessProbe"]["httpGet"]["port"] = json!(9999)),
+                "readinessProbe",
+            ),
+            (
+                "longer interval",
+                m.clone(),
+                forge(&|c| c["args"][1] = json!("--interval=86400s")),
+                "args",
+            ),
+            (
+                "warn-only agent",
+                m.clone(),
+                forge(&|c| c["args"].as_array_mut().unwrap().push(json!("--warn-only"))),
+                "args",
+            ),
+            (
+                "not restarted",
+                m.clone(),
+                forge(&|c| {
+                    c.as_object_mut().unwrap().remove("restartPolicy");
+                }),
+                "restartPolicy",
+            ),
+        ];
+        for (what, m, container, field) in cases {
+            let mut r = review();
+            r["request"]["object"]["spec"]["initContainers"] = json!([container]);
+            let d = run(&r, &lookup(vec![m]));
+            assert_denied(&d, &["not the one this webhook injects", field]);
+            assert!(!d.response.allowed, "{what}");
         }
     }
 

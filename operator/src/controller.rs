@@ -40,6 +40,11 @@ pub const REASON_NOT_INJECTED: &str = "ModelValidationNotInjected";
 /// Event reason: a pod carries a `model-validation` container that is not the one the webhook
 /// injected; whatever it reports is not counted.
 pub const REASON_TAMPERED: &str = "ModelValidationTampered";
+/// Event reason: a continuous-validation sidecar found that the model no longer matches its
+/// signature (the note names the files and the reason).
+pub const REASON_DRIFT_DETECTED: &str = "ModelDriftDetected";
+/// Event reason: after a drift, the sidecar verified the model again.
+pub const REASON_DRIFT_RESOLVED: &str = "ModelDriftResolved";
 /// How many generations of each ModelValidation the controller remembers, to check the
 /// containers of pods admitted under an earlier generation.
 pub const GENERATIONS_KEPT: usize = 16;
@@ -114,6 +119,8 @@ pub struct Context {
     reported: Mutex<HashMap<String, HashMap<String, HashSet<String>>>>,
     /// Terminations finished before this moment were reported by an earlier leader.
     since: Timestamp,
+    /// The last state line read from each continuous-validation sidecar's log.
+    logs: crate::drift::LogCache,
 }
 
 impl std::fmt::Debug for Context {
@@ -160,6 +167,7 @@ impl Context {
             history: Mutex::new(HashMap::new()),
             reported: Mutex::new(HashMap::new()),
             since,
+            logs: crate::drift::LogCache::default(),
         }
     }
 }
@@ -195,6 +203,41 @@ pub enum PodState {
         run: String,
         /// When it finished.
         finished: Option<Timestamp>,
+    },
+    /// Continuous validation: the sidecar runs (the kubelet's view); what it reports is read
+    /// from its log ([`crate::drift::watched_state`]).
+    Watching {
+        /// Container id and restart count.
+        run: String,
+        /// The startup probe passed (the first verification succeeded, in Enforce mode).
+        started: bool,
+        /// The readiness probe passes.
+        ready: bool,
+        /// The container has the readiness probe (Enforce mode).
+        gated: bool,
+    },
+    /// Continuous validation: the sidecar reports that the model no longer matches its
+    /// signature.
+    Drifted {
+        /// Why, as the sidecar says.
+        reason: String,
+        /// The files concerned (`<file>: <what changed>` where the metadata changed).
+        files: Vec<String>,
+        /// How many files in all.
+        file_count: usize,
+        /// Warn mode: the pod stays Ready.
+        warn_only: bool,
+        /// Container id and restart count.
+        run: String,
+        /// When the sidecar saw it (seconds since the epoch).
+        at: i64,
+    },
+    /// Continuous validation: after a drift, the model verifies again.
+    Restored {
+        /// Container id and restart count.
+        run: String,
+        /// When the sidecar saw it (seconds since the epoch).
+        at: i64,
     },
     /// Injected, the verifier failed (in Warn mode the pod still started).
     Failed {
@@ -371,6 +414,15 @@ pub fn classify(pod: &Pod) -> PodState {
         .as_ref()
         .and_then(|s| s.init_container_statuses.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.name == INIT_CONTAINER_NAME));
+    let sidecar = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == INIT_CONTAINER_NAME))
+        .filter(|c| crate::sidecar::is_sidecar(c));
+    if let Some(c) = sidecar {
+        return crate::drift::classify_sidecar(status, c.readiness_probe.is_some());
+    }
     let Some(status) = status else {
         return PodState::Pending;
     };
@@ -437,17 +489,21 @@ pub fn classify(pod: &Pod) -> PodState {
 
 fn ready_condition(mv: &ModelValidation) -> (String, String, String) {
     match mv.spec.check() {
-        Ok(_) if let Some(n) = mv.spec.not_implemented() => {
-            ("False".to_owned(), n.reason().to_owned(), n.to_string())
-        }
         Ok(method) => (
             "True".to_owned(),
             "Valid".to_owned(),
             format!(
-                "pods verify {} with method {} ({:?} mode)",
+                "pods verify {} with method {} ({:?} mode){}",
                 mv.spec.model.path,
                 method.name(),
-                mv.spec.mode
+                mv.spec.mode,
+                match mv.spec.continuous_interval() {
+                    Some(d) => format!(
+                        ", then keep checking it every {} (continuous validation)",
+                        crate::sidecar::agent_interval(d)
+                    ),
+                    None => String::new(),
+                }
             ),
         ),
         Err(e) => ("False".to_owned(), e.reason().to_owned(), e.to_string()),
@@ -499,7 +555,10 @@ pub fn desired_status(
         auth_method: mv.spec.check().ok().map(|m| m.auth_method().to_owned()),
         injected_pod_count: i32::try_from(states.iter().filter(|s| injected(s)).count())
             .unwrap_or(i32::MAX),
-        verified_pod_count: count(|s| matches!(s, PodState::Verified { .. })),
+        verified_pod_count: count(|s| {
+            matches!(s, PodState::Verified { .. } | PodState::Restored { .. })
+        }),
+        drifted_pod_count: count(|s| matches!(s, PodState::Drifted { .. })),
         failed_pod_count: count(|s| matches!(s, PodState::Failed { .. })),
         uninjected_pod_count: count(|s| matches!(s, PodState::Uninjected)),
         tampered_pod_count: count(|s| matches!(s, PodState::Tampered { .. })),
@@ -528,7 +587,51 @@ pub fn announcement(mv: &ModelValidation, pod: &Pod, state: &PodState) -> Option
     let mv_name = mv.name_any();
     let model = &mv.spec.model.path;
     match state {
-        PodState::Pending | PodState::Unconfirmed { .. } | PodState::Foreign => None,
+        PodState::Pending
+        | PodState::Unconfirmed { .. }
+        | PodState::Foreign
+        | PodState::Watching { .. } => None,
+        PodState::Drifted {
+            reason,
+            files,
+            file_count,
+            warn_only,
+            run,
+            at,
+        } => {
+            let mut named = files.join(", ");
+            if *file_count > files.len() {
+                named.push_str(&format!(" and {} more", file_count - files.len()));
+            }
+            let what = if named.is_empty() {
+                String::new()
+            } else {
+                format!(" ({named})")
+            };
+            let consequence = if *warn_only {
+                "the pod stays Ready (Warn mode)"
+            } else {
+                "the pod is NotReady until the model is restored (Enforce mode)"
+            };
+            Some(Announcement {
+                warning: true,
+                reason: REASON_DRIFT_DETECTED,
+                note: format!(
+                    "model {model} of pod {pod_name} changed and no longer matches its signature{what}: {reason}; {consequence} (ModelValidation {mv_name})"
+                ),
+                outcome: None,
+                key: format!("drift:{run}:{at}"),
+            })
+        }
+        PodState::Restored { run, at } => Some(Announcement {
+            warning: false,
+            reason: REASON_DRIFT_RESOLVED,
+            note: format!(
+                "model {model} of pod {pod_name} matches its signature again (ModelValidation {mv_name}); the drift is resolved"
+            ),
+            outcome: None,
+            key: format!("resolved:{run}:{at}"),
+        }),
         PodState::Tampered { reason } => Some(Announcement {
             warning: true,
             reason: REASON_TAMPERED,
@@ -703,6 +806,37 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         })
         .filter(|(_, s)| !(ignored && *s == PodState::Uninjected))
         .collect();
+    // Continuous validation: what each sidecar reports, from its log when its flags changed.
+    let warn_poll = mv.spec.continuous_interval().unwrap_or(RESYNC).min(RESYNC);
+    ctx.logs.retain(&ns, &live);
+    let mut requeue = RESYNC;
+    let mut resolved = Vec::with_capacity(entries.len());
+    for (pod, state) in entries {
+        if !matches!(state, PodState::Watching { .. }) {
+            resolved.push((pod, state));
+            continue;
+        }
+        let uid = pod.uid().unwrap_or_default();
+        let max_age = crate::drift::refresh_after(&state, warn_poll);
+        if let Some(age) = max_age {
+            requeue = requeue.min(age);
+        }
+        let line = match ctx.logs.fresh(&ns, &uid, &state, max_age) {
+            Some(line) => line,
+            None => {
+                let line = crate::drift::read_state_line(&ctx.client, &ns, &pod.name_any()).await;
+                if let Err(e) = &line {
+                    tracing::warn!(error = %e, ns = %ns, pod = %pod.name_any(), "Cannot read the continuous-validation sidecar's state");
+                    requeue = requeue.min(crate::drift::STARTING_POLL);
+                }
+                ctx.logs.put(&ns, &uid, &state, line.clone());
+                line
+            }
+        };
+        let line = line.as_ref().map(Option::as_ref).map_err(String::as_str);
+        resolved.push((pod, crate::drift::watched_state(state, line)));
+    }
+    let entries = resolved;
     let states: Vec<PodState> = entries.iter().map(|(_, s)| s.clone()).collect();
     // Events, once per pod run.
     let mut to_publish = Vec::new();
@@ -727,6 +861,9 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
                 PodState::Verified { finished, .. } | PodState::Failed { finished, .. } => {
                     *finished
                 }
+                PodState::Drifted { at, .. } | PodState::Restored { at, .. } => {
+                    Timestamp::from_second(*at).ok()
+                }
                 _ => None,
             };
             // A run that ended before this leader started was announced (and counted) by the
@@ -738,6 +875,11 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
                 && let Some(outcome) = a.outcome
             {
                 ctx.metrics.observe_verification(method, outcome);
+            }
+            match state {
+                PodState::Drifted { .. } => ctx.metrics.observe_drift("detected"),
+                PodState::Restored { .. } => ctx.metrics.observe_drift("resolved"),
+                _ => {}
             }
             if let PodState::Tampered { reason } = state {
                 ctx.metrics.tampered_pods.inc();
@@ -815,10 +957,11 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
             uninjected = status.uninjected_pod_count,
             orphaned = status.orphaned_pod_count,
             tampered = status.tampered_pod_count,
+            drifted = status.drifted_pod_count,
             "Status updated"
         );
     }
-    Ok(Action::requeue(RESYNC))
+    Ok(Action::requeue(requeue))
 }
 
 /// Counts the failure and retries later.
@@ -1377,6 +1520,221 @@ mod tests {
         );
     }
 
+    fn continuous_spec(mode: &str) -> Value {
+        json!({"model": {"path": "/data/model"}, "mode": mode,
+               "config": {"publicKeyConfig": {"keyPath": "/k/key.pub"}},
+               "continuousValidation": {"enabled": true, "interval": "5m"}})
+    }
+
+    /// The status of a running sidecar.
+    fn sidecar(started: bool, ready: bool) -> Value {
+        json!({"name": INIT_CONTAINER_NAME, "image": "verifier", "imageID": "",
+               "restartCount": 0, "containerID": "containerd://side", "started": started,
+               "ready": ready, "state": {"running": {"startedAt": "2030-01-01T00:00:00Z"}}})
+    }
+
+    /// Answers the next request, which must read the tail of the sidecar's log of `pod`.
+    async fn expect_log(handle: &mut Handle, pod: &str, log: &str) {
+        let (req, send) = handle.next_request().await.expect("a log read");
+        assert_eq!(req.method(), Method::GET);
+        assert_eq!(
+            req.uri().path(),
+            format!("/api/v1/namespaces/models/pods/{pod}/log")
+        );
+        let query = req.uri().query().unwrap_or_default().to_owned();
+        assert!(query.contains("container=model-validation"), "{query}");
+        assert!(query.contains("tailLines="), "{query}");
+        send.send_response(
+            Response::builder()
+                .body(Body::from(log.as_bytes().to_vec()))
+                .unwrap(),
+        );
+    }
+
+    const DRIFT_LINE: &str = r#"{"event":"drift-detected","ready":false,"method":"key","model":"/data/model","check":"inotify","kind":"mismatch","reason":"file weights.bin: digest does not match the signature","files":["weights.bin"],"fileCount":1,"changes":["weights.bin: modified (mtime, ctime)"],"warnOnly":false,"unixTime":1900000000}"#;
+    const VERIFIED_LINE: &str = r#"{"event":"verified","ready":true,"method":"key","model":"/data/model","check":"initial","warnOnly":false,"unixTime":1899999000}"#;
+    const RESTORED_LINE: &str = r#"{"event":"restored","ready":true,"method":"key","model":"/data/model","check":"inotify","warnOnly":false,"unixTime":1900000100}"#;
+
+    #[tokio::test]
+    async fn drift_reported_by_the_sidecar_is_an_event_naming_the_file_and_a_count() {
+        let m = mv(1, continuous_spec("Enforce"), None);
+        let drifted = pod_for("a-drifted", Some(sidecar(true, false)), &m);
+        let ok = pod_for("b-ok", Some(sidecar(true, true)), &m);
+        // the log says verified but the kubelet does not see it ready yet: not counted
+        let unconfirmed = pod_for("c-unconfirmed", Some(sidecar(true, false)), &m);
+        // a forged sidecar (no readiness probe): its log is never read
+        let mut forged = pod_for("d-forged", Some(sidecar(true, true)), &m);
+        forged
+            .spec
+            .as_mut()
+            .unwrap()
+            .init_containers
+            .as_mut()
+            .unwrap()[0]
+            .readiness_probe = None;
+        let s = setup(&[&m], vec![drifted, ok, unconfirmed, forged], past());
+        let metrics = s.ctx.metrics.clone();
+        let current = m.clone();
+        let action = run(s, m, |mut h| async move {
+            expect_log(
+                &mut h,
+                "a-drifted",
+                &format!("validation-agent: probes listening\n{VERIFIED_LINE}\n{DRIFT_LINE}\n"),
+            )
+            .await;
+            expect_log(&mut h, "b-ok", &format!("{VERIFIED_LINE}\n")).await;
+            expect_log(&mut h, "c-unconfirmed", &format!("{VERIFIED_LINE}\n")).await;
+            for regarding in ["Pod", "ModelValidation"] {
+                let e = expect_event(&mut h).await;
+                assert_eq!(e["reason"], REASON_DRIFT_DETECTED);
+                assert_eq!(e["type"], "Warning");
+                assert_eq!(e["regarding"]["kind"], regarding);
+                let note = e["note"].as_str().unwrap();
+                assert!(
+                    note.contains("a-drifted")
+                        && note.contains("weights.bin: modified (mtime, ctime)")
+                        && note.contains("digest does not match")
+                        && note.contains("NotReady"),
+                    "{note}"
+                );
+            }
+            for _ in 0..2 {
+                let e = expect_event(&mut h).await;
+                assert_eq!(e["reason"], REASON_VERIFIED);
+                assert_ne!(e["regarding"]["name"], "c-unconfirmed");
+            }
+            for _ in 0..2 {
+                let e = expect_event(&mut h).await;
+                assert_eq!(e["reason"], REASON_TAMPERED);
+                assert!(
+                    e["note"].as_str().unwrap().contains("readinessProbe"),
+                    "{e}"
+                );
+            }
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["driftedPodCount"], 1);
+            assert_eq!(status["verifiedPodCount"], 1);
+            assert_eq!(status["failedPodCount"], 0);
+            assert_eq!(status["tamperedPodCount"], 1);
+            assert_eq!(status["injectedPodCount"], 3);
+            h
+        })
+        .await
+        .unwrap();
+        assert_eq!(action, Action::requeue(RESYNC));
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(r#"model_validation_model_drift_total{event="detected"} 1"#),
+            "{text}"
+        );
+
+        // restored: the log says so and the kubelet sees the sidecar ready again
+        let m = mv(1, continuous_spec("Enforce"), None);
+        let restored = pod_for("a-drifted", Some(sidecar(true, true)), &m);
+        let still = pod_for("b-still", Some(sidecar(true, false)), &m);
+        let s = setup(&[&m], vec![restored, still], past());
+        let metrics = s.ctx.metrics.clone();
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            expect_log(
+                &mut h,
+                "a-drifted",
+                &format!("{DRIFT_LINE}\n{RESTORED_LINE}\n"),
+            )
+            .await;
+            // the kubelet already sees it ready, but the sidecar has not said restored: the
+            // log decides nothing good without a restored line
+            expect_log(&mut h, "b-still", &format!("{DRIFT_LINE}\n")).await;
+            for _ in 0..2 {
+                let e = expect_event(&mut h).await;
+                assert_eq!(e["reason"], REASON_DRIFT_RESOLVED);
+                assert_eq!(e["type"], "Normal");
+                assert!(
+                    e["note"]
+                        .as_str()
+                        .unwrap()
+                        .contains("matches its signature again")
+                );
+            }
+            for _ in 0..2 {
+                let e = expect_event(&mut h).await;
+                assert_eq!(e["reason"], REASON_DRIFT_DETECTED);
+            }
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["driftedPodCount"], 1);
+            assert_eq!(status["verifiedPodCount"], 1);
+            h
+        })
+        .await
+        .unwrap();
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(r#"model_validation_model_drift_total{event="resolved"} 1"#),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ready_sidecar_whose_log_says_nothing_good_is_not_verified() {
+        // The kubelet's ready flag alone (a probe any container of the pod could answer) never
+        // makes a pod verified.
+        let m = mv(1, continuous_spec("Enforce"), None);
+        let cases = [
+            ("a-empty", "validation-agent: probes listening\n".to_owned()),
+            ("b-garbage", "{\"event\": 5}\nnot json\n".to_owned()),
+            (
+                "c-failed",
+                r#"{"event":"failed","reason":"weights.bin: missing","unixTime":1}"#.to_owned(),
+            ),
+        ];
+        let pods = cases
+            .iter()
+            .map(|(name, _)| pod_for(name, Some(sidecar(true, true)), &m))
+            .collect();
+        let s = setup(&[&m], pods, past());
+        let current = m.clone();
+        run(s, m, |mut h| async move {
+            for (name, log) in &cases {
+                expect_log(&mut h, name, log).await;
+            }
+            for _ in 0..2 {
+                let e = expect_event(&mut h).await;
+                assert_eq!(e["reason"], REASON_FAILED);
+                assert!(e["note"].as_str().unwrap().contains("weights.bin: missing"));
+            }
+            let status = expect_status_patch(&mut h, &current).await;
+            assert_eq!(status["verifiedPodCount"], 0);
+            assert_eq!(status["failedPodCount"], 1);
+            assert_eq!(status["injectedPodCount"], 3);
+            h
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn warn_mode_sidecars_and_first_checks_are_polled() {
+        // Warn: no readiness gate, so drift changes no flag: the controller comes back within
+        // the interval. A sidecar whose startup probe has not passed: within STARTING_POLL.
+        for (mode, started, want) in [
+            ("Warn", true, Duration::from_secs(300)),
+            ("Enforce", false, crate::drift::STARTING_POLL),
+        ] {
+            let m = mv(1, continuous_spec(mode), None);
+            let p = pod_for("a", Some(sidecar(started, started)), &m);
+            let s = setup(&[&m], vec![p], past());
+            let current = m.clone();
+            let action = run(s, m, |mut h| async move {
+                expect_log(&mut h, "a", "").await;
+                expect_status_patch(&mut h, &current).await;
+                h
+            })
+            .await
+            .unwrap();
+            assert_eq!(action, Action::requeue(want), "{mode}");
+        }
+    }
+
     #[tokio::test]
     async fn events_are_published_once_per_verifier_run() {
         let ok = pod("a-ok", Some(terminated(0, "")));
@@ -1418,6 +1776,7 @@ mod tests {
             history: Mutex::new(HashMap::new()),
             reported: Mutex::new(ctx.reported.lock().unwrap().clone()),
             since: past(),
+            logs: Default::default(),
         });
         run(Setup { ctx: ctx2, handle }, m2, |h| async move { h })
             .await
@@ -1759,7 +2118,7 @@ mod tests {
     }
 
     #[test]
-    fn accepted_but_unimplemented_specs_are_not_ready_and_say_why() {
+    fn continuous_specs_are_ready_and_unsupported_ones_say_why() {
         let ready = |spec: Value| {
             let status = desired_status(&mv(1, spec, None), &[], past());
             let c = status.conditions[0].clone();
@@ -1768,14 +2127,8 @@ mod tests {
         let (status, reason, message, method) = ready(json!({
             "model": {"path": "/data/model"}, "config": {"publicKeyConfig": {"keyPath": "/k"}},
             "continuousValidation": {"enabled": true, "interval": "10m"}}));
-        assert_eq!(
-            (status.as_str(), reason.as_str()),
-            ("False", "ContinuousValidationNotImplemented")
-        );
-        assert!(
-            message.contains("not implemented") && message.contains("10m"),
-            "{message}"
-        );
+        assert_eq!((status.as_str(), reason.as_str()), ("True", "Valid"));
+        assert!(message.contains("keep checking it every 600s"), "{message}");
         assert_eq!(method.as_deref(), Some("public-key"));
         // disabled: nothing to report
         let (status, ..) = ready(json!({

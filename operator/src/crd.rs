@@ -90,9 +90,9 @@ pub struct ModelValidationSpec {
     /// limits 1 CPU / 512Mi).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
-    /// Re-verification while the pod runs (upstream's field). Accepted, not implemented yet:
-    /// `enabled: true` makes `Ready=False` with reason `ContinuousValidationNotImplemented`;
-    /// pods are still verified once, before they start.
+    /// Re-verification while the pod runs (upstream's field). `enabled: true`: the verifier
+    /// is injected as a native sidecar (`model-verifier watch`) that keeps checking the model
+    /// and makes the pod NotReady when it drifts (Enforce mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continuous_validation: Option<ContinuousValidation>,
 }
@@ -394,29 +394,6 @@ fn non_empty(field: &'static str, value: &str) -> Result<(), SpecError> {
     }
 }
 
-/// A valid spec that asks for something not implemented yet.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NotImplemented {
-    /// `continuousValidation.enabled: true`.
-    #[error(
-        "spec.continuousValidation.enabled is true (interval {interval}), but continuous validation is not implemented yet: pods are verified once, before they start, and never re-verified while they run"
-    )]
-    ContinuousValidation {
-        /// The interval asked for.
-        interval: String,
-    },
-}
-
-impl NotImplemented {
-    /// CamelCase reason for the `Ready` condition.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::ContinuousValidation { .. } => "ContinuousValidationNotImplemented",
-        }
-    }
-}
-
 /// The method a valid spec selects, borrowed from it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method<'a> {
@@ -512,15 +489,15 @@ impl ModelValidationSpec {
         Ok(method)
     }
 
-    /// What the spec asks for that this operator does not do yet (the `Ready` condition says
-    /// so; pods are still verified once before they start). `None`: nothing.
-    pub fn not_implemented(&self) -> Option<NotImplemented> {
-        self.continuous_validation
-            .as_ref()
-            .filter(|c| c.enabled)
-            .map(|c| NotImplemented::ContinuousValidation {
-                interval: c.interval.clone(),
-            })
+    /// The re-check interval when `continuousValidation.enabled` is true (an empty interval
+    /// means upstream's default, 5m); `None` when continuous validation is off or the
+    /// interval does not parse (then [`Self::check`] fails).
+    pub fn continuous_interval(&self) -> Option<std::time::Duration> {
+        let c = self.continuous_validation.as_ref().filter(|c| c.enabled)?;
+        if c.interval.is_empty() {
+            return parse_interval(&default_interval());
+        }
+        parse_interval(&c.interval)
     }
 
     /// Every path in the pod the verifier reads: model, signature, key/chain, trust config.
@@ -850,7 +827,7 @@ mod tests {
         );
         // a spec without the block means "off"; an empty block gets upstream's defaults
         let mv: ModelValidation = serde_json::from_value(cr(key_spec())).unwrap();
-        assert_eq!(mv.spec.not_implemented(), None);
+        assert_eq!(mv.spec.continuous_interval(), None);
         let mut s = key_spec();
         s["continuousValidation"] = json!({});
         let mv: ModelValidation = serde_json::from_value(cr(s)).unwrap();
@@ -891,6 +868,35 @@ mod tests {
                     .any(|e| e.contains("does not match")),
                 "the pattern (for servers without CEL) refuses {bad}"
             );
+        }
+    }
+
+    #[test]
+    fn continuous_interval_is_set_only_when_enabled() {
+        let secs = std::time::Duration::from_secs;
+        let cases = [
+            (json!(null), None),
+            (json!({}), None),
+            (json!({"enabled": false, "interval": "10m"}), None),
+            (json!({"enabled": true}), Some(secs(300))),
+            (json!({"enabled": true, "interval": ""}), Some(secs(300))),
+            (
+                json!({"enabled": true, "interval": "1h30m"}),
+                Some(secs(5400)),
+            ),
+            (
+                json!({"enabled": true, "interval": "1.5h"}),
+                Some(secs(5400)),
+            ),
+            (json!({"enabled": true, "interval": "1m"}), Some(secs(60))),
+        ];
+        for (block, want) in cases {
+            let mut s = key_spec();
+            if !block.is_null() {
+                s["continuousValidation"] = block.clone();
+            }
+            let mv: ModelValidation = serde_json::from_value(cr(s)).unwrap();
+            assert_eq!(mv.spec.continuous_interval(), want, "{block}");
         }
     }
 

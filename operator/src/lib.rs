@@ -2,6 +2,7 @@
 //!
 //! * [`crd`]: the `ModelValidation` API and its translation into the verifier's command line;
 //! * [`admission`]: the pure pod mutation (which pods, which ModelValidation, what is injected);
+//! * [`sidecar`]: the continuous-validation sidecar (`model-verifier watch`);
 //! * [`webhook`]: the HTTPS server around it (axum + rustls, certificate reload);
 //! * [`telemetry`]: logging setup;
 //! * [`dev`]: ModelValidations from a file for `--dev` without a cluster.
@@ -11,9 +12,11 @@ pub mod cache;
 pub mod controller;
 pub mod crd;
 pub mod dev;
+pub mod drift;
 pub mod finalizer;
 pub mod lease;
 pub mod metrics;
 pub mod podcache;
+pub mod sidecar;
 pub mod telemetry;
 pub mod webhook;

@@ -104,6 +104,15 @@ pub struct Metrics {
     published: Arc<Mutex<Published>>,
     /// Pods found with a `model-validation` container the webhook did not inject.
     pub tampered_pods: Counter,
+    /// Drift reported by continuous-validation sidecars, by event.
+    pub model_drift: Family<DriftLabel, Counter>,
+}
+
+/// `event` label of the drift counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabel {
+    /// `detected` or `resolved`.
+    pub event: String,
 }
 
 impl Default for Metrics {
@@ -172,6 +181,12 @@ impl Metrics {
             "Pods found with a model-validation container that is not the one the webhook injected (each pod once per leader)",
             tampered_pods.clone(),
         );
+        let model_drift = Family::<DriftLabel, Counter>::default();
+        registry.register(
+            "model_drift",
+            "Model drift reported by continuous-validation sidecars (each change once per leader), by event (detected, resolved)",
+            model_drift.clone(),
+        );
         // upstream's names: model_validation_operator_*
         let upstream = registry.sub_registry_with_prefix("operator");
         let pod_count = Family::<PodCountLabels, Gauge>::default();
@@ -206,7 +221,17 @@ impl Metrics {
             status_updates,
             published: Arc::default(),
             tampered_pods,
+            model_drift,
         }
+    }
+
+    /// Counts a drift Event (`detected` or `resolved`).
+    pub fn observe_drift(&self, event: &str) {
+        self.model_drift
+            .get_or_create(&DriftLabel {
+                event: event.to_owned(),
+            })
+            .inc();
     }
 
     /// Publishes the counts of ModelValidation `namespace/name` (upstream's pod-count gauge)

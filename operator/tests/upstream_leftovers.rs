@@ -26,7 +26,7 @@ fn key_spec() -> Value {
            "config": {"publicKeyConfig": {"keyPath": "/etc/model-keys/key.pub"}}})
 }
 
-/// The injected container's args and the pod's annotations after admission.
+/// The injected container and the pod's metadata after admission.
 fn admitted(review: &Value, spec: Value) -> (Value, Value) {
     let lookup = StaticLookup {
         model_validations: vec![mv(spec)],
@@ -53,7 +53,7 @@ fn admitted(review: &Value, spec: Value) -> (Value, Value) {
         .find(|c| c["name"] == "model-validation")
         .expect("the verifier")
         .clone();
-    (init["args"].clone(), pod["metadata"].clone())
+    (init, pod["metadata"].clone())
 }
 
 fn with_upstream_leftovers(mut review: Value) -> Value {
@@ -77,8 +77,9 @@ fn with_upstream_leftovers(mut review: Value) -> Value {
 #[test]
 fn upstream_annotations_and_finalizer_change_nothing_that_is_injected() {
     let plain: Value = serde_json::from_str(FIXTURE).unwrap();
-    let (args, _) = admitted(&plain, key_spec());
-    let (args_leftovers, meta) = admitted(&with_upstream_leftovers(plain), key_spec());
+    let args = admitted(&plain, key_spec()).0["args"].clone();
+    let (init_leftovers, meta) = admitted(&with_upstream_leftovers(plain), key_spec());
+    let args_leftovers = init_leftovers["args"].clone();
     assert_eq!(args_leftovers, args);
     let args = args.to_string();
     for weakened in [
@@ -113,11 +114,33 @@ fn upstream_annotations_and_finalizer_change_nothing_that_is_injected() {
 }
 
 #[test]
-fn continuous_validation_still_verifies_once_before_the_pod_starts() {
+fn continuous_validation_runs_the_same_verifier_as_a_sidecar() {
+    // Upstream's continuous ModelValidations now get the verifier as a native sidecar: the same
+    // container as the one-shot check, but kept running with `watch` and probes.
     let review: Value = serde_json::from_str(FIXTURE).unwrap();
     let (once, _) = admitted(&review, key_spec());
     let mut spec = key_spec();
     spec["continuousValidation"] = json!({"enabled": true, "interval": "5m"});
     let (continuous, _) = admitted(&review, spec);
-    assert_eq!(continuous, once);
+    for same in [
+        "name",
+        "image",
+        "command",
+        "volumeMounts",
+        "securityContext",
+        "terminationMessagePath",
+    ] {
+        assert_eq!(continuous[same], once[same], "{same}");
+    }
+    assert_eq!(continuous["restartPolicy"], "Always");
+    assert_eq!(once["restartPolicy"], Value::Null);
+    let mut args = vec![
+        json!("watch"),
+        json!("--interval=300s"),
+        json!("--health-port=8718"),
+    ];
+    args.extend(once["args"].as_array().unwrap().iter().cloned());
+    args.extend([json!("--output"), json!("json")]);
+    assert_eq!(continuous["args"], Value::Array(args));
+    assert_eq!(continuous["startupProbe"]["httpGet"]["path"], "/ready");
 }

@@ -444,6 +444,63 @@ pub enum Outcome {
     Failed,
 }
 
+/// One state change of `model-verifier watch --output json`, one JSON object per stdout line
+/// (the operator reads the last one from the continuous-validation sidecar's log).
+///
+/// Example: `{"event":"drift-detected","ready":false,"method":"key","model":"/data/model",
+/// "check":"inotify","kind":"mismatch","reason":"…","files":["weights.bin"],
+/// "changes":["weights.bin: modified"],"warnOnly":false,"unixTime":1790000000}`.
+/// Decoding is lenient (every field but `event` may be missing), so an older or newer agent's
+/// line still tells its event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStateLine {
+    /// `verified` (first check), `failed` (first check), `drift-detected`, `restored`.
+    pub event: String,
+    /// What `/ready` answers after this change.
+    #[serde(default)]
+    pub ready: bool,
+    /// What triggered the check: `initial`, `baseline`, `inotify`, `interval`, `full`.
+    #[serde(default)]
+    pub check: String,
+    /// Kind of failure (e.g. `mismatch`), on failure.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Why verification failed, on failure.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The files concerned (relative to the model), on failure.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// How many files are concerned in all (`files` may be a prefix).
+    #[serde(default)]
+    pub file_count: Option<usize>,
+    /// `<file>: <what changed>` for the files whose metadata changed.
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// Digest over the whole model, when known.
+    #[serde(default)]
+    pub root_digest: Option<String>,
+    /// Whether the agent runs with `--warn-only`.
+    #[serde(default)]
+    pub warn_only: bool,
+    /// When the change was seen (seconds since the epoch).
+    #[serde(default)]
+    pub unix_time: i64,
+}
+
+/// The event names of [`AgentStateLine::event`].
+pub mod agent_event {
+    /// The first check verified the model.
+    pub const VERIFIED: &str = "verified";
+    /// The first check failed.
+    pub const FAILED: &str = "failed";
+    /// A later check failed (the model changed).
+    pub const DRIFT_DETECTED: &str = "drift-detected";
+    /// A check verified the model again after a failure.
+    pub const RESTORED: &str = "restored";
+}
+
 fn path_arg(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }

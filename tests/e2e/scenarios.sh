@@ -33,6 +33,7 @@ SCENARIOS=(
   "native-sidecar-and-download-init scenario_native_sidecar e2e-sidecar"
   "image-volume-by-digest scenario_image_volume e2e-imgvol"
   "spec-change-moves-observed-generation scenario_observed_generation e2e-generation"
+  "continuous-validation-drift-and-restore scenario_continuous e2e-continuous"
   "development-overlay scenario_development"
   "production-and-olm-dry-run scenario_dry_run"
 )
@@ -157,7 +158,7 @@ EOF
   wait_until 60 "up-key's pod lists removed" pod_lists_gone up-key
   note "up-key status: $(jp -n e2e-upstream modelvalidation up-key '{.status}')"
   wait_until 60 "up-key counts the upstream-injected pods as orphaned" count_at_least e2e-upstream up-key orphanedPodCount 3
-  wait_until 60 "up-continuous Ready=False (not implemented)" ready_reason_is up-continuous False/ContinuousValidationNotImplemented
+  wait_until 60 "up-continuous Ready=True (continuous validation)" ready_reason_is up-continuous True/Valid
   wait_until 60 "up-remote Ready=False (remote path)" ready_reason_is up-remote False/UnsupportedRemoteLocation
   note "up-continuous: $(jp -n e2e-upstream modelvalidation up-continuous '{.status.conditions[?(@.type=="Ready")].message}')"
   # upstream's finalizer is removed, nothing else
@@ -672,6 +673,84 @@ scenario_image_volume() {
 
 # A spec change moves status.observedGeneration and the Ready condition (its observedGeneration
 # and message) on the real server.
+# --- continuous validation (issue 15) ----------------------------------------------------------
+pod_ready_is() { [ "$(jp -n "$1" pod "$2" '{.status.conditions[?(@.type=="Ready")].status}')" = "$3" ]; }
+sidecar_state() { # NS POD: started/ready/restartCount/running since
+  jp -n "$1" pod "$2" "{.status.initContainerStatuses[?(@.name==\"$INIT_NAME\")].started}/{.status.initContainerStatuses[?(@.name==\"$INIT_NAME\")].ready}/{.status.initContainerStatuses[?(@.name==\"$INIT_NAME\")].restartCount}/{.status.initContainerStatuses[?(@.name==\"$INIT_NAME\")].state.running.startedAt}"
+}
+
+# A pod with continuous validation: the verifier runs as a native sidecar; another container of
+# the pod (mounting the model's emptyDir writable) changes a model file in place, then restores it.
+scenario_continuous() {
+  local ns=e2e-continuous pod=watched model=/data/models/key-signed
+  new_ns "$ns"
+  mv_apply "$ns" watched key key-signed
+  k -n "$ns" patch modelvalidation watched --type=merge \
+    -p '{"spec":{"continuousValidation":{"enabled":true,"interval":"1m"}}}' >/dev/null
+  wait_until 60 "ModelValidation $ns/watched Ready=True" mv_state_is "$ns" watched 2/2/True/2/public-key
+  pod_yaml "$ns" "$pod" watched | python3 -c '
+import sys, yaml
+pod = yaml.safe_load(sys.stdin)
+server = pod["spec"]["containers"][0]
+editor = {"name": "editor", "image": server["image"], "imagePullPolicy": "Never",
+          "command": ["/bin/busybox", "sleep", "3600"], "securityContext": server["securityContext"],
+          "volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+pod["spec"]["containers"].append(editor)
+print(yaml.safe_dump(pod))' | k create -f - >/dev/null
+  expect_injected "$ns" "$pod"
+  local policy args
+  policy="$(jp -n "$ns" pod "$pod" "{.spec.initContainers[?(@.name==\"$INIT_NAME\")].restartPolicy}")"
+  [ "$policy" = Always ] || fail "the verifier is not a native sidecar (restartPolicy '$policy')"
+  args="$(jp -n "$ns" pod "$pod" "{.spec.initContainers[?(@.name==\"$INIT_NAME\")].args}")"
+  grep -qF '"watch","--interval=60s"' <<<"$args" || fail "the sidecar does not run watch every 60s: $args"
+  note "sidecar args: $args"
+  wait_until 180 "pod $ns/$pod Ready" pod_ready_is "$ns" "$pod" True
+  note "sidecar started/ready/restarts/since: $(sidecar_state "$ns" "$pod")"
+  # the app containers started only after the first verification passed (the sidecar's startup
+  # probe): the server's start is not before the sidecar's "verified" state line
+  local verified_at server_since
+  verified_at="$(k -n "$ns" logs "$pod" -c "$INIT_NAME" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if isinstance(e, dict) and e.get("event") == "verified":
+        print(e["unixTime"]); break')"
+  server_since="$(jp -n "$ns" pod "$pod" '{.status.containerStatuses[?(@.name=="server")].state.running.startedAt}')"
+  [ -n "$verified_at" ] && [ -n "$server_since" ] && [ "$(date -d "$server_since" +%s)" -ge "$verified_at" ] \
+    || fail "the server started at '$server_since', before the first verification ($verified_at)"
+  note "first verification at $(date -u -d "@$verified_at" +%FT%TZ), server started $server_since"
+  expect_event "$ns" Pod "$pod" ModelVerified
+  expect_count "$ns" watched verifiedPodCount 1
+
+  # change one byte of the weights in place (the key-tampered model differs in exactly this byte)
+  k -n "$ns" exec "$pod" -c editor -- /bin/busybox sh -c \
+    "/bin/busybox cp $model/weights.bin /data/weights.bin.orig && printf '\\001' | /bin/busybox dd of=$model/weights.bin bs=1 seek=1000 conv=notrunc 2>/dev/null"
+  local t0=$SECONDS
+  wait_until 30 "pod $ns/$pod NotReady after the change" pod_ready_is "$ns" "$pod" False
+  note "NotReady $((SECONDS - t0))s after the change (interval 60s: inotify)"
+  expect_event "$ns" Pod "$pod" ModelDriftDetected weights.bin
+  expect_event "$ns" ModelValidation watched ModelDriftDetected weights.bin
+  expect_count "$ns" watched driftedPodCount 1
+  local logs; logs="$(k -n "$ns" logs "$pod" -c "$INIT_NAME" 2>&1 || true)"
+  note "sidecar log: $(tail -2 <<<"$logs")"
+  grep -qF weights.bin <<<"$logs" || fail "the sidecar log does not name weights.bin: $logs"
+  # /healthz stayed up: no restart
+  [[ "$(sidecar_state "$ns" "$pod")" == true/false/0/?* ]] || fail "sidecar state after drift: $(sidecar_state "$ns" "$pod")"
+
+  # restore the file: Ready again, and reported
+  k -n "$ns" exec "$pod" -c editor -- /bin/busybox cp /data/weights.bin.orig "$model/weights.bin"
+  t0=$SECONDS
+  wait_until 30 "pod $ns/$pod Ready again after the restore" pod_ready_is "$ns" "$pod" True
+  note "Ready $((SECONDS - t0))s after the restore"
+  expect_event "$ns" Pod "$pod" ModelDriftResolved
+  wait_until 60 "driftedPodCount back to 0" count_is "$ns" watched driftedPodCount 0
+  expect_count "$ns" watched verifiedPodCount 1
+  metric_above model_validation_model_drift_total 'event="detected"' 0 || fail "model_validation_model_drift_total{event=\"detected\"} did not move"
+}
+
 mv_generation_state() { # NS NAME: generation/observedGeneration/Ready status/Ready observedGeneration/authMethod
   jp -n "$1" modelvalidation "$2" '{.metadata.generation}/{.status.observedGeneration}/{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].observedGeneration}/{.status.authMethod}'
 }

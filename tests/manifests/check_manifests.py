@@ -74,6 +74,8 @@ MANAGER_RULES = {
     ("", "namespaces"): {"list", "watch"},
     # patch: only to remove the upstream operator's pod finalizer
     ("", "pods"): {"list", "watch", "patch"},
+    # continuous validation: the sidecar's last state line (container model-validation only)
+    ("", "pods/log"): {"get"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEADER_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}

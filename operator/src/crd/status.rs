@@ -3,8 +3,8 @@
 //!
 //! Field names and types follow upstream where they mean the same thing (`conditions`,
 //! `authMethod`, `injectedPodCount`, `uninjectedPodCount`, `orphanedPodCount`, `lastUpdated`);
-//! this project adds `observedGeneration`, `verifiedPodCount`, `failedPodCount` and
-//! `tamperedPodCount`. Only counts
+//! this project adds `observedGeneration`, `verifiedPodCount`, `failedPodCount`,
+//! `tamperedPodCount` and `driftedPodCount`. Only counts
 //! are written, never lists of pods.
 //!
 //! Decoding never fails, whatever is stored: a status that does not decode would fail the list
@@ -75,6 +75,10 @@ pub struct ModelValidationStatus {
     /// altered); their results are not counted as verified or failed.
     #[serde(default)]
     pub tampered_pod_count: i32,
+    /// Pods with continuous validation whose model no longer matches its signature (their
+    /// sidecar reported drift and has not reported the model restored).
+    #[serde(default)]
+    pub drifted_pod_count: i32,
     /// When the counts or conditions last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<Time>,
@@ -150,7 +154,7 @@ impl ModelValidationStatus {
             }
             Some(_) => odd = true,
         }
-        let counts: [(&str, Option<&str>, &mut i32); 6] = [
+        let counts: [(&str, Option<&str>, &mut i32); 7] = [
             (
                 "injectedPodCount",
                 Some("injectedPods"),
@@ -177,6 +181,7 @@ impl ModelValidationStatus {
                 &mut out.failed_pod_count,
             ),
             ("tamperedPodCount", None, &mut out.tampered_pod_count),
+            ("driftedPodCount", None, &mut out.drifted_pod_count),
         ];
         for (name, legacy, slot) in counts {
             let current = field(name);
@@ -281,6 +286,7 @@ mod tests {
             verified_pod_count: 2,
             failed_pod_count: 1,
             tampered_pod_count: 1,
+            drifted_pod_count: 1,
             last_updated: Some(Time("2026-01-02T03:04:05Z".parse().unwrap())),
             normalized: false,
         };
@@ -382,6 +388,17 @@ mod tests {
         let s = decode(json!({"injectedPodCount": -5}));
         assert_eq!(s.injected_pod_count, 0);
         assert!(s.normalized);
+        // the newest count is as tolerant as the others
+        for (stored, want) in [
+            (json!({"driftedPodCount": 2}), 2),
+            (json!({"driftedPodCount": "2"}), 0),
+            (json!({"driftedPodCount": -1}), 0),
+            (json!({"driftedPodCount": 1e300}), 0),
+            (json!({"driftedPodCount": 99999999999i64}), i32::MAX),
+            (json!({}), 0),
+        ] {
+            assert_eq!(decode(stored.clone()).drifted_pod_count, want, "{stored}");
+        }
         let s = decode(json!({"conditions": [ready(), {"type": "Ready"}, 3]}));
         assert_eq!(s.conditions.len(), 1, "valid conditions are kept");
         assert!(s.normalized);

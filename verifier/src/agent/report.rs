@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use model_verifier::posix;
 use model_verifier::watch::check::{CheckReport, Checker, Verdict};
 use model_verifier::watch::scan::now_ns;
-use mv_shared::verify::{CommonVerifyArgs, Outcome, OutputFormat, TerminationReport};
+use mv_shared::verify::{CommonVerifyArgs, Outcome, OutputFormat, TerminationReport, agent_event};
 
 /// Serialises output lines with the exit on a signal, so a termination log is never cut.
 pub(super) static OUTPUT: Mutex<()> = Mutex::new(());
@@ -101,10 +101,10 @@ impl Reporter {
         }
         let was_ok = self.last.as_ref().is_some_and(|(ok, _, _)| *ok);
         let event = match (first, ok) {
-            (true, true) => "verified",
-            (true, false) => "failed",
-            (false, true) => "restored",
-            (false, false) => "drift-detected",
+            (true, true) => agent_event::VERIFIED,
+            (true, false) => agent_event::FAILED,
+            (false, true) => agent_event::RESTORED,
+            (false, false) => agent_event::DRIFT_DETECTED,
         };
         let files = &state.2;
         let changes: Vec<String> = files
@@ -201,6 +201,37 @@ impl Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_state_line_printed_is_the_one_the_operator_reads() {
+        let files = vec!["weights.bin".to_owned()];
+        let e = StateEvent {
+            event: "drift-detected",
+            ready: false,
+            method: "key",
+            model: Path::new("/data/model"),
+            check: "inotify",
+            kind: Some("mismatch"),
+            reason: Some("weights.bin: digest differs"),
+            files: &files,
+            file_count: Some(1),
+            changes: vec!["weights.bin: modified".to_owned()],
+            root_digest: None,
+            warn_only: false,
+            unix_time: 1_790_000_000,
+        };
+        let line = serde_json::to_string(&e).unwrap();
+        let read: mv_shared::verify::AgentStateLine = serde_json::from_str(&line).unwrap();
+        assert_eq!(read.event, mv_shared::verify::agent_event::DRIFT_DETECTED);
+        assert!(!read.ready);
+        assert_eq!(read.check, "inotify");
+        assert_eq!(read.kind.as_deref(), Some("mismatch"));
+        assert_eq!(read.reason.as_deref(), Some("weights.bin: digest differs"));
+        assert_eq!(read.files, files);
+        assert_eq!(read.file_count, Some(1));
+        assert_eq!(read.changes, ["weights.bin: modified"]);
+        assert_eq!(read.unix_time, 1_790_000_000);
+    }
 
     #[test]
     fn control_characters_are_escaped() {
