@@ -32,12 +32,25 @@ demo: ## Verify the bundled signed model (succeeds), then its tampered copy (fai
 	cd testdata && ../target/release/model-verifier verify key model --signature signatures/key.sig --public_key keys/signing-key.pub
 	cd testdata && ! ../target/release/model-verifier verify key model-tampered --signature signatures/key.sig --public_key keys/signing-key.pub
 
-FUZZ_TARGETS := bundle statement dsse_key_method pem_der_path trust_root
-FUZZ_SECONDS ?= 30
-.PHONY: fuzz
-fuzz: ## Run every cargo-fuzz target for FUZZ_SECONDS each (needs `cargo install cargo-fuzz`; stable toolchain)
+# ---- fuzzing (fuzz/: cargo-fuzz on the stable toolchain, see fuzz/README.md) -----------------
+FUZZ_TARGETS := bundle statement dsse_key_method pem_der_path trust_root admission model_validation
+FUZZ_RUN = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none --fuzz-dir fuzz
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build: ## Build every cargo-fuzz target (installs cargo-fuzz first; fuzz/Cargo.lock must be current)
+	bash .ci/install.sh --fuzz
+	$(CARGO) metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -s none --fuzz-dir fuzz
+fuzz: FUZZ_SECONDS ?= 600
+fuzz: fuzz-build ## Run every fuzz target FUZZ_SECONDS (600) each; the corpus grows in fuzz/corpus/<target>
 	for t in $(FUZZ_TARGETS); do mkdir -p fuzz/corpus/$$t && \
-	  RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	  $(FUZZ_RUN) $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+fuzz-smoke: FUZZ_SECONDS ?= 20
+fuzz-smoke: fuzz-build ## CI's short pass: every fuzz target FUZZ_SECONDS (20) each from its seeds, nothing kept
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for t in $(FUZZ_TARGETS); do mkdir -p "$$tmp/$$t"; \
+	  if $(FUZZ_RUN) $$t "$$tmp/$$t" fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) >"$$tmp/$$t.log" 2>&1; \
+	  then echo "fuzz-smoke: $$t: $$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second.*' "$$tmp/$$t.log" | tail -1)"; \
+	  else tail -n 60 "$$tmp/$$t.log"; echo "fuzz-smoke: $$t FAILED (input saved under fuzz/artifacts/$$t/)"; exit 1; fi; done
 
 .PHONY: bench bench-compare bench-webhook bench-watch bench-scale
 bench: ## Criterion benchmarks of the hashing engine

@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Installs everything the tests need. Idempotent; safe to run on a developer machine.
-#   install.sh          everything: `make test`, the manifest checks, images and the e2e suite
+#   install.sh          everything: `make test`, the fuzz smoke pass, the manifest checks, images
+#                       and the e2e suite
 #   install.sh --test   only what `make test` needs (run by `make test` itself)
+#   install.sh --fuzz   only cargo-fuzz (run by `make fuzz-build`, `fuzz`, `fuzz-smoke`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only_test=0
+mode=all
 case "${1:-}" in
-  --test) only_test=1 ;;
+  --test) mode=test ;;
+  --fuzz) mode=fuzz ;;
   "") ;;
-  *) echo "usage: install.sh [--test]" >&2; exit 2 ;;
+  *) echo "usage: install.sh [--test|--fuzz]" >&2; exit 2 ;;
 esac
+
+# cargo-fuzz for the fuzz targets (fuzz/), pinned; kept when some version is already installed.
+if [ "$mode" != test ]; then
+  CARGO_FUZZ_VERSION=0.13.2
+  command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+  if [ "$mode" = fuzz ]; then exit 0; fi
+fi
 
 need_apt=()
 command -v make >/dev/null || need_apt+=(make)
@@ -30,7 +40,7 @@ if ! "$VENV/bin/python" -c 'import model_signing, OpenSSL' 2>/dev/null; then
   "$VENV/bin/pip" install -q --disable-pip-version-check 'model-signing==1.1.1' pyOpenSSL
 fi
 "$VENV/bin/model_signing" --version >/dev/null
-((only_test)) && exit 0
+[ "$mode" = test ] && exit 0
 
 # The Go implementation (Go module github.com/sigstore/model-signing), peer of the OCI-manifest
 # interop tests, is not installed here: the Go module proxy these machines reach refuses it (403).

@@ -1063,6 +1063,33 @@ mod tests {
         assert_invalid(s, "more than maxItems", false);
     }
 
+    /// Found by the `model_validation` fuzz target: an identity or issuer starting with `-` is
+    /// a valid spec, and the verifier used to refuse the command line built from it (the value
+    /// was read as an option). It now reaches the verifier intact, as `--flag=value`.
+    #[test]
+    fn identities_that_look_like_flags_reach_the_verifier_intact() {
+        let mv = assert_valid(json!({
+            "model": {"path": "/m"},
+            "config": {"sigstoreConfig": {"certificateIdentity": "-me@example.com",
+                                          "certificateOidcIssuer": "--ignore_git_paths"}}
+        }));
+        let cmd = mv
+            .spec
+            .verify_command(Some(Path::new("/dev/termination-log")))
+            .unwrap();
+        let args = cmd.to_args();
+        assert!(
+            args.contains(&"--identity=-me@example.com".to_owned()),
+            "{args:?}"
+        );
+        assert!(
+            args.contains(&"--identity_provider=--ignore_git_paths".to_owned()),
+            "{args:?}"
+        );
+        let back = VerifyCommand::try_parse_args(&args).unwrap();
+        assert_eq!(back, cmd);
+    }
+
     #[test]
     fn verify_command_follows_the_spec() {
         let mv = assert_valid(json!({

@@ -257,13 +257,13 @@ impl OciArgs {
     pub fn to_args(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(p) = &self.oci_manifest {
-            out.extend(["--oci-manifest".into(), path_arg(p)]);
+            push_option(&mut out, "--oci-manifest", path_arg(p));
         }
         if let Some(p) = &self.oci_layout {
-            out.extend(["--oci-layout".into(), path_arg(p)]);
+            push_option(&mut out, "--oci-layout", path_arg(p));
         }
         if let Some(r) = &self.image {
-            out.extend(["--image".into(), r.clone()]);
+            push_option(&mut out, "--image", r.clone());
         }
         out
     }
@@ -340,11 +340,9 @@ impl VerifyCommand {
         } else {
             out.push(path_arg(&c.model_path));
         }
-        out.push("--signature".into());
-        out.push(path_arg(&c.signature));
+        push_option(&mut out, "--signature", path_arg(&c.signature));
         for p in &c.ignore_paths {
-            out.push("--ignore-paths".into());
-            out.push(path_arg(p));
+            push_option(&mut out, "--ignore-paths", path_arg(p));
         }
         if c.no_ignore_git_paths {
             out.push("--no-ignore-git-paths".into());
@@ -363,8 +361,7 @@ impl VerifyCommand {
             out.push("json".into());
         }
         if let Some(p) = &c.termination_log {
-            out.push("--termination-log".into());
-            out.push(path_arg(p));
+            push_option(&mut out, "--termination-log", path_arg(p));
         }
         if c.warn_only {
             out.push("--warn-only".into());
@@ -375,21 +372,21 @@ impl VerifyCommand {
         }
         match &self.method {
             VerifyMethod::Sigstore(s) => {
-                out.extend(["--identity".into(), s.identity.clone()]);
-                out.extend(["--identity_provider".into(), s.identity_provider.clone()]);
+                push_option(&mut out, "--identity", s.identity.clone());
+                push_option(&mut out, "--identity_provider", s.identity_provider.clone());
                 if let Some(t) = &s.trust_config {
-                    out.extend(["--trust_config".into(), path_arg(t)]);
+                    push_option(&mut out, "--trust_config", path_arg(t));
                 }
                 if s.use_staging {
                     out.push("--use_staging".into());
                 }
             }
             VerifyMethod::Key(k) => {
-                out.extend(["--public_key".into(), path_arg(&k.public_key)]);
+                push_option(&mut out, "--public_key", path_arg(&k.public_key));
             }
             VerifyMethod::Certificate(c) => {
                 for p in &c.certificate_chain {
-                    out.extend(["--certificate_chain".into(), path_arg(p)]);
+                    push_option(&mut out, "--certificate_chain", path_arg(p));
                 }
                 if c.log_fingerprints {
                     out.push("--log_fingerprints".into());
@@ -501,6 +498,19 @@ pub mod agent_event {
     pub const RESTORED: &str = "restored";
 }
 
+/// Appends an option and its value: two arguments (`--flag`, `value`), as `model_signing`'s
+/// documentation writes them, or one (`--flag=value`) when the value starts with `-` and would
+/// otherwise be read as an option (an OIDC issuer `--x` in a ModelValidation made a command
+/// line the verifier refused).
+fn push_option(out: &mut Vec<String>, flag: &str, value: String) {
+    if value.starts_with('-') {
+        out.push(format!("{flag}={value}"));
+    } else {
+        out.push(flag.to_owned());
+        out.push(value);
+    }
+}
+
 fn path_arg(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -565,6 +575,52 @@ mod tests {
                 use_staging: true,
             }),
         });
+    }
+
+    /// Found by the `model_validation` fuzz target: a ModelValidation whose
+    /// `certificateOidcIssuer` (or identity, or any path) starts with `-` passed the spec checks
+    /// and became `--identity_provider --ignore_git_p…`, which the verifier refused as a usage
+    /// error. Such values are written as `--flag=value`.
+    #[test]
+    fn values_that_look_like_flags_round_trip() {
+        for value in ["--ignore_git_paths", "-x", "--", "-", "--identity=a"] {
+            let mut common = CommonVerifyArgs::new("/m", value);
+            common.ignore_paths = vec![value.into()];
+            common.termination_log = Some(value.into());
+            roundtrip(&VerifyCommand {
+                method: VerifyMethod::Sigstore(SigstoreArgs {
+                    common: common.clone(),
+                    identity: value.into(),
+                    identity_provider: format!("-{value}"),
+                    trust_config: Some(value.into()),
+                    use_staging: false,
+                }),
+            });
+            roundtrip(&VerifyCommand {
+                method: VerifyMethod::Key(KeyArgs {
+                    common: common.clone(),
+                    public_key: value.into(),
+                }),
+            });
+            roundtrip(&VerifyCommand {
+                method: VerifyMethod::Certificate(CertificateArgs {
+                    common: common.clone(),
+                    certificate_chain: vec![value.into(), "/ca.pem".into()],
+                    log_fingerprints: false,
+                }),
+            });
+            // An image replaces the model directory (which parses back as its default, `.`).
+            let mut oci = common.clone();
+            oci.model_path = ".".into();
+            oci.oci.oci_layout = Some(value.into());
+            oci.oci.image = Some(value.into());
+            roundtrip(&VerifyCommand {
+                method: VerifyMethod::Key(KeyArgs {
+                    common: oci,
+                    public_key: "/k".into(),
+                }),
+            });
+        }
     }
 
     #[test]
