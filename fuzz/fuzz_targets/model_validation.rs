@@ -25,7 +25,7 @@ fn check_spec(spec: &ModelValidationSpec) {
         serde_json::from_value(serde_json::to_value(spec).expect("a spec serialises"))
             .expect("a serialised spec deserialises");
     assert_eq!(&again, spec, "spec round trip");
-    let _ = spec.not_implemented();
+    let _ = spec.continuous_interval();
     let _ = spec.paths_needed();
     let _ = spec.signature_path();
     if let Some(c) = &spec.continuous_validation {

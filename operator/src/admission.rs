@@ -397,16 +397,7 @@ pub fn mutate(
     }
     let spec = pod.spec.clone().unwrap_or_default();
     // (4) the reserved container name: only this webhook puts a container of that name in a pod
-    let reserved_elsewhere = spec
-        .containers
-        .iter()
-        .any(|c| c.name == INIT_CONTAINER_NAME)
-        || spec
-            .ephemeral_containers
-            .iter()
-            .flatten()
-            .any(|c| c.name == INIT_CONTAINER_NAME);
-    if reserved_elsewhere {
+    if crate::reserved::named_outside_init_containers(&spec) {
         return deny(format!(
             "pod has a container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects (it injects only an init container of that name): the name is reserved for the model verifier"
         ));

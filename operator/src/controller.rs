@@ -281,16 +281,7 @@ pub fn assess(
     let Some(spec) = pod.spec.as_ref() else {
         return PodState::Uninjected;
     };
-    if spec
-        .containers
-        .iter()
-        .any(|c| c.name == INIT_CONTAINER_NAME)
-        || spec
-            .ephemeral_containers
-            .iter()
-            .flatten()
-            .any(|c| c.name == INIT_CONTAINER_NAME)
-    {
+    if crate::reserved::named_outside_init_containers(spec) {
         return tampered(format!(
             "a regular or ephemeral container is named {INIT_CONTAINER_NAME:?}"
         ));
@@ -401,12 +392,7 @@ fn finished_at(t: &ContainerStateTerminated) -> Option<Timestamp> {
 
 /// Reads the state of the verifier from the pod status.
 pub fn classify(pod: &Pod) -> PodState {
-    let injected = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.init_containers.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.name == INIT_CONTAINER_NAME));
-    if !injected {
+    if !crate::reserved::in_init_containers(pod.spec.as_ref()) {
         return PodState::Uninjected;
     }
     let status = pod

@@ -541,7 +541,10 @@ impl ModelValidationSpec {
         // model_signing ignores the git paths by default; only "false" needs a flag.
         common.no_ignore_git_paths = self.model.ignore_git_paths == Some(false);
         common.ignore_unsigned_files = self.model.ignore_unsigned_files == Some(true);
+        // unset: the policy recorded in the signature applies (OMS v1.0); false: an explicit
+        // "no symlinks" that refuses a signature recorded with allow_symlinks: true
         common.allow_symlinks = self.model.allow_symlinks == Some(true);
+        common.no_allow_symlinks = self.model.allow_symlinks == Some(false);
         common.termination_log = termination_log.map(Path::to_path_buf);
         common.warn_only = self.mode == Mode::Warn;
         let method = match method {
@@ -1133,6 +1136,31 @@ mod tests {
         let back = VerifyCommand::try_parse_args(args).unwrap();
         assert_eq!(back, cmd);
         assert!(back.method.common().warn_only);
+        // allowSymlinks: unset → no flag (the signature's recorded policy), false → the
+        // explicit "no symlinks" extension, true → follow them
+        for (allow, flag) in [
+            (json!(null), None),
+            (json!(false), Some("--no-allow_symlinks")),
+            (json!(true), Some("--allow_symlinks")),
+        ] {
+            let mut spec = json!({"model": {"path": "/m"},
+                                  "config": {"publicKeyConfig": {"keyPath": "/k"}}});
+            spec["model"]["allowSymlinks"] = allow.clone();
+            let spec: ModelValidationSpec = serde_json::from_value(spec).unwrap();
+            let args = spec.verify_command(None).unwrap().to_args();
+            let found: Vec<&String> = args.iter().filter(|a| a.contains("symlinks")).collect();
+            assert_eq!(
+                found,
+                flag.map(|f| f.to_owned()).iter().collect::<Vec<_>>(),
+                "{allow}"
+            );
+            let back = VerifyCommand::try_parse_args(args).unwrap();
+            assert_eq!(
+                back.method.common().symlink_policy(),
+                allow.as_bool(),
+                "{allow}"
+            );
+        }
 
         let mv = assert_valid(key_spec());
         let args = mv.spec.verify_command(None).unwrap().to_args();

@@ -17,6 +17,7 @@ pub mod finalizer;
 pub mod lease;
 pub mod metrics;
 pub mod podcache;
+pub mod reserved;
 pub mod sidecar;
 pub mod telemetry;
 pub mod webhook;

@@ -17,7 +17,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
-use mv_shared::{INIT_CONTAINER_NAME, annotations};
+use mv_shared::annotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -240,12 +240,7 @@ impl ModelValidationStatus {
 /// its generation annotation (written by this operator's webhook) is missing or differs.
 /// Pods without the verifier are never orphaned.
 pub fn orphaned(mv: &ModelValidation, pod: &Pod) -> bool {
-    let injected = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.init_containers.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.name == INIT_CONTAINER_NAME));
-    if !injected {
+    if !crate::reserved::in_init_containers(pod.spec.as_ref()) {
         return false;
     }
     let current = mv.metadata.generation.map(|g| g.to_string());
@@ -255,6 +250,7 @@ pub fn orphaned(mv: &ModelValidation, pod: &Pod) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mv_shared::INIT_CONTAINER_NAME;
     use serde_json::json;
 
     fn decode(status: Value) -> ModelValidationStatus {
