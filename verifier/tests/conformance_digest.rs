@@ -10,7 +10,7 @@
 //!   the digest is computed over that file, not over the folder.
 //! * v0.2.0-certificate is left out: its legacy Digests/v0.1 predicate has no root digest.
 //!
-//! The vectors live in `../shared/conformance` (override: `MV_CONFORMANCE_DIR`).
+//! The vectors live in `testdata/conformance` (override: `MV_CONFORMANCE_DIR`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -23,17 +23,15 @@ fn conformance_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("MV_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance")
         });
-    if dir.join("upstream").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "\n*** SKIPPED: conformance vectors not found at {} (set MV_CONFORMANCE_DIR) ***\n",
-            dir.display()
-        );
-        None
-    }
+    // vendored in testdata/conformance: missing vectors are a failure, never a skip
+    assert!(
+        dir.join("upstream").is_dir(),
+        "the conformance vectors are not at {} (testdata/conformance, or MV_CONFORMANCE_DIR)",
+        dir.display()
+    );
+    Some(dir)
 }
 
 #[test]

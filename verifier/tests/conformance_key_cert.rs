@@ -3,7 +3,7 @@
 //! copies of the upstream vectors (tampered bundles, media types, strictness) whose outcome
 //! follows from `model-signing-format.md` §5–§6.
 //!
-//! The vectors are read from `MV_CONFORMANCE_DIR` (default `<workspace>/../shared/conformance`);
+//! The vectors are read from `MV_CONFORMANCE_DIR` (default `testdata/conformance`);
 //! without them every test here says loudly that it skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -21,18 +21,15 @@ const WARNING: &str = "WARNING: This model's signature uses an older verificatio
 fn conformance_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("MV_CONFORMANCE_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance"),
     };
-    if dir.join("upstream").is_dir() && dir.join("README.md").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: the conformance vectors are not at {} (set MV_CONFORMANCE_DIR); \
-             this test checked nothing",
-            dir.display()
-        );
-        None
-    }
+    // vendored in testdata/conformance: missing vectors are a failure, never a skip
+    assert!(
+        dir.join("upstream").is_dir() && dir.join("README.md").is_file(),
+        "the conformance vectors are not at {} (testdata/conformance, or MV_CONFORMANCE_DIR)",
+        dir.display()
+    );
+    Some(dir)
 }
 
 #[derive(Debug)]
