@@ -68,9 +68,16 @@ const NS_LABEL: &str = "mv-scale";
 const POD_LABEL: &str = "validation.ml.sigstore.dev/ml";
 const MV_NAME: &str = "scale";
 
+fn model_validations() -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "ml.sigstore.dev",
+        "v1alpha1",
+        "ModelValidation",
+    ))
+}
+
 fn mv_api(client: &Client, ns: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("ml.sigstore.dev", "v1alpha1", "ModelValidation");
-    Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
+    Api::namespaced_with(client.clone(), ns, &model_validations())
 }
 
 fn namespace_name(prefix: &str, i: usize) -> String {
@@ -197,8 +204,7 @@ async fn cleanup(client: &Client, args: &Args) -> Result<()> {
 
 /// Every namespace's `status.injectedPodCount` equals what it should be.
 async fn statuses_correct(client: &Client, expected: &BTreeMap<String, i64>) -> Result<bool> {
-    let gvk = GroupVersionKind::gvk("ml.sigstore.dev", "v1alpha1", "ModelValidation");
-    let all: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk));
+    let all: Api<DynamicObject> = Api::all_with(client.clone(), &model_validations());
     let list = all.list(&ListParams::default()).await?;
     let seen: BTreeMap<String, i64> = list
         .items
