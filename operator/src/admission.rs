@@ -39,6 +39,7 @@ use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, TERMINATION_LOG, 
 use serde_json::{Value, json};
 
 use crate::crd::{Mode, ModelValidation};
+pub use crate::fingerprint::{SERVICE_ACCOUNT_MOUNT, container_differences};
 
 /// Read access to the `ModelValidation`s and namespaces the webhook needs.
 pub trait ModelValidationLookup {
@@ -592,9 +593,6 @@ pub fn mutate(
     }
 }
 
-/// Where the API server mounts a pod's service account token into every container.
-pub const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
-
 /// Prefix of every annotation this project writes on pods.
 pub const ANNOTATION_PREFIX: &str = "validation.ml.sigstore.dev/";
 
@@ -796,86 +794,6 @@ fn subpath_env(mounts: &[VolumeMount], containers: &[Container]) -> Result<Vec<E
         .collect();
     out.sort_by_key(|e| order.iter().position(|n| *n == e.name));
     Ok(out)
-}
-
-/// The fields in which `actual` (read back from a pod, after API-server defaulting) differs
-/// from `expected` (what [`injection`] builds). Empty: it is the injected container.
-///
-/// Compared: everything except `resources` (the API server rewrites quantities and copies limits
-/// into requests; resources cannot make a verifier report success) and, when the ModelValidation
-/// sets none, `imagePullPolicy` (defaulted). Defaults the API server adds (`procMount: Default`,
-/// `mountPropagation: None`, `fieldRef.apiVersion: v1`) are ignored, and so is the read-only
-/// service account token mount the API server's ServiceAccount plugin adds to every container
-/// when it runs again after the webhooks ([`SERVICE_ACCOUNT_MOUNT`]).
-pub fn container_differences(actual: &Container, expected: &Container) -> Vec<String> {
-    let mut actual = actual.clone();
-    let expected_paths: Vec<&str> = expected
-        .volume_mounts
-        .iter()
-        .flatten()
-        .map(|m| m.mount_path.as_str())
-        .collect();
-    if let Some(mounts) = actual.volume_mounts.as_mut() {
-        mounts.retain(|m| {
-            !(m.mount_path == SERVICE_ACCOUNT_MOUNT
-                && m.read_only == Some(true)
-                && m.sub_path.is_none()
-                && m.sub_path_expr.is_none()
-                && !expected_paths.contains(&SERVICE_ACCOUNT_MOUNT))
-        });
-        if mounts.is_empty() && expected.volume_mounts.is_none() {
-            actual.volume_mounts = None;
-        }
-    }
-    let actual = &actual;
-    let project = |c: &Container| -> serde_json::Map<String, Value> {
-        let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
-        if let Some(o) = v.as_object_mut() {
-            o.remove("resources");
-            if expected.image_pull_policy.is_none() {
-                o.remove("imagePullPolicy");
-            }
-        }
-        normalise_defaults(&mut v);
-        match v {
-            Value::Object(o) => o,
-            _ => serde_json::Map::new(),
-        }
-    };
-    let (a, e) = (project(actual), project(expected));
-    let mut keys: Vec<&String> = a.keys().chain(e.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != e.get(*k))
-        .cloned()
-        .collect()
-}
-
-fn normalise_defaults(v: &mut Value) {
-    let strip = |v: &mut Value, key: &str, default: &str| {
-        if let Some(o) = v.as_object_mut()
-            && o.get(key).and_then(Value::as_str) == Some(default)
-        {
-            o.remove(key);
-        }
-    };
-    if let Some(sc) = v.get_mut("securityContext") {
-        strip(sc, "procMount", "Default");
-    }
-    if let Some(Value::Array(ms)) = v.get_mut("volumeMounts") {
-        for m in ms {
-            strip(m, "mountPropagation", "None");
-            strip(m, "recursiveReadOnly", "Disabled");
-        }
-    }
-    if let Some(Value::Array(env)) = v.get_mut("env") {
-        for e in env {
-            if let Some(f) = e.pointer_mut("/valueFrom/fieldRef") {
-                strip(f, "apiVersion", "v1");
-            }
-        }
-    }
 }
 
 fn add(tokens: &[&str], value: Value) -> PatchOperation {

@@ -25,11 +25,11 @@ use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::{InjectConfig, ModelValidationLookup, container_differences, injection};
+use crate::admission::{InjectConfig, ModelValidationLookup, injection};
 use crate::crd::status::orphaned;
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
 use crate::metrics::{Metrics, ReasonLabel};
-use crate::podcache::{PodCache, PodIndex, slim};
+use crate::podcache::{CachedPod, PodCache, PodIndex, cached_event};
 
 /// Event reason: the injected verifier reported success.
 pub const REASON_VERIFIED: &str = "ModelVerified";
@@ -272,11 +272,12 @@ fn requested_name(pod: &Pod) -> Option<Option<String>> {
 /// generation's spec with [`injection`], never taken from the pod), then what it reported.
 /// `earlier` returns other generations of `mv` this controller saw.
 pub fn assess(
-    pod: &Pod,
+    cached: &CachedPod,
     mv: &ModelValidation,
     earlier: &dyn Fn(i64) -> Option<Arc<ModelValidation>>,
     config: &InjectConfig,
 ) -> PodState {
+    let pod = &cached.pod;
     let tampered = |reason: String| PodState::Tampered { reason };
     let Some(spec) = pod.spec.as_ref() else {
         return PodState::Uninjected;
@@ -287,7 +288,10 @@ pub fn assess(
         ));
     }
     let inits = spec.init_containers.clone().unwrap_or_default();
-    let Some(position) = inits.iter().position(|c| c.name == INIT_CONTAINER_NAME) else {
+    let (Some(position), Some(actual)) = (
+        inits.iter().position(|c| c.name == INIT_CONTAINER_NAME),
+        cached.verifier.as_ref(),
+    ) else {
         return PodState::Uninjected;
     };
     if position + 1 != inits.len() {
@@ -347,7 +351,7 @@ pub fn assess(
             ));
         }
     };
-    let differs = container_differences(&inits[position], &expected);
+    let differs = actual.differences(&expected);
     if !differs.is_empty() {
         return tampered(format!(
             "it differs from the injected container for generation {generation} in {}",
@@ -756,11 +760,11 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
     // Only this namespace's pods (sorted by name), through the index.
     let ns_pods = ctx.pods.in_namespace(&ns);
     let live: HashSet<String> = ns_pods.iter().filter_map(|p| p.uid()).collect();
-    let pods: Vec<Arc<Pod>> = ns_pods
+    let pods: Vec<Arc<CachedPod>> = ns_pods
         .into_iter()
-        .filter(|p| belongs(p, &name, mvs_in_ns))
+        .filter(|p| belongs(&p.pod, &name, mvs_in_ns))
         .collect();
-    crate::finalizer::release(&ctx.client, pods.iter().map(AsRef::as_ref)).await;
+    crate::finalizer::release(&ctx.client, pods.iter().map(CachedPod::pod_of)).await;
     let mv_uid = mv.uid().unwrap_or_default();
     let known_mvs: HashSet<String> = ctx
         .model_validations
@@ -784,7 +788,7 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
     };
     let earlier = |g: i64| earlier.get(&g).cloned();
     // (pod, state) pairs: an uninjected pod of an ignored namespace is expected, not a problem.
-    let entries: Vec<(Arc<Pod>, PodState)> = pods
+    let entries: Vec<(Arc<CachedPod>, PodState)> = pods
         .into_iter()
         .map(|p| {
             let state = assess(&p, &mv, &earlier, &ctx.config);
@@ -835,7 +839,7 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         let reported = reported.entry(mv_uid.clone()).or_default();
         reported.retain(|uid, _| live.contains(uid));
         for (pod, state) in &entries {
-            let Some(a) = announcement(&mv, pod, state) else {
+            let Some(a) = announcement(&mv, &pod.pod, state) else {
                 continue;
             };
             let uid = pod.uid().unwrap_or_default();
@@ -898,7 +902,8 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         entries
             .iter()
             .filter(|(p, s)| {
-                !matches!(s, PodState::Uninjected | PodState::Tampered { .. }) && orphaned(&mv, p)
+                !matches!(s, PodState::Uninjected | PodState::Tampered { .. })
+                    && orphaned(&mv, &p.pod)
             })
             .count(),
     )
@@ -971,12 +976,12 @@ pub fn error_policy(mv: Arc<ModelValidation>, error: &Error, ctx: Arc<Context>) 
 /// every cached one when a relist completes (anything may have changed meanwhile), none while a
 /// relist is in progress (the store keeps the old state until it completes).
 pub fn triggers_for(
-    event: &watcher::Event<Pod>,
+    event: &watcher::Event<CachedPod>,
     model_validations: &Store<ModelValidation>,
 ) -> Vec<ObjectRef<ModelValidation>> {
     match event {
         watcher::Event::Apply(pod) | watcher::Event::Delete(pod) => {
-            model_validations_for_pod(pod, model_validations)
+            model_validations_for_pod(&pod.pod, model_validations)
         }
         watcher::Event::InitDone => model_validations
             .state()
@@ -1007,7 +1012,7 @@ pub async fn run(
 ) {
     let pod_api: Api<Pod> = Api::all(client.clone());
     let pod_watch = watcher::Config::default().labels(POD_LABEL);
-    let (store, writer) = reflector::store::<Pod>();
+    let (store, writer) = reflector::store::<CachedPod>();
     let (mv_store, mv_writer) = reflector::store::<ModelValidation>();
     let index = PodIndex::default();
     let pods = PodCache {
@@ -1019,7 +1024,7 @@ pub async fn run(
     let reflector_task = tokio::spawn(
         reflector::reflector(
             writer,
-            watcher(pod_api, pod_watch).modify(|p| *p = slim(std::mem::take(p))),
+            watcher(pod_api, pod_watch).map(|e| e.map(cached_event)),
         )
         .default_backoff()
         .for_each(move |e| {
@@ -1110,6 +1115,7 @@ mod tests {
     use super::*;
     use crate::admission::StaticLookup;
     use crate::crd::ModelValidationSpec;
+    use crate::podcache::slim;
     use http::{Method, Request, Response};
     use kube::client::Body;
     use kube::runtime::events::Reporter;
@@ -1198,7 +1204,7 @@ mod tests {
         for m in mvs {
             mv_writer.apply_watcher_event(&watcher::Event::Apply((*m).clone()));
         }
-        let (pod_store, mut pod_writer) = reflector::store::<Pod>();
+        let (pod_store, mut pod_writer) = reflector::store::<CachedPod>();
         let index = PodIndex::default();
         for p in pods {
             let event = watcher::Event::Apply(slim(p));
@@ -1922,7 +1928,7 @@ mod tests {
         let none = |_: i64| None;
         let reasons: Vec<String> = forged_pods()
             .iter()
-            .map(|p| match assess(p, &m, &none, &config()) {
+            .map(|p| match assess(&slim(p.clone()), &m, &none, &config()) {
                 PodState::Tampered { reason } => reason,
                 other => panic!("{}: {other:?}", p.name_any()),
             })
@@ -1951,7 +1957,7 @@ mod tests {
             .unwrap()
             .insert(annotations::MODEL_VALIDATION.into(), "other".into());
         assert!(matches!(
-            assess(&p, &m, &none, &config()),
+            assess(&slim(p.clone()), &m, &none, &config()),
             PodState::Tampered { .. }
         ));
     }
@@ -1968,12 +1974,12 @@ mod tests {
         // seen by this controller: checked and counted
         let known = |g: i64| (g == 1).then(|| gen1.clone());
         assert!(matches!(
-            assess(&p, &gen2, &known, &config()),
+            assess(&slim(p.clone()), &gen2, &known, &config()),
             PodState::Verified { .. }
         ));
         // not seen (the controller started after the change): not counted either way
         assert_eq!(
-            assess(&p, &gen2, &|_| None, &config()),
+            assess(&slim(p.clone()), &gen2, &|_| None, &config()),
             PodState::Unconfirmed { generation: 1 }
         );
         let status = desired_status(&gen2, &[PodState::Unconfirmed { generation: 1 }], past());
@@ -1988,7 +1994,7 @@ mod tests {
         // the verifier image is the operator's, not anything the pod names
         let other = InjectConfig::new("evil.example.com/verifier:1");
         assert!(matches!(
-            assess(&p, &gen1, &|_| None, &other),
+            assess(&slim(p.clone()), &gen1, &|_| None, &other),
             PodState::Tampered { .. }
         ));
     }
@@ -2211,7 +2217,7 @@ mod tests {
             .insert(POD_LABEL.into(), "demo".into());
         let any = pod("q", None); // label "true": every ModelValidation of the namespace
         let names = |event: watcher::Event<Pod>| -> Vec<String> {
-            let mut n: Vec<String> = triggers_for(&event, &store)
+            let mut n: Vec<String> = triggers_for(&cached_event(event), &store)
                 .into_iter()
                 .map(|r| r.name)
                 .collect();

@@ -14,6 +14,7 @@ pub mod crd;
 pub mod dev;
 pub mod drift;
 pub mod finalizer;
+pub mod fingerprint;
 pub mod lease;
 pub mod metrics;
 pub mod podcache;

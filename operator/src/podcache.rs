@@ -2,32 +2,99 @@
 //!
 //! The controller watches every pod carrying the label, cluster-wide, in the same process as
 //! the webhook. It keeps a slim copy of each ([`slim`]: no `managedFields`, no volumes, probes,
-//! images of app containers, no status but the init container statuses) and an index from
-//! namespace to pod names ([`PodIndex`]), so that a reconcile reads only the pods of its own
-//! namespace instead of scanning and cloning all of them.
+//! images of app containers, no status but the init container statuses; the verifier container
+//! as a [`ContainerFingerprint`]) and an index from namespace to pod names ([`PodIndex`]), so
+//! that a reconcile reads only the pods of its own namespace instead of scanning and cloning
+//! all of them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
+use std::borrow::Cow;
+
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{
     Container, EphemeralContainer, Pod, PodSecurityContext, PodSpec, PodStatus,
 };
-use kube::ResourceExt;
 use kube::api::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL};
 
 use crate::admission::ANNOTATION_PREFIX;
+use crate::fingerprint::ContainerFingerprint;
+
+/// A labelled pod as the controller keeps it: the slim pod and its verifier container's
+/// fingerprint.
+#[derive(Debug, Clone, Default)]
+pub struct CachedPod {
+    /// The pod, reduced by [`slim`]; its `model-validation` init container keeps only its name,
+    /// `restartPolicy` and readiness probe.
+    pub pod: Pod,
+    /// The `model-validation` init container, fingerprinted before it was reduced.
+    pub verifier: Option<ContainerFingerprint>,
+}
+
+impl CachedPod {
+    /// The slim pod (a named function: closures returning a borrow do not satisfy the
+    /// higher-ranked bounds of the spawned controller future).
+    pub fn pod_of(cached: &Arc<Self>) -> &Pod {
+        &cached.pod
+    }
+}
+
+impl Resource for CachedPod {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(dt: &()) -> Cow<'_, str> {
+        Pod::kind(dt)
+    }
+    fn group(dt: &()) -> Cow<'_, str> {
+        Pod::group(dt)
+    }
+    fn version(dt: &()) -> Cow<'_, str> {
+        Pod::version(dt)
+    }
+    fn plural(dt: &()) -> Cow<'_, str> {
+        Pod::plural(dt)
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.pod.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.pod.metadata
+    }
+}
+
+/// A pod watch event with each pod reduced by [`slim`].
+pub fn cached_event(event: watcher::Event<Pod>) -> watcher::Event<CachedPod> {
+    use watcher::Event as E;
+    match event {
+        E::Apply(p) => E::Apply(slim(p)),
+        E::Delete(p) => E::Delete(slim(p)),
+        E::Init => E::Init,
+        E::InitApply(p) => E::InitApply(slim(p)),
+        E::InitDone => E::InitDone,
+    }
+}
 
 /// The fields of a pod the controller reads; everything else is dropped before caching.
 ///
-/// Kept: name, namespace, uid, resourceVersion, deletionTimestamp, the project's label and
-/// annotations; the app containers' names, volume mounts and env (the verifier's mounts and
-/// `subPathExpr` env are recomputed from them); the `model-validation` init container whole and
-/// the others' names (its position matters); ephemeral containers' names; the pod's
-/// `runAsUser` and `os`; the init container statuses.
-pub fn slim(pod: Pod) -> Pod {
+/// Kept: name, namespace, uid, resourceVersion, deletionTimestamp, finalizers, the project's
+/// label and annotations; the app containers' names and volume mounts, and their env where a
+/// mount uses `subPathExpr` (the verifier's mounts and env are recomputed from them); the
+/// `model-validation` init container's fingerprint, name, `restartPolicy` and readiness probe,
+/// the other init containers' names (its position matters); ephemeral containers' names; the
+/// pod's `runAsUser` and `os`; the init container statuses.
+pub fn slim(pod: Pod) -> CachedPod {
+    let verifier = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == INIT_CONTAINER_NAME))
+        .map(ContainerFingerprint::of);
     let meta = pod.metadata;
     let keep_labels = meta.labels.map(|l| {
         l.into_iter()
@@ -55,18 +122,30 @@ pub fn slim(pod: Pod) -> Pod {
         containers: s
             .containers
             .into_iter()
-            .map(|c| Container {
-                name: c.name,
-                volume_mounts: c.volume_mounts,
-                env: c.env,
-                ..Default::default()
+            .map(|c| {
+                let expands = c
+                    .volume_mounts
+                    .iter()
+                    .flatten()
+                    .any(|m| m.sub_path_expr.is_some());
+                Container {
+                    name: c.name,
+                    volume_mounts: c.volume_mounts,
+                    env: c.env.filter(|_| expands),
+                    ..Default::default()
+                }
             })
             .collect(),
         init_containers: s.init_containers.map(|cs| {
             cs.into_iter()
                 .map(|c| {
                     if c.name == INIT_CONTAINER_NAME {
-                        c
+                        Container {
+                            name: c.name,
+                            restart_policy: c.restart_policy,
+                            readiness_probe: c.readiness_probe,
+                            ..Default::default()
+                        }
                     } else {
                         Container {
                             name: c.name,
@@ -97,10 +176,13 @@ pub fn slim(pod: Pod) -> Pod {
         init_container_statuses: s.init_container_statuses,
         ..Default::default()
     });
-    Pod {
-        metadata,
-        spec,
-        status,
+    CachedPod {
+        pod: Pod {
+            metadata,
+            spec,
+            status,
+        },
+        verifier,
     }
 }
 
@@ -117,8 +199,8 @@ pub struct PodIndex {
 
 impl PodIndex {
     /// Follows one watch event (the same the reflector store applies).
-    pub fn apply(&self, event: &watcher::Event<Pod>) {
-        let key = |p: &Pod| Some((p.namespace()?, p.name_any()));
+    pub fn apply<K: Resource>(&self, event: &watcher::Event<K>) {
+        let key = |p: &K| Some((p.namespace()?, p.name_any()));
         match event {
             watcher::Event::Apply(p) => {
                 if let Some((ns, name)) = key(p) {
@@ -180,7 +262,7 @@ impl PodIndex {
 #[derive(Clone)]
 pub struct PodCache {
     /// Slim pods by namespace/name.
-    pub store: Store<Pod>,
+    pub store: Store<CachedPod>,
     /// Namespace → names.
     pub index: PodIndex,
 }
@@ -195,7 +277,7 @@ impl std::fmt::Debug for PodCache {
 
 impl PodCache {
     /// The cached pods of `namespace`, sorted by name.
-    pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<Pod>> {
+    pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<CachedPod>> {
         self.index
             .names_in(namespace)
             .into_iter()
@@ -235,24 +317,47 @@ mod tests {
                 "initContainerStatuses": [{"name": INIT_CONTAINER_NAME, "image": "verifier", "imageID": "", "ready": false, "restartCount": 0}]}
         }))
         .unwrap();
-        let slim = serde_json::to_value(slim(full)).unwrap();
+        let verifier = full
+            .spec
+            .as_ref()
+            .unwrap()
+            .init_containers
+            .as_ref()
+            .unwrap()[1]
+            .clone();
+        let cached = slim(full.clone());
+        assert_eq!(cached.verifier, Some(ContainerFingerprint::of(&verifier)));
         assert_eq!(
-            slim,
+            serde_json::to_value(&cached.pod).unwrap(),
             json!({
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": "p", "namespace": "n", "uid": "u", "resourceVersion": "9",
                     "labels": {POD_LABEL: "true"},
                     "annotations": {"validation.ml.sigstore.dev/generation": "2"}},
                 "spec": {
-                    "containers": [{"name": "app", "env": [{"name": "E", "value": "1"}],
+                    "containers": [{"name": "app",
                         "volumeMounts": [{"name": "v", "mountPath": "/data"}]}],
-                    "initContainers": [{"name": "fetch"},
-                        {"name": INIT_CONTAINER_NAME, "image": "verifier", "args": ["verify"]}],
+                    "initContainers": [{"name": "fetch"}, {"name": INIT_CONTAINER_NAME}],
                     "securityContext": {"runAsUser": 0},
                     "os": {"name": "linux"}},
                 "status": {"initContainerStatuses": [{"name": INIT_CONTAINER_NAME, "image": "verifier", "imageID": "", "ready": false, "restartCount": 0}]}
             })
         );
+        // the env stays where a mount expands it, with the sidecar's restart policy and probe
+        let mut full = full;
+        let spec = full.spec.as_mut().unwrap();
+        spec.containers[0].volume_mounts.as_mut().unwrap()[0].sub_path_expr = Some("$(E)".into());
+        let inits = spec.init_containers.as_mut().unwrap();
+        inits[1].restart_policy = Some("Always".into());
+        inits[1].readiness_probe = spec.containers[0].readiness_probe.clone();
+        let kept = slim(full.clone()).pod.spec.unwrap();
+        assert_eq!(
+            kept.containers[0].env,
+            full.spec.as_ref().unwrap().containers[0].env
+        );
+        let v = &kept.init_containers.unwrap()[1];
+        assert_eq!(v.restart_policy.as_deref(), Some("Always"));
+        assert!(v.readiness_probe.is_some() && v.args.is_none() && v.image.is_none());
     }
 
     #[test]
@@ -265,10 +370,10 @@ mod tests {
         index.apply(&watcher::Event::Delete(pod("a", "x")));
         assert_eq!(index.names_in("a"), ["y"]);
         // a relist replaces everything once done; until then the old view stands
-        index.apply(&watcher::Event::Init);
+        index.apply(&watcher::Event::<Pod>::Init);
         index.apply(&watcher::Event::InitApply(pod("c", "w")));
         assert_eq!(index.names_in("b"), ["z"]);
-        index.apply(&watcher::Event::InitDone);
+        index.apply(&watcher::Event::<Pod>::InitDone);
         assert!(index.names_in("a").is_empty() && index.names_in("b").is_empty());
         assert_eq!(index.names_in("c"), ["w"]);
     }
