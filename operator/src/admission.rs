@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
@@ -38,71 +37,9 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, TERMINATION_LOG, annotations};
 use serde_json::{Value, json};
 
+use crate::cache::ModelValidationLookup;
 use crate::crd::{Mode, ModelValidation};
 pub use crate::fingerprint::{SERVICE_ACCOUNT_MOUNT, container_differences};
-
-/// Read access to the `ModelValidation`s and namespaces the webhook needs.
-pub trait ModelValidationLookup {
-    /// Whether the caches are filled (a lookup on an empty cache would wrongly deny pods).
-    fn ready(&self) -> bool {
-        true
-    }
-    /// Whether the namespace carries `validation.ml.sigstore.dev/ignore: "true"`.
-    fn namespace_ignored(&self, namespace: &str) -> bool;
-    /// All `ModelValidation`s of the namespace.
-    fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>>;
-}
-
-/// A live read of `ModelValidation`s from the API server, for when the cache has none that
-/// matches (the only I/O of admission, done by the caller, see [`Decision::cache_miss`]).
-pub trait LiveLookup: Send + Sync {
-    /// The ModelValidation `name` of `namespace` (empty if absent), or with `None` all of them.
-    fn model_validations<'a>(
-        &'a self,
-        namespace: &'a str,
-        name: Option<&'a str>,
-    ) -> futures::future::BoxFuture<'a, Result<Vec<Arc<ModelValidation>>, kube::Error>>;
-}
-
-/// A lookup with extra objects (read live) on top of another one; an extra object replaces the
-/// base's of the same namespace and name.
-pub struct Overlay<'a> {
-    /// The cache.
-    pub base: &'a dyn ModelValidationLookup,
-    /// Objects read live.
-    pub extra: Vec<Arc<ModelValidation>>,
-}
-
-impl std::fmt::Debug for Overlay<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Overlay")
-            .field("extra", &self.extra.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl ModelValidationLookup for Overlay<'_> {
-    fn ready(&self) -> bool {
-        self.base.ready()
-    }
-    fn namespace_ignored(&self, namespace: &str) -> bool {
-        self.base.namespace_ignored(namespace)
-    }
-    fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>> {
-        let mut out: Vec<Arc<ModelValidation>> = self
-            .extra
-            .iter()
-            .filter(|m| m.namespace().as_deref() == Some(namespace))
-            .cloned()
-            .collect();
-        for m in self.base.in_namespace(namespace) {
-            if !out.iter().any(|o| o.name_any() == m.name_any()) {
-                out.push(m);
-            }
-        }
-        out
-    }
-}
 
 /// The answer when deciding on `body` panicked (a bug): a pod CREATE is denied with code 500
 /// and the reason; any other operation is allowed, so a bug never blocks updates or deletions.
@@ -135,28 +72,6 @@ pub fn after_panic(body: &[u8], message: &str) -> Decision {
         namespace,
         pod: None,
         cache_miss: None,
-    }
-}
-
-/// A fixed set of objects, for tests and tools.
-#[derive(Debug, Clone, Default)]
-pub struct StaticLookup {
-    /// The ModelValidations (their `metadata.namespace` places them).
-    pub model_validations: Vec<Arc<ModelValidation>>,
-    /// Namespaces labelled ignore.
-    pub ignored_namespaces: Vec<String>,
-}
-
-impl ModelValidationLookup for StaticLookup {
-    fn namespace_ignored(&self, namespace: &str) -> bool {
-        self.ignored_namespaces.iter().any(|n| n == namespace)
-    }
-    fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>> {
-        self.model_validations
-            .iter()
-            .filter(|m| m.namespace().as_deref() == Some(namespace))
-            .cloned()
-            .collect()
     }
 }
 
@@ -906,8 +821,10 @@ pub fn select_mounts(mounts: &[VolumeMount], needed: &[PathBuf]) -> MountSelecti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::StaticLookup;
     use crate::crd::ModelValidationSpec;
     use serde_json::json;
+    use std::sync::Arc;
 
     const FIXTURE: &str = include_str!("../tests/fixtures/create-pod.json");
 

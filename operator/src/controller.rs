@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::{Action, ReconcileReason, ReconcileRequest, trigger_self};
+use kube::runtime::controller::{Action, ReconcileReason, ReconcileRequest};
 use kube::runtime::events::Reporter;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -25,7 +25,8 @@ use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::{InjectConfig, ModelValidationLookup, injection};
+use crate::admission::{InjectConfig, injection};
+use crate::cache::{Caches, Change, ModelValidationLookup};
 use crate::crd::status::orphaned;
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
 use crate::metrics::{Metrics, ReasonLabel};
@@ -999,21 +1000,23 @@ const POD_TRIGGER_BUFFER: usize = 1024;
 ///
 /// One watch of labelled pods feeds both the slim pod cache (with its namespace index) and the
 /// reconcile queue: each event updates the cache, then asks for a reconcile of the
-/// ModelValidations it concerns ([`triggers_for`]). The ModelValidations come from their own
-/// watch. Reconciles start once the pod cache holds the first complete list, so that no status
+/// ModelValidations it concerns ([`triggers_for`]). The ModelValidations and their changes come
+/// from the process's one ModelValidation watch ([`Caches`]). Reconciles start once the pod cache holds the first complete list, so that no status
 /// is computed from a partial one.
 pub async fn run(
     client: Client,
-    lookup: Arc<dyn ModelValidationLookup + Send + Sync>,
+    caches: Caches,
     metrics: Metrics,
     config: Arc<InjectConfig>,
     identity: String,
     stop: CancellationToken,
 ) {
+    // subscribed before anything is read, so no change between the two is lost
+    let mv_changes = futures::stream::once(async { Change::All }).chain(caches.changes());
+    let mv_store = caches.model_validations();
     let pod_api: Api<Pod> = Api::all(client.clone());
     let pod_watch = watcher::Config::default().labels(POD_LABEL);
     let (store, writer) = reflector::store::<CachedPod>();
-    let (mv_store, mv_writer) = reflector::store::<ModelValidation>();
     let index = PodIndex::default();
     let pods = PodCache {
         store: store.clone(),
@@ -1060,6 +1063,10 @@ pub async fn run(
         _ = stop.cancelled() => { reflector_task.abort(); return; }
         r = store.wait_until_ready() => if r.is_err() { reflector_task.abort(); return; }
     }
+    tokio::select! {
+        _ = stop.cancelled() => { reflector_task.abort(); return; }
+        () = caches.wait_synced() => {}
+    }
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -1067,18 +1074,25 @@ pub async fn run(
             instance: Some(identity),
         },
     );
-    let mv_triggers = trigger_self(
-        reflector::reflector(
-            mv_writer,
-            watcher(
-                Api::<ModelValidation>::all(client.clone()),
-                watcher::Config::default(),
-            ),
-        )
-        .default_backoff()
-        .touched_objects(),
-        (),
-    );
+    let all = mv_store.clone();
+    let mv_triggers = mv_changes.flat_map(move |change| {
+        let requests: Vec<ReconcileRequest<ModelValidation>> = match change {
+            Change::Object(obj_ref) => vec![ReconcileRequest {
+                obj_ref,
+                reason: ReconcileReason::ObjectUpdated,
+            }],
+            Change::All => all
+                .state()
+                .iter()
+                .map(|m| ReconcileRequest {
+                    obj_ref: ObjectRef::from_obj(m.as_ref()),
+                    reason: ReconcileReason::BulkReconcile,
+                })
+                .collect(),
+        };
+        futures::stream::iter(requests)
+    });
+    let lookup: Arc<dyn ModelValidationLookup + Send + Sync> = Arc::new(caches);
     let ctx = Arc::new(Context::new(
         client,
         mv_store.clone(),
@@ -1090,8 +1104,9 @@ pub async fn run(
         announce_since(Timestamp::now()),
     ));
     tracing::info!("Controller started");
-    let queue =
-        futures::stream::select(mv_triggers, trigger_rx.map(Ok)).take_until(stop.cancelled_owned());
+    let queue = futures::stream::select(mv_triggers, trigger_rx)
+        .map(Ok::<_, std::convert::Infallible>)
+        .take_until(stop.cancelled_owned());
     applier(
         |mv, ctx| Box::pin(reconcile(mv, ctx)),
         error_policy,
@@ -1113,7 +1128,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::StaticLookup;
+    use crate::cache::StaticLookup;
     use crate::crd::ModelValidationSpec;
     use crate::podcache::slim;
     use http::{Method, Request, Response};

@@ -213,7 +213,8 @@ pub fn parse_model_validations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::{InjectConfig, Outcome, StaticLookup, admit};
+    use crate::admission::{InjectConfig, Outcome, admit};
+    use crate::cache::StaticLookup;
     use kube::ResourceExt as _;
 
     const FIXTURE: &str = include_str!("../tests/fixtures/create-pod.json");

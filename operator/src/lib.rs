@@ -7,6 +7,7 @@
 //! * [`telemetry`]: logging setup;
 //! * [`dev`]: ModelValidations from a file for `--dev` without a cluster.
 
+pub mod admin;
 pub mod admission;
 pub mod cache;
 pub mod controller;

@@ -16,13 +16,14 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
-use model_validation_operator::admission::{InjectConfig, ModelValidationLookup};
+use model_validation_operator::admission::InjectConfig;
 use model_validation_operator::cache::Caches;
+use model_validation_operator::cache::ModelValidationLookup;
 use model_validation_operator::controller;
 use model_validation_operator::crd::ModelValidation;
 use model_validation_operator::metrics::Metrics;
 use model_validation_operator::webhook::tls;
-use model_validation_operator::webhook::{self, Readiness, WebhookState};
+use model_validation_operator::webhook::{self, WebhookState};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -162,9 +163,8 @@ async fn webhook_and_controller_against_a_real_api_server() {
             let _ = mwcs.delete(&name, &DeleteParams::default()).await;
         }
     }
-    let readiness = Readiness::new(true);
-    let caches = Caches::start(client.clone(), readiness.clone());
-    let lookup: Arc<dyn ModelValidationLookup + Send + Sync> = Arc::new(caches);
+    let caches = Caches::start(client.clone());
+    let lookup: Arc<dyn ModelValidationLookup + Send + Sync> = Arc::new(caches.clone());
     let metrics = Metrics::new();
     let handle = axum_server::Handle::new();
     let server = tokio::spawn(tls::serve_tls(
@@ -180,7 +180,7 @@ async fn webhook_and_controller_against_a_real_api_server() {
     ));
     let addr = handle.listening().await.unwrap();
     eventually("caches to sync", || {
-        let ok = readiness.caches_synced() && !lookup.in_namespace(&ns).is_empty();
+        let ok = lookup.ready() && !lookup.in_namespace(&ns).is_empty();
         async move { ok.then_some(()) }
     })
     .await;
@@ -285,7 +285,7 @@ async fn webhook_and_controller_against_a_real_api_server() {
     let stop = CancellationToken::new();
     let ctl = tokio::spawn(controller::run(
         client.clone(),
-        lookup.clone(),
+        caches.clone(),
         metrics.clone(),
         Arc::new(InjectConfig::new("model-verifier:cluster-test")),
         "cluster-test".into(),

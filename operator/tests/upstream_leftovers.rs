@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use model_validation_operator::admission::{InjectConfig, Outcome, StaticLookup, admit};
+use model_validation_operator::admission::{InjectConfig, Outcome, admit};
+use model_validation_operator::cache::StaticLookup;
 use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
 use serde_json::{Value, json};
 

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum_server::Handle;
-use model_validation_operator::admission::{
-    InjectConfig, LiveLookup, ModelValidationLookup, StaticLookup,
-};
+use model_validation_operator::admin::{self, AdminState, Readiness};
+use model_validation_operator::admission::InjectConfig;
+use model_validation_operator::cache::{LiveLookup, ModelValidationLookup, StaticLookup};
 use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
 use model_validation_operator::metrics::Metrics;
 use model_validation_operator::webhook::tls::{self, TlsFiles};
-use model_validation_operator::webhook::{self, AdminState, Readiness, WebhookState};
+use model_validation_operator::webhook::{self, WebhookState};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/create-pod.json");
@@ -493,7 +493,7 @@ async fn a_model_validation_missing_from_the_cache_is_looked_up_live() {
 async fn probes_and_metrics_over_http() {
     let readiness = Readiness::new(true);
     let metrics = Metrics::new();
-    let router = webhook::admin_router(AdminState {
+    let router = admin::admin_router(AdminState {
         readiness: readiness.clone(),
         metrics: metrics.clone(),
     });
@@ -501,7 +501,7 @@ async fn probes_and_metrics_over_http() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let stop = tokio_util_stop();
-    let server = tokio::spawn(webhook::serve_plain(addr, router, stop.1));
+    let server = tokio::spawn(admin::serve_plain(addr, router, stop.1));
     let client = reqwest::Client::new();
     let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
     let mut tries = 0;

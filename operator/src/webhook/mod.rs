@@ -1,5 +1,5 @@
-//! The HTTPS servers: the admission webhook (`POST /mutate-v1-pod`, rustls) and the plain-HTTP
-//! admin endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! The admission webhook's HTTPS server (`POST /mutate-v1-pod`, rustls); the plain-HTTP admin
+//! endpoints are in [`crate::admin`].
 //!
 //! This module owns transport only: decisions come from [`crate::admission`]. The serving
 //! certificate is read from files and re-read when their content changes (polling, which also
@@ -8,19 +8,18 @@
 
 pub mod tls;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 
-use crate::admission::{self, InjectConfig, LiveLookup, ModelValidationLookup, Outcome};
+use crate::admission::{self, InjectConfig, Outcome};
+use crate::cache::{LiveLookup, ModelValidationLookup, Overlay};
 use crate::metrics::Metrics;
 
 /// Largest AdmissionReview accepted (a pod is at most ~1.5 MiB in etcd; a review can carry it
@@ -91,7 +90,7 @@ async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response 
         .await
         {
             Ok(Ok(found)) if !found.is_empty() => {
-                let overlay = admission::Overlay {
+                let overlay = Overlay {
                     base: state.lookup.as_ref(),
                     extra: found,
                 };
@@ -176,117 +175,4 @@ pub fn review_json(decision: &admission::Decision) -> serde_json::Value {
         *slot = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(patch));
     }
     review
-}
-
-/// Readiness of this replica, as `/readyz` reports it.
-#[derive(Debug, Clone, Default)]
-pub struct Readiness {
-    caches_synced: Arc<AtomicBool>,
-    serving: Arc<AtomicBool>,
-    webhook_enabled: bool,
-}
-
-impl Readiness {
-    /// `webhook_enabled`: whether `/readyz` waits for the webhook to serve.
-    pub fn new(webhook_enabled: bool) -> Self {
-        Self {
-            webhook_enabled,
-            ..Self::default()
-        }
-    }
-    /// Marks the ModelValidation and namespace caches as filled.
-    pub fn set_caches_synced(&self) {
-        self.caches_synced.store(true, Ordering::SeqCst);
-    }
-    /// Whether the caches are filled.
-    pub fn caches_synced(&self) -> bool {
-        self.caches_synced.load(Ordering::SeqCst)
-    }
-    /// Marks the webhook as listening with a certificate.
-    pub fn set_serving(&self, serving: bool) {
-        self.serving.store(serving, Ordering::SeqCst);
-    }
-    /// What is still missing (empty: ready).
-    pub fn missing(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if !self.caches_synced() {
-            out.push("ModelValidation cache not synced");
-        }
-        if self.webhook_enabled && !self.serving.load(Ordering::SeqCst) {
-            out.push("webhook not serving");
-        }
-        out
-    }
-}
-
-/// State of the admin endpoints.
-#[derive(Debug, Clone)]
-pub struct AdminState {
-    /// Readiness flags.
-    pub readiness: Readiness,
-    /// Metrics to expose.
-    pub metrics: Metrics,
-}
-
-/// `/healthz`, `/readyz` and `/metrics`.
-pub fn admin_router(state: AdminState) -> Router {
-    probe_router(state.clone()).merge(metrics_router(state))
-}
-
-/// `/healthz` and `/readyz` only.
-pub fn probe_router(state: AdminState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .with_state(state)
-}
-
-/// `/metrics` only.
-pub fn metrics_router(state: AdminState) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(state)
-}
-
-async fn readyz(State(state): State<AdminState>) -> Response {
-    let missing = state.readiness.missing();
-    if missing.is_empty() {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {}\n", missing.join(", ")),
-        )
-            .into_response()
-    }
-}
-
-async fn metrics(State(state): State<AdminState>) -> Response {
-    match state.metrics.encode() {
-        Ok(body) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode metrics: {e}\n"),
-        )
-            .into_response(),
-    }
-}
-
-/// Serves `router` over plain HTTP until `shutdown` resolves.
-pub async fn serve_plain(
-    addr: SocketAddr,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
