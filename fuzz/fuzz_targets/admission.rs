@@ -18,7 +18,9 @@ use std::sync::{Arc, LazyLock};
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionReview, Operation};
 use libfuzzer_sys::fuzz_target;
-use model_validation_operator::admission::{self, InjectConfig, Outcome, StaticLookup};
+use model_validation_operator::admission::{self, Outcome};
+use model_validation_operator::cache::StaticLookup;
+use model_validation_operator::inject::InjectConfig;
 use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
 use model_validation_operator::webhook;
 use serde_json::{Value, json};
@@ -106,13 +108,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(!model_validation.is_empty());
         }
         Outcome::Skipped { .. } => assert!(response.allowed, "{decision:?}"),
-        Outcome::Denied { message } => {
+        Outcome::Denied { reason } => {
             assert!(
                 !response.allowed && response.patch.is_none(),
                 "{decision:?}"
             );
             assert_eq!(response.result.code, 403, "{decision:?}");
-            assert!(!message.is_empty());
+            assert_eq!(response.result.message, reason.to_string(), "{decision:?}");
         }
         Outcome::Invalid { .. } => {
             assert!(
@@ -180,7 +182,7 @@ fuzz_target!(|data: &[u8]| {
             .expect("the patched pod has annotations");
         for (k, _) in notes
             .iter()
-            .filter(|(k, _)| k.starts_with(admission::ANNOTATION_PREFIX))
+            .filter(|(k, _)| k.starts_with(model_validation_operator::inject::ANNOTATION_PREFIX))
         {
             assert!(
                 [

@@ -21,25 +21,143 @@
 //!    (`validation.ml.sigstore.dev/...`) are written by the webhook only: values the pod
 //!    brought are overwritten, other keys of that prefix removed.
 
-use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation};
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, Pod, PodSpec, ResourceRequirements, SeccompProfile,
-    SecurityContext, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use json_patch::Patch;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use kube::ResourceExt;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, TERMINATION_LOG, annotations};
-use serde_json::{Value, json};
+use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
+use serde_json::Value;
 
 use crate::cache::ModelValidationLookup;
-use crate::crd::{Mode, ModelValidation};
-pub use crate::fingerprint::{SERVICE_ACCOUNT_MOUNT, container_differences};
+use crate::crd::{Mode, ModelValidation, SpecError};
+use crate::fingerprint::container_differences;
+use crate::inject::{
+    InjectConfig, InjectError, Injection, annotation_ops, container_ops, injection,
+};
+
+/// Annotation the kubelet puts on mirror pods of static pods.
+pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// Why a pod CREATE is denied; the message is what `kubectl` shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// A regular or ephemeral container uses the verifier's name.
+    #[error(
+        "pod has a container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects (it injects only an init container of that name): the name is reserved for the model verifier"
+    )]
+    ReservedName,
+    /// The label is present but empty.
+    #[error(
+        "label {POD_LABEL} is empty: set it to \"{POD_LABEL_ANY}\" (the only ModelValidation of namespace {namespace}) or to the name of a ModelValidation"
+    )]
+    EmptyLabel {
+        /// The pod's namespace.
+        namespace: String,
+    },
+    /// The ModelValidation cache has not been filled yet.
+    #[error(
+        "the model-validation operator is starting (its ModelValidation cache is not synced yet); retry"
+    )]
+    NotSynced,
+    /// Label `"true"` in a namespace without ModelValidation.
+    #[error(
+        "pod has label {POD_LABEL}=\"{POD_LABEL_ANY}\" but namespace {namespace} has no ModelValidation: create one, or remove the label"
+    )]
+    NoModelValidation {
+        /// The pod's namespace.
+        namespace: String,
+    },
+    /// Label `"true"` in a namespace with several ModelValidations.
+    #[error(
+        "pod has label {POD_LABEL}=\"{POD_LABEL_ANY}\" but namespace {namespace} has {} ModelValidations ({}): set the label to the name of the one to use",
+        names.len(), names.join(", ")
+    )]
+    SeveralModelValidations {
+        /// The pod's namespace.
+        namespace: String,
+        /// Their names, sorted.
+        names: Vec<String>,
+    },
+    /// The label names a ModelValidation the namespace does not have.
+    #[error(
+        "ModelValidation {name:?} named by label {POD_LABEL} was not found in namespace {namespace}"
+    )]
+    NotFound {
+        /// The pod's namespace.
+        namespace: String,
+        /// The name in the label.
+        name: String,
+    },
+    /// A Windows pod under an Enforce ModelValidation (or bringing a verifier container).
+    #[error(
+        "pod sets spec.os.name \"windows\" but the model verifier of ModelValidation {namespace}/{name} runs on Linux only: its model cannot be verified"
+    )]
+    Windows {
+        /// The pod's namespace.
+        namespace: String,
+        /// The ModelValidation.
+        name: String,
+    },
+    /// The ModelValidation's spec cannot be used.
+    #[error("ModelValidation {namespace}/{name} cannot be used: {source}")]
+    Unusable {
+        /// The pod's namespace.
+        namespace: String,
+        /// The ModelValidation.
+        name: String,
+        /// What is wrong with its spec.
+        #[source]
+        source: SpecError,
+    },
+    /// No verifier container can be built for this pod.
+    #[error(transparent)]
+    Inject(#[from] InjectError),
+    /// The pod brings an init container of the verifier's name that is not the injected one.
+    #[error(
+        "pod has an init container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects for ModelValidation {namespace}/{name} (it differs in {}): the name is reserved for the model verifier",
+        fields.join(", ")
+    )]
+    ForgedVerifier {
+        /// The pod's namespace.
+        namespace: String,
+        /// The ModelValidation.
+        name: String,
+        /// The fields that differ.
+        fields: Vec<String>,
+    },
+    /// Deciding panicked (a bug); only a CREATE is denied for it.
+    #[error("internal error in the model-validation webhook while deciding on this pod: {detail}")]
+    Panicked {
+        /// The panic message.
+        detail: Box<str>,
+    },
+    /// The patch could not be encoded (a bug).
+    #[error("internal error: cannot encode the patch: {detail}")]
+    EncodePatch {
+        /// serde_json's message.
+        detail: Box<str>,
+    },
+}
+
+impl Denial {
+    /// The ModelValidation this denial did not find, for a live lookup.
+    pub fn cache_miss(&self) -> Option<CacheMiss> {
+        match self {
+            Self::NoModelValidation { namespace } => Some(CacheMiss {
+                namespace: namespace.clone(),
+                name: None,
+            }),
+            Self::NotFound { namespace, name } => Some(CacheMiss {
+                namespace: namespace.clone(),
+                name: Some(name.clone()),
+            }),
+            _ => None,
+        }
+    }
+}
 
 /// The answer when deciding on `body` panicked (a bug): a pod CREATE is denied with code 500
 /// and the reason; any other operation is allowed, so a bug never blocks updates or deletions.
@@ -52,13 +170,13 @@ pub fn after_panic(body: &[u8], message: &str) -> Decision {
     let mut response = AdmissionResponse::invalid("");
     response.uid = uid;
     let outcome = if create {
-        let message = format!(
-            "internal error in the model-validation webhook while deciding on this pod: {message}"
-        );
+        let reason = Denial::Panicked {
+            detail: message.into(),
+        };
         response.result.code = 500;
-        response.result.message = message.clone();
+        response.result.message = reason.to_string();
         response.result.reason = "InternalError".to_owned();
-        Outcome::Denied { message }
+        Outcome::Denied { reason }
     } else {
         response.allowed = true;
         response.result = Default::default();
@@ -75,45 +193,6 @@ pub fn after_panic(body: &[u8], message: &str) -> Decision {
     }
 }
 
-/// What the webhook injects, from the operator's flags.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InjectConfig {
-    /// The verifier image.
-    pub verifier_image: String,
-    /// The container command; the arguments `verify ...` follow it.
-    pub verifier_command: Vec<String>,
-    /// Resources when the ModelValidation sets none.
-    pub default_resources: ResourceRequirements,
-}
-
-impl InjectConfig {
-    /// The defaults: requests 100m CPU / 128Mi, limits 1 CPU / 512Mi.
-    pub fn new(verifier_image: impl Into<String>) -> Self {
-        let q = |s: &str| Quantity(s.to_owned());
-        Self {
-            verifier_image: verifier_image.into(),
-            verifier_command: vec![DEFAULT_VERIFIER_COMMAND.to_owned()],
-            default_resources: ResourceRequirements {
-                requests: Some(BTreeMap::from([
-                    ("cpu".to_owned(), q("100m")),
-                    ("memory".to_owned(), q("128Mi")),
-                ])),
-                limits: Some(BTreeMap::from([
-                    ("cpu".to_owned(), q("1")),
-                    ("memory".to_owned(), q("512Mi")),
-                ])),
-                ..Default::default()
-            },
-        }
-    }
-}
-
-/// Annotation the kubelet puts on mirror pods of static pods.
-pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
-
-/// Path of the verifier binary in its image.
-pub const DEFAULT_VERIFIER_COMMAND: &str = "/usr/local/bin/model-verifier";
-
 /// What happened to one admission request (for the log line and the metrics).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -129,8 +208,8 @@ pub enum Outcome {
     },
     /// Denied (the pod is not created).
     Denied {
-        /// The message sent to the user.
-        message: String,
+        /// Why; its message is sent to the user.
+        reason: Denial,
     },
     /// The request could not be read (400).
     Invalid {
@@ -183,7 +262,7 @@ impl Decision {
     }
 }
 
-fn invalid(uid: Option<&str>, message: String) -> Decision {
+fn invalid(uid: Option<&str>, message: String, namespace: Option<String>) -> Decision {
     let mut response = AdmissionResponse::invalid(&message);
     response.result.code = 400;
     if let Some(uid) = uid {
@@ -192,7 +271,7 @@ fn invalid(uid: Option<&str>, message: String) -> Decision {
     Decision {
         response,
         outcome: Outcome::Invalid { message },
-        namespace: None,
+        namespace,
         pod: None,
         cache_miss: None,
     }
@@ -202,7 +281,7 @@ fn invalid(uid: Option<&str>, message: String) -> Decision {
 pub fn admit(body: &[u8], lookup: &dyn ModelValidationLookup, config: &InjectConfig) -> Decision {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => return invalid(None, format!("request body is not JSON: {e}")),
+        Err(e) => return invalid(None, format!("request body is not JSON: {e}"), None),
     };
     let uid = value
         .pointer("/request/uid")
@@ -214,16 +293,94 @@ pub fn admit(body: &[u8], lookup: &dyn ModelValidationLookup, config: &InjectCon
             return invalid(
                 uid.as_deref(),
                 format!("request body is not an admission.k8s.io/v1 AdmissionReview: {e}"),
+                None,
             );
         }
     };
     let request: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(r) => r,
         Err(_) => {
-            return invalid(uid.as_deref(), "AdmissionReview has no request".to_owned());
+            return invalid(
+                uid.as_deref(),
+                "AdmissionReview has no request".to_owned(),
+                None,
+            );
         }
     };
     mutate(&request, lookup, config)
+}
+
+/// A pod CREATE to decide on.
+struct PodCreate<'r> {
+    request: &'r AdmissionRequest<DynamicObject>,
+    pod: Pod,
+    spec: PodSpec,
+    namespace: String,
+    name: Option<String>,
+}
+
+/// What the rules decided for a pod CREATE, short of a denial.
+enum Verdict {
+    /// Allowed untouched (with admission warnings, if any).
+    Allow {
+        reason: &'static str,
+        warnings: Vec<String>,
+    },
+    /// Allowed with this patch.
+    Patch {
+        patch: Patch,
+        outcome: Outcome,
+        warnings: Vec<String>,
+    },
+}
+
+impl PodCreate<'_> {
+    fn decision(&self, outcome: Outcome, response: AdmissionResponse) -> Decision {
+        let cache_miss = match &outcome {
+            Outcome::Denied { reason } => reason.cache_miss(),
+            _ => None,
+        };
+        Decision {
+            response,
+            outcome,
+            namespace: Some(self.namespace.clone()),
+            pod: self.name.clone(),
+            cache_miss,
+        }
+    }
+
+    fn deny(&self, reason: Denial) -> Decision {
+        let mut response = AdmissionResponse::from(self.request).deny(reason.to_string());
+        response.result.code = 403;
+        response.result.reason = "Forbidden".to_owned();
+        self.decision(Outcome::Denied { reason }, response)
+    }
+
+    fn answer(&self, verdict: Verdict) -> Decision {
+        let (mut response, outcome, warnings) = match verdict {
+            Verdict::Allow { reason, warnings } => (
+                AdmissionResponse::from(self.request),
+                Outcome::Skipped { reason },
+                warnings,
+            ),
+            Verdict::Patch {
+                patch,
+                outcome,
+                warnings,
+            } => match AdmissionResponse::from(self.request).with_patch(patch) {
+                Ok(r) => (r, outcome, warnings),
+                Err(e) => {
+                    return self.deny(Denial::EncodePatch {
+                        detail: e.to_string().into(),
+                    });
+                }
+            },
+        };
+        if !warnings.is_empty() {
+            response.warnings = Some(warnings);
+        }
+        self.decision(outcome, response)
+    }
 }
 
 /// Decides on one admission request.
@@ -232,168 +389,183 @@ pub fn mutate(
     lookup: &dyn ModelValidationLookup,
     config: &InjectConfig,
 ) -> Decision {
-    let allow = |reason: &'static str, namespace: Option<String>, pod: Option<String>| Decision {
-        response: AdmissionResponse::from(request),
-        outcome: Outcome::Skipped { reason },
-        namespace,
-        pod,
-        cache_miss: None,
+    let create = match read_pod_create(request) {
+        Ok(c) => c,
+        Err(decision) => return *decision,
     };
+    match decide(&create, lookup, config) {
+        Ok(verdict) => create.answer(verdict),
+        Err(denial) => create.deny(denial),
+    }
+}
+
+/// Rule 1 and the reading of the pod: anything but a pod CREATE is allowed untouched here.
+fn read_pod_create(
+    request: &AdmissionRequest<DynamicObject>,
+) -> Result<PodCreate<'_>, Box<Decision>> {
     let namespace = request.namespace.clone();
     let request_name = (!request.name.is_empty()).then(|| request.name.clone());
+    let allow = |reason: &'static str| {
+        Box::new(Decision {
+            response: AdmissionResponse::from(request),
+            outcome: Outcome::Skipped { reason },
+            namespace: namespace.clone(),
+            pod: request_name.clone(),
+            cache_miss: None,
+        })
+    };
+    let bad = |message: String| Box::new(invalid(Some(&request.uid), message, namespace.clone()));
     // (1) Only pod CREATE; everything else passes untouched, so nothing can wedge a pod.
     if !request.kind.group.is_empty() || request.kind.kind != "Pod" {
-        return allow("not a pod", namespace, request_name);
+        return Err(allow("not a pod"));
     }
     if request.operation != Operation::Create {
-        return allow("not a create", namespace, request_name);
+        return Err(allow("not a create"));
     }
     if request.sub_resource.is_some() {
-        return allow("subresource", namespace, request_name);
+        return Err(allow("subresource"));
     }
     let Some(object) = &request.object else {
-        let mut d = invalid(
-            Some(&request.uid),
-            "pod CREATE without an object".to_owned(),
-        );
-        d.namespace = namespace;
-        return d;
+        return Err(bad("pod CREATE without an object".to_owned()));
     };
-    let pod: Pod = match serde_json::to_value(object).and_then(serde_json::from_value) {
-        Ok(p) => p,
-        Err(e) => {
-            let mut d = invalid(
-                Some(&request.uid),
-                format!("object is not a valid Pod: {e}"),
-            );
-            d.namespace = namespace;
-            return d;
-        }
-    };
-    let pod_name = pod
+    let pod: Pod = serde_json::to_value(object)
+        .and_then(serde_json::from_value)
+        .map_err(|e| bad(format!("object is not a valid Pod: {e}")))?;
+    let name = pod
         .metadata
         .name
         .clone()
         .or_else(|| pod.metadata.generate_name.clone())
         .or(request_name);
     let Some(namespace) = namespace.or_else(|| pod.metadata.namespace.clone()) else {
-        return invalid(
+        return Err(Box::new(invalid(
             Some(&request.uid),
             "pod CREATE without a namespace".to_owned(),
-        );
+            None,
+        )));
     };
-    let deny = |message: String| Decision {
-        response: {
-            let mut r = AdmissionResponse::from(request).deny(&message);
-            r.result.code = 403;
-            r.result.reason = "Forbidden".to_owned();
-            r
-        },
-        outcome: Outcome::Denied { message },
-        namespace: Some(namespace.clone()),
-        pod: pod_name.clone(),
-        cache_miss: None,
+    let spec = pod.spec.clone().unwrap_or_default();
+    Ok(PodCreate {
+        request,
+        pod,
+        spec,
+        namespace,
+        name,
+    })
+}
+
+/// Rules 2 to 6 for a pod CREATE.
+fn decide(
+    create: &PodCreate<'_>,
+    lookup: &dyn ModelValidationLookup,
+    config: &InjectConfig,
+) -> Result<Verdict, Denial> {
+    let allow = |reason| {
+        Ok(Verdict::Allow {
+            reason,
+            warnings: Vec::new(),
+        })
     };
+    let (pod, spec, namespace) = (&create.pod, &create.spec, &create.namespace);
     // (2) opted-out namespace
-    if lookup.namespace_ignored(&namespace) {
-        return allow("namespace ignored", Some(namespace), pod_name);
+    if lookup.namespace_ignored(namespace) {
+        return allow("namespace ignored");
     }
     // (3) label
     let Some(label) = pod.metadata.labels.as_ref().and_then(|l| l.get(POD_LABEL)) else {
-        return allow("no label", Some(namespace), pod_name);
+        return allow("no label");
     };
     // Mirror pods reflect a static pod on a node; changing them makes the kubelet fight back.
-    if pod
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION))
-    {
-        return allow("mirror pod", Some(namespace), pod_name);
+    if pod.annotations().contains_key(MIRROR_POD_ANNOTATION) {
+        return allow("mirror pod");
     }
-    let spec = pod.spec.clone().unwrap_or_default();
     // (4) the reserved container name: only this webhook puts a container of that name in a pod
-    if crate::reserved::named_outside_init_containers(&spec) {
-        return deny(format!(
-            "pod has a container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects (it injects only an init container of that name): the name is reserved for the model verifier"
-        ));
+    if crate::reserved::named_outside_init_containers(spec) {
+        return Err(Denial::ReservedName);
     }
+    if label.is_empty() {
+        return Err(Denial::EmptyLabel {
+            namespace: namespace.clone(),
+        });
+    }
+    if !lookup.ready() {
+        return Err(Denial::NotSynced);
+    }
+    // (5) which ModelValidation
+    let mv = select_model_validation(label, namespace, lookup)?;
     let pre_injected = spec
         .init_containers
         .iter()
         .flatten()
         .position(|c| c.name == INIT_CONTAINER_NAME);
-    if label.is_empty() {
-        return deny(format!(
-            "label {POD_LABEL} is empty: set it to \"{POD_LABEL_ANY}\" (the only ModelValidation of namespace {namespace}) or to the name of a ModelValidation"
-        ));
-    }
-    if !lookup.ready() {
-        return deny(
-            "the model-validation operator is starting (its ModelValidation cache is not synced yet); retry".to_owned(),
-        );
-    }
-    // (5) which ModelValidation
-    let candidates = lookup.in_namespace(&namespace);
-    let mv = if label == POD_LABEL_ANY {
-        match candidates.as_slice() {
-            [one] => one.clone(),
-            [] => {
-                let mut d = deny(format!(
-                    "pod has label {POD_LABEL}=\"{POD_LABEL_ANY}\" but namespace {namespace} has no ModelValidation: create one, or remove the label"
-                ));
-                d.cache_miss = Some(CacheMiss {
-                    namespace: namespace.clone(),
-                    name: None,
-                });
-                return d;
-            }
-            several => {
-                let mut names: Vec<String> = several.iter().map(|m| m.name_any()).collect();
-                names.sort();
-                return deny(format!(
-                    "pod has label {POD_LABEL}=\"{POD_LABEL_ANY}\" but namespace {namespace} has {} ModelValidations ({}): set the label to the name of the one to use",
-                    names.len(),
-                    names.join(", ")
-                ));
-            }
-        }
-    } else {
-        match candidates.iter().find(|m| m.name_any() == *label) {
-            Some(m) => m.clone(),
-            None => {
-                let mut d = deny(format!(
-                    "ModelValidation {label:?} named by label {POD_LABEL} was not found in namespace {namespace}"
-                ));
-                d.cache_miss = Some(CacheMiss {
-                    namespace: namespace.clone(),
-                    name: Some(label.clone()),
-                });
-                return d;
-            }
-        }
-    };
-    let mv_name = mv.name_any();
     // A Windows pod cannot run the (Linux) verifier image.
-    if is_windows(&spec) {
-        let message = format!(
-            "pod sets spec.os.name \"windows\" but the model verifier of ModelValidation {namespace}/{mv_name} runs on Linux only: its model cannot be verified"
-        );
+    if is_windows(spec) {
+        let denial = Denial::Windows {
+            namespace: namespace.clone(),
+            name: mv.name_any(),
+        };
         if mv.spec.mode == Mode::Enforce || pre_injected.is_some() {
-            return deny(message);
+            return Err(denial);
         }
-        let mut d = allow("windows pod (Warn mode)", Some(namespace), pod_name);
-        d.response.warnings = Some(vec![message]);
-        return d;
+        return Ok(Verdict::Allow {
+            reason: "windows pod (Warn mode)",
+            warnings: vec![denial.to_string()],
+        });
     }
-    let method = match mv.spec.check() {
-        Ok(m) => m.name(),
-        Err(e) => {
-            return deny(format!(
-                "ModelValidation {namespace}/{mv_name} cannot be used: {e}"
-            ));
+    inject(create, &mv, pre_injected, config)
+}
+
+/// Rule 5: the ModelValidation the label names (`"true"`: the only one of the namespace).
+fn select_model_validation(
+    label: &str,
+    namespace: &str,
+    lookup: &dyn ModelValidationLookup,
+) -> Result<Arc<ModelValidation>, Denial> {
+    let candidates = lookup.in_namespace(namespace);
+    if label != POD_LABEL_ANY {
+        return candidates
+            .into_iter()
+            .find(|m| m.name_any() == label)
+            .ok_or_else(|| Denial::NotFound {
+                namespace: namespace.to_owned(),
+                name: label.to_owned(),
+            });
+    }
+    match candidates.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Denial::NoModelValidation {
+            namespace: namespace.to_owned(),
+        }),
+        several => {
+            let mut names: Vec<String> = several.iter().map(|m| m.name_any()).collect();
+            names.sort();
+            Err(Denial::SeveralModelValidations {
+                namespace: namespace.to_owned(),
+                names,
+            })
         }
-    };
+    }
+}
+
+/// Rule 6 (and rule 4 for re-invocation): the patch that injects the verifier for `mv`, or
+/// accepts exactly the verifier this webhook injected before.
+fn inject(
+    create: &PodCreate<'_>,
+    mv: &ModelValidation,
+    pre_injected: Option<usize>,
+    config: &InjectConfig,
+) -> Result<Verdict, Denial> {
+    let (spec, namespace) = (&create.spec, &create.namespace);
+    let mv_name = mv.name_any();
+    let method = mv
+        .spec
+        .check()
+        .map_err(|source| Denial::Unusable {
+            namespace: namespace.clone(),
+            name: mv_name.clone(),
+            source,
+        })?
+        .name();
     let mut spec_without = spec.clone();
     if let (Some(i), Some(inits)) = (pre_injected, spec_without.init_containers.as_mut()) {
         inits.remove(i);
@@ -401,118 +573,50 @@ pub fn mutate(
     let Injection {
         container,
         warnings,
-    } = match injection(&mv, &spec_without, config) {
-        Ok(i) => i,
-        Err(message) => return deny(message),
-    };
-    let mut ops = Vec::new();
-    let outcome = match pre_injected {
-        // (re-invocation) exactly the container this webhook injects, or the pod is denied
-        Some(i) => {
-            let inits = spec.init_containers.clone().unwrap_or_default();
-            let Some(existing) = inits.get(i) else {
-                return deny("internal error: init container index out of range".to_owned());
-            };
-            let differs = container_differences(existing, &container);
-            if !differs.is_empty() {
-                return deny(format!(
-                    "pod has an init container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects for ModelValidation {namespace}/{mv_name} (it differs in {}): the name is reserved for the model verifier",
-                    differs.join(", ")
-                ));
-            }
-            // Init containers appended after the verifier (by later webhooks) would run after
-            // it and could change the model it checked: the verifier moves back to the end.
-            if i + 1 != inits.len() {
-                let index = i.to_string();
-                ops.push(PatchOperation::Remove(json_patch::RemoveOperation {
-                    path: PointerBuf::from_tokens(["spec", "initContainers", index.as_str()]),
-                }));
-                match serde_json::to_value(existing) {
-                    Ok(v) => ops.push(add(&["spec", "initContainers", "-"], v)),
-                    Err(e) => {
-                        return deny(format!("internal error: cannot encode the container: {e}"));
-                    }
-                }
-            }
-            None
+    } = injection(mv, &spec_without, config)?;
+    // re-invocation: exactly the container this webhook injects, or the pod is denied
+    let existing = pre_injected.and_then(|i| spec.init_containers.as_ref()?.get(i));
+    if let Some(existing) = existing {
+        let fields = container_differences(existing, &container);
+        if !fields.is_empty() {
+            return Err(Denial::ForgedVerifier {
+                namespace: namespace.clone(),
+                name: mv_name,
+                fields,
+            });
         }
-        None => {
-            let container = match serde_json::to_value(&container) {
-                Ok(v) => v,
-                Err(e) => {
-                    return deny(format!("internal error: cannot encode the container: {e}"));
-                }
-            };
-            // (6) append after the existing init containers (e.g. KServe's storage-initializer)
-            if spec.init_containers.is_none() {
-                ops.push(add(&["spec", "initContainers"], json!([container])));
-            } else {
-                ops.push(add(&["spec", "initContainers", "-"], container));
-            }
-            Some(Outcome::Injected {
-                model_validation: mv_name.clone(),
-            })
-        }
-    };
-    // Annotations: exactly the ones this webhook writes; any other of the project's prefix the
-    // pod brought along is removed, so no pod-supplied value can pass as the webhook's.
+    }
+    let mut ops = container_ops(spec, pre_injected, existing.unwrap_or(&container))?;
     let generation = mv.metadata.generation.unwrap_or_default().to_string();
     let notes = [
         (annotations::MODEL_VALIDATION, mv_name.clone()),
         (annotations::GENERATION, generation),
         (annotations::METHOD, method.to_owned()),
     ];
-    match &pod.metadata.annotations {
-        None => {
-            let map: serde_json::Map<String, Value> = notes
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
-                .collect();
-            ops.push(add(&["metadata", "annotations"], Value::Object(map)));
+    ops.extend(annotation_ops(
+        create.pod.metadata.annotations.as_ref(),
+        &notes,
+    ));
+    let outcome = match (pre_injected, ops.is_empty()) {
+        (None, _) => Outcome::Injected {
+            model_validation: mv_name,
+        },
+        (Some(_), true) => {
+            return Ok(Verdict::Allow {
+                reason: "already injected",
+                warnings,
+            });
         }
-        Some(existing) => {
-            for key in existing.keys() {
-                if key.starts_with(ANNOTATION_PREFIX) && !notes.iter().any(|(k, _)| k == key) {
-                    ops.push(PatchOperation::Remove(json_patch::RemoveOperation {
-                        path: PointerBuf::from_tokens(["metadata", "annotations", key.as_str()]),
-                    }));
-                }
-            }
-            for (k, v) in notes {
-                if existing.get(k) != Some(&v) {
-                    ops.push(add(&["metadata", "annotations", k], Value::String(v)));
-                }
-            }
-        }
-    }
-    let outcome = match (outcome, ops.is_empty()) {
-        (Some(o), _) => o,
-        (None, true) => return allow("already injected", Some(namespace), pod_name),
-        (None, false) => Outcome::Skipped {
+        (Some(_), false) => Outcome::Skipped {
             reason: "already injected (annotations or position corrected)",
         },
     };
-    let mut response = match AdmissionResponse::from(request).with_patch(Patch(ops)) {
-        Ok(r) => r,
-        Err(e) => return deny(format!("internal error: cannot encode the patch: {e}")),
-    };
-    if !warnings.is_empty() {
-        response.warnings = Some(warnings);
-    }
-    Decision {
-        response,
+    Ok(Verdict::Patch {
+        patch: Patch(ops),
         outcome,
-        namespace: Some(namespace),
-        pod: pod_name,
-        cache_miss: None,
-    }
+        warnings,
+    })
 }
-
-/// Prefix of every annotation this project writes on pods.
-pub const ANNOTATION_PREFIX: &str = "validation.ml.sigstore.dev/";
-
-/// User the injected container runs as when the pod asks for root (the verifier image's user).
-pub const NON_ROOT_UID: i64 = 65532;
 
 fn is_windows(spec: &PodSpec) -> bool {
     spec.os
@@ -520,310 +624,17 @@ fn is_windows(spec: &PodSpec) -> bool {
         .is_some_and(|os| os.name.eq_ignore_ascii_case("windows"))
 }
 
-/// The container this webhook injects, and the warnings to return with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Injection {
-    /// The `model-validation` init container.
-    pub container: Container,
-    /// Admission warnings (Warn mode: paths no volume holds).
-    pub warnings: Vec<String>,
-}
-
-/// The verifier container for `mv` in a pod with `spec` (without any `model-validation`
-/// container): what the webhook injects and what the controller expects to find. `Err` is the
-/// reason the pod is denied.
-pub fn injection(
-    mv: &ModelValidation,
-    spec: &PodSpec,
-    config: &InjectConfig,
-) -> Result<Injection, String> {
-    let namespace = mv.namespace().unwrap_or_default();
-    let mv_name = mv.name_any();
-    let unusable = |e: &dyn std::fmt::Display| {
-        format!("ModelValidation {namespace}/{mv_name} cannot be used: {e}")
-    };
-    mv.spec.check().map_err(|e| unusable(&e))?;
-    let command = mv
-        .spec
-        .verify_command(Some(Path::new(TERMINATION_LOG)))
-        .map_err(|e| unusable(&e))?;
-    // Mounts: only those that make the needed paths visible, read-only.
-    let app_mounts: Vec<VolumeMount> = spec
-        .containers
-        .iter()
-        .flat_map(|c| c.volume_mounts.clone().unwrap_or_default())
-        .collect();
-    let needed = mv.spec.paths_needed();
-    let selection = select_mounts(&app_mounts, &needed);
-    let mut warnings = Vec::new();
-    if !selection.uncovered.is_empty() {
-        let list: Vec<String> = selection
-            .uncovered
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        let message = format!(
-            "ModelValidation {namespace}/{mv_name} needs {} but no volume mounted in the pod's containers holds {}: the verifier could not read {}",
-            list.join(", "),
-            if list.len() == 1 { "it" } else { "them" },
-            if list.len() == 1 { "it" } else { "them" },
-        );
-        if mv.spec.mode == Mode::Enforce {
-            return Err(message);
-        }
-        warnings.push(message);
-    }
-    if mv.spec.continuous_interval().is_some()
-        && let Some(container) = crate::sidecar::port_taken_by(spec)
-    {
-        let message = format!(
-            "ModelValidation {namespace}/{mv_name} has continuousValidation: its verifier sidecar serves its probes on port {port} of the pod, but container {container:?} declares that port",
-            port = crate::sidecar::AGENT_HEALTH_PORT
-        );
-        if mv.spec.mode == Mode::Enforce {
-            return Err(message);
-        }
-        warnings.push(message);
-    }
-    let env = subpath_env(&selection.mounts, &spec.containers)?;
-    let mut args = vec!["verify".to_owned()];
-    args.extend(command.to_args());
-    let mut security_context = restricted_security_context();
-    // The pod asks for root: the verifier still runs as its image's non-root user, else the
-    // kubelet would refuse `runAsNonRoot` and the pod would never start.
-    if spec.security_context.as_ref().and_then(|s| s.run_as_user) == Some(0) {
-        security_context.run_as_user = Some(NON_ROOT_UID);
-    }
-    let one_shot = Container {
-        name: INIT_CONTAINER_NAME.to_owned(),
-        image: Some(config.verifier_image.clone()),
-        command: Some(config.verifier_command.clone()),
-        args: Some(args),
-        image_pull_policy: mv.spec.image_pull_policy.map(|p| p.as_str().to_owned()),
-        env: (!env.is_empty()).then_some(env),
-        volume_mounts: Some(selection.mounts),
-        resources: Some(
-            mv.spec
-                .resources
-                .clone()
-                .unwrap_or_else(|| config.default_resources.clone()),
-        ),
-        security_context: Some(security_context),
-        termination_message_path: Some(TERMINATION_LOG.to_owned()),
-        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
-        ..Default::default()
-    };
-    // Continuous validation: the same container as a native sidecar running `watch`.
-    let container = match mv.spec.continuous_interval() {
-        Some(interval) => crate::sidecar::into_sidecar(
-            one_shot,
-            interval,
-            mv.spec.mode,
-            mv.spec.resources.clone(),
-        ),
-        None => one_shot,
-    };
-    Ok(Injection {
-        container,
-        warnings,
-    })
-}
-
-/// Names referenced as `$(NAME)` in a Kubernetes expansion string (`$$` escapes a `$`).
-fn referenced_vars(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        let after = &rest[i + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            rest = tail;
-        } else if let Some(open) = after.strip_prefix('(')
-            && let Some(close) = open.find(')')
-        {
-            out.push(open[..close].to_owned());
-            rest = &open[close + 1..];
-        } else {
-            rest = after;
-        }
-    }
-    out
-}
-
-/// The env vars the `subPathExpr` of `mounts` expand, copied from the app container each mount
-/// came from (with the vars their values refer to). The kubelet expands `subPathExpr` with the
-/// container's own env, so without them it refuses to start the verifier.
-fn subpath_env(mounts: &[VolumeMount], containers: &[Container]) -> Result<Vec<EnvVar>, String> {
-    let mut out: Vec<EnvVar> = Vec::new();
-    for m in mounts {
-        let Some(expr) = m.sub_path_expr.as_deref() else {
-            continue;
-        };
-        // the container select_mounts took it from: the first one with that mount
-        let source = containers.iter().find(|c| {
-            c.volume_mounts.iter().flatten().any(|v| {
-                v.name == m.name
-                    && normalise(Path::new(&v.mount_path)) == normalise(Path::new(&m.mount_path))
-                    && v.sub_path_expr.as_deref() == Some(expr)
-            })
-        });
-        let env = source.and_then(|c| c.env.clone()).unwrap_or_default();
-        let mut wanted = referenced_vars(expr);
-        let mut i = 0;
-        while let Some(name) = wanted.get(i).cloned() {
-            i += 1;
-            // the last definition wins, as in the kubelet
-            let Some(var) = env.iter().rev().find(|e| e.name == name) else {
-                return Err(format!(
-                    "volume mount {} at {} uses subPathExpr {expr:?} but variable {name} is not set by an env entry of container {} (envFrom is not copied): the verifier could not expand it; set it with env",
-                    m.name,
-                    m.mount_path,
-                    source.map_or("?", |c| c.name.as_str())
-                ));
-            };
-            for r in var
-                .value
-                .as_deref()
-                .map(referenced_vars)
-                .unwrap_or_default()
-            {
-                if !wanted.contains(&r) && env.iter().any(|e| e.name == r) {
-                    wanted.push(r);
-                }
-            }
-            match out.iter().find(|e| e.name == name) {
-                Some(have) if have != var => {
-                    return Err(format!(
-                        "volume mounts needed by the verifier use subPathExpr variable {name} with different definitions in different containers: the verifier can have only one"
-                    ));
-                }
-                Some(_) => {}
-                None => out.push(var.clone()),
-            }
-        }
-    }
-    // Vars referenced by other vars' values must come first (the kubelet expands in order).
-    let order: Vec<&str> = containers
-        .iter()
-        .flat_map(|c| c.env.iter().flatten())
-        .map(|e| e.name.as_str())
-        .collect();
-    out.sort_by_key(|e| order.iter().position(|n| *n == e.name));
-    Ok(out)
-}
-
-fn add(tokens: &[&str], value: Value) -> PatchOperation {
-    PatchOperation::Add(AddOperation {
-        path: PointerBuf::from_tokens(tokens.iter().copied()),
-        value,
-    })
-}
-
-/// The restricted Pod Security Standard, for the injected container.
-pub fn restricted_security_context() -> SecurityContext {
-    SecurityContext {
-        run_as_non_root: Some(true),
-        read_only_root_filesystem: Some(true),
-        allow_privilege_escalation: Some(false),
-        capabilities: Some(Capabilities {
-            drop: Some(vec!["ALL".to_owned()]),
-            add: None,
-        }),
-        seccomp_profile: Some(SeccompProfile {
-            type_: "RuntimeDefault".to_owned(),
-            localhost_profile: None,
-        }),
-        ..Default::default()
-    }
-}
-
-/// The mounts chosen for the verifier and the paths no mount holds.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MountSelection {
-    /// Mounts to give the verifier: read-only, parents before children.
-    pub mounts: Vec<VolumeMount>,
-    /// Needed paths that no mount holds.
-    pub uncovered: Vec<PathBuf>,
-}
-
-/// Lexically normalised absolute path (`.`/`..` resolved, trailing `/` dropped).
-fn normalise(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
-
-/// Chooses the mounts that make `needed` visible as in the app containers.
-///
-/// For each needed path, the most specific mount holding it (the one the app container sees
-/// there) plus every mount nested below it (a model directory may span several volumes).
-/// Mounts at `/` are never copied (they cannot be mounted over the verifier's root). Mounts
-/// are deduplicated by path (first container wins), forced read-only, and ordered parents
-/// first so nested mounts land on top of their parents.
-pub fn select_mounts(mounts: &[VolumeMount], needed: &[PathBuf]) -> MountSelection {
-    let mut unique: Vec<(PathBuf, &VolumeMount)> = Vec::new();
-    for m in mounts {
-        let path = normalise(Path::new(&m.mount_path));
-        if path == Path::new("/") || unique.iter().any(|(p, _)| *p == path) {
-            continue;
-        }
-        unique.push((path, m));
-    }
-    let mut chosen: Vec<usize> = Vec::new();
-    let mut uncovered = Vec::new();
-    for need in needed {
-        let need_n = normalise(need);
-        let holder = unique
-            .iter()
-            .enumerate()
-            .filter(|(_, (p, _))| need_n.starts_with(p))
-            .max_by_key(|(_, (p, _))| p.components().count())
-            .map(|(i, _)| i);
-        match holder {
-            Some(i) => chosen.push(i),
-            None => uncovered.push(need.clone()),
-        }
-        for (i, (p, _)) in unique.iter().enumerate() {
-            if p != &need_n && p.starts_with(&need_n) {
-                chosen.push(i);
-            }
-        }
-    }
-    chosen.sort_unstable();
-    chosen.dedup();
-    let mut picked: Vec<(PathBuf, VolumeMount)> = chosen
-        .into_iter()
-        .filter_map(|i| unique.get(i))
-        .map(|(p, m)| {
-            let mut m = (*m).clone();
-            m.read_only = Some(true);
-            // Bidirectional propagation needs a privileged container; the verifier only reads.
-            m.mount_propagation = None;
-            m.recursive_read_only = None;
-            (p.clone(), m)
-        })
-        .collect();
-    picked.sort_by_key(|(p, _)| p.components().count());
-    uncovered.dedup();
-    MountSelection {
-        mounts: picked.into_iter().map(|(_, m)| m).collect(),
-        uncovered,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cache::StaticLookup;
     use crate::crd::ModelValidationSpec;
+    use crate::fingerprint::SERVICE_ACCOUNT_MOUNT;
+    use crate::inject::*;
+    use k8s_openapi::api::core::v1::VolumeMount;
+    use mv_shared::TERMINATION_LOG;
     use serde_json::json;
+    use std::path::{Path, PathBuf};
     use std::sync::Arc;
 
     const FIXTURE: &str = include_str!("../tests/fixtures/create-pod.json");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args as FlagGroup, Parser};
-use model_validation_operator::admission::DEFAULT_VERIFIER_COMMAND;
+use model_validation_operator::inject::DEFAULT_VERIFIER_COMMAND;
 use model_validation_operator::telemetry::LogFormat;
 
 /// Injects the model verifier into labelled pods and reports what it found.

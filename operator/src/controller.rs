@@ -25,10 +25,10 @@ use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::{InjectConfig, injection};
 use crate::cache::{Caches, Change, ModelValidationLookup};
 use crate::crd::status::orphaned;
 use crate::crd::{Mode, ModelValidation, ModelValidationStatus};
+use crate::inject::{InjectConfig, injection};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::podcache::{CachedPod, PodCache, PodIndex, cached_event};
 

@@ -213,8 +213,9 @@ pub fn parse_model_validations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::{InjectConfig, Outcome, admit};
+    use crate::admission::{Outcome, admit};
     use crate::cache::StaticLookup;
+    use crate::inject::InjectConfig;
     use kube::ResourceExt as _;
 
     const FIXTURE: &str = include_str!("../tests/fixtures/create-pod.json");

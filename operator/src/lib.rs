@@ -16,6 +16,7 @@ pub mod dev;
 pub mod drift;
 pub mod finalizer;
 pub mod fingerprint;
+pub mod inject;
 pub mod lease;
 pub mod metrics;
 pub mod podcache;

@@ -22,8 +22,8 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL};
 
-use crate::admission::ANNOTATION_PREFIX;
 use crate::fingerprint::ContainerFingerprint;
+use crate::inject::ANNOTATION_PREFIX;
 
 /// A labelled pod as the controller keeps it: the slim pod and its verifier container's
 /// fingerprint.

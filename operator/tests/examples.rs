@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use model_validation_operator::admission::{InjectConfig, Outcome, admit};
+use model_validation_operator::admission::{Outcome, admit};
 use model_validation_operator::cache::StaticLookup;
 use model_validation_operator::crd::ModelValidation;
+use model_validation_operator::inject::InjectConfig;
 use mv_shared::INIT_CONTAINER_NAME;
 use mv_shared::verify::VerifyCommand;
 use serde::Deserialize;

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use model_validation_operator::admission::{InjectConfig, Outcome, admit};
+use model_validation_operator::admission::{Outcome, admit};
 use model_validation_operator::cache::StaticLookup;
 use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
+use model_validation_operator::inject::InjectConfig;
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/create-pod.json");

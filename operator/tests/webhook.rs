@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use axum_server::Handle;
 use model_validation_operator::admin::{self, AdminState, Readiness};
-use model_validation_operator::admission::InjectConfig;
 use model_validation_operator::cache::{LiveLookup, ModelValidationLookup, StaticLookup};
 use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
+use model_validation_operator::inject::InjectConfig;
 use model_validation_operator::metrics::Metrics;
 use model_validation_operator::webhook::tls::{self, TlsFiles};
 use model_validation_operator::webhook::{self, WebhookState};

@@ -18,8 +18,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use crate::admission::{self, InjectConfig, Outcome};
+use crate::admission::{self, Outcome};
 use crate::cache::{LiveLookup, ModelValidationLookup, Overlay};
+use crate::inject::InjectConfig;
 use crate::metrics::Metrics;
 
 /// Largest AdmissionReview accepted (a pod is at most ~1.5 MiB in etcd; a review can carry it
@@ -134,11 +135,11 @@ async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response 
                 "Admission"
             )
         }
-        Outcome::Denied { message } => tracing::info!(
+        Outcome::Denied { reason } => tracing::info!(
             ns,
             pod,
             uid,
-            reason = %message,
+            reason = %reason,
             micros,
             outcome = "denied",
             "Admission"
