@@ -7,6 +7,9 @@
 //! * [`telemetry`]: logging setup;
 //! * [`dev`]: ModelValidations from a file for `--dev` without a cluster.
 
+// House rule (issue 19): no function over 120 lines of code outside tests.
+#![cfg_attr(not(test), deny(clippy::too_many_lines))]
+
 pub mod admin;
 pub mod admission;
 pub mod cache;

@@ -14,6 +14,9 @@
 //! `namespaces` list/watch, `pods` list/watch, `events.k8s.io` `events` create/patch, and with
 //! `--leader-elect` `coordination.k8s.io` `leases` get/create/update in the Lease namespace.
 
+// House rule (issue 19): no function over 120 lines of code outside tests.
+#![cfg_attr(not(test), deny(clippy::too_many_lines))]
+
 mod args;
 mod runtime;
 

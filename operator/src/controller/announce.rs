@@ -3,6 +3,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use mv_shared::INIT_CONTAINER_NAME;
+use mv_shared::verify::TerminationReport;
 
 use super::{
     PodState, REASON_DRIFT_DETECTED, REASON_DRIFT_RESOLVED, REASON_FAILED, REASON_NOT_INJECTED,
@@ -95,29 +96,7 @@ pub fn announcement(mv: &ModelValidation, pod: &Pod, state: &PodState) -> Option
             key: "uninjected".to_owned(),
         }),
         PodState::Verified { report, run, .. } => {
-            let detail = report
-                .as_ref()
-                .map(|r| {
-                    let mut parts = Vec::new();
-                    if let Some(f) = r.files {
-                        parts.push(format!("{f} files"));
-                    }
-                    if let Some(b) = r.bytes {
-                        parts.push(format!("{b} bytes"));
-                    }
-                    if let Some(s) = r.seconds {
-                        parts.push(format!("{s:.2}s"));
-                    }
-                    if let Some(d) = &r.root_digest {
-                        parts.push(format!("digest {d}"));
-                    }
-                    if parts.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", parts.join(", "))
-                    }
-                })
-                .unwrap_or_default();
+            let detail = report.as_ref().map(report_detail).unwrap_or_default();
             Some(Announcement {
                 warning: false,
                 reason: REASON_VERIFIED,
@@ -149,6 +128,28 @@ pub fn announcement(mv: &ModelValidation, pod: &Pod, state: &PodState) -> Option
                 key: run.clone(),
             })
         }
+    }
+}
+
+/// `: 3 files, 1024 bytes, 0.10s, digest …` from a verifier's report (empty when it says none).
+fn report_detail(r: &TerminationReport) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = r.files {
+        parts.push(format!("{f} files"));
+    }
+    if let Some(b) = r.bytes {
+        parts.push(format!("{b} bytes"));
+    }
+    if let Some(s) = r.seconds {
+        parts.push(format!("{s:.2}s"));
+    }
+    if let Some(d) = &r.root_digest {
+        parts.push(format!("digest {d}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(", "))
     }
 }
 

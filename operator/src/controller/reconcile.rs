@@ -13,8 +13,8 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
 use super::{
-    Context, Error, GENERATIONS_KEPT, PodState, RESYNC, announce::truncate, announcement, assess,
-    belongs, desired_status,
+    Announcement, Context, Error, GENERATIONS_KEPT, PodState, RESYNC, announce::truncate,
+    announcement, assess, belongs, desired_status,
 };
 use crate::crd::ModelValidation;
 use crate::crd::status::orphaned;
@@ -49,6 +49,9 @@ pub async fn reconcile(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Ac
     })
 }
 
+/// The pods of one ModelValidation and what a reconcile learned about them.
+type Entries = Vec<(Arc<CachedPod>, PodState)>;
+
 async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciles.inc();
     let name = mv.name_any();
@@ -59,6 +62,9 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         // Being deleted (another party's finalizer): nothing to report any more.
         return Ok(Action::await_change());
     }
+    // Only this namespace's pods (sorted by name), through the index.
+    let ns_pods = ctx.pods.in_namespace(&ns);
+    let live: HashSet<String> = ns_pods.iter().filter_map(|p| p.uid()).collect();
     let mvs_in_ns = ctx
         .model_validations
         .state()
@@ -66,30 +72,43 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         .filter(|m| m.namespace().as_deref() == Some(ns.as_str()))
         .count()
         .max(1);
-    let ignored = ctx.lookup.namespace_ignored(&ns);
-    // Only this namespace's pods (sorted by name), through the index.
-    let ns_pods = ctx.pods.in_namespace(&ns);
-    let live: HashSet<String> = ns_pods.iter().filter_map(|p| p.uid()).collect();
     let pods: Vec<Arc<CachedPod>> = ns_pods
         .into_iter()
         .filter(|p| belongs(&p.pod, &name, mvs_in_ns))
         .collect();
     crate::finalizer::release(&ctx.client, pods.iter().map(CachedPod::pod_of)).await;
-    let mv_uid = mv.uid().unwrap_or_default();
     let known_mvs: HashSet<String> = ctx
         .model_validations
         .state()
         .iter()
         .filter_map(|m| m.uid())
-        .chain([mv_uid.clone()])
+        .chain([mv.uid().unwrap_or_default()])
         .collect();
+    let entries = assess_all(&mv, pods, &ctx, &known_mvs);
+    ctx.logs.retain(&ns, &live);
+    let (entries, requeue) = read_sidecars(&mv, entries, &ctx).await;
+    let to_publish = select_announcements(&mv, &entries, &ctx, &known_mvs, &live);
+    publish(&mv, to_publish, &ctx).await;
+    write_status(&mv, &entries, &ctx).await?;
+    Ok(Action::requeue(requeue))
+}
+
+/// Each pod's state; an uninjected pod of an ignored namespace is expected, not a problem.
+/// Remembers this generation of `mv`, so pods admitted under it can be checked later.
+fn assess_all(
+    mv: &Arc<ModelValidation>,
+    pods: Vec<Arc<CachedPod>>,
+    ctx: &Context,
+    known_mvs: &HashSet<String>,
+) -> Entries {
+    let ns = mv.namespace().unwrap_or_default();
     let earlier = {
         let mut history = ctx
             .history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         history.retain(|uid, _| known_mvs.contains(uid));
-        let seen = history.entry(mv_uid.clone()).or_default();
+        let seen = history.entry(mv.uid().unwrap_or_default()).or_default();
         seen.insert(mv.metadata.generation.unwrap_or_default(), mv.clone());
         while seen.len() > GENERATIONS_KEPT {
             seen.pop_first();
@@ -97,18 +116,25 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         seen.clone()
     };
     let earlier = |g: i64| earlier.get(&g).cloned();
-    // (pod, state) pairs: an uninjected pod of an ignored namespace is expected, not a problem.
-    let entries: Vec<(Arc<CachedPod>, PodState)> = pods
-        .into_iter()
+    let ignored = ctx.lookup.namespace_ignored(&ns);
+    pods.into_iter()
         .map(|p| {
-            let state = assess(&p, &mv, &earlier, &ctx.config);
+            let state = assess(&p, mv, &earlier, &ctx.config);
             (p, state)
         })
         .filter(|(_, s)| !(ignored && *s == PodState::Uninjected))
-        .collect();
-    // Continuous validation: what each sidecar reports, from its log when its flags changed.
+        .collect()
+}
+
+/// Continuous validation: what each sidecar reports, from its log when its flags changed.
+/// Returns the states and when to reconcile again.
+async fn read_sidecars(
+    mv: &ModelValidation,
+    entries: Entries,
+    ctx: &Context,
+) -> (Entries, Duration) {
+    let ns = mv.namespace().unwrap_or_default();
     let warn_poll = mv.spec.continuous_interval().unwrap_or(RESYNC).min(RESYNC);
-    ctx.logs.retain(&ns, &live);
     let mut requeue = RESYNC;
     let mut resolved = Vec::with_capacity(entries.len());
     for (pod, state) in entries {
@@ -136,58 +162,74 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         let line = line.as_ref().map(Option::as_ref).map_err(String::as_str);
         resolved.push((pod, crate::drift::watched_state(state, line)));
     }
-    let entries = resolved;
-    let states: Vec<PodState> = entries.iter().map(|(_, s)| s.clone()).collect();
-    // Events, once per pod run.
-    let mut to_publish = Vec::new();
-    {
-        let mut reported = ctx
-            .reported
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        reported.retain(|uid, _| known_mvs.contains(uid));
-        let reported = reported.entry(mv_uid.clone()).or_default();
-        reported.retain(|uid, _| live.contains(uid));
-        for (pod, state) in &entries {
-            let Some(a) = announcement(&mv, &pod.pod, state) else {
-                continue;
-            };
-            let uid = pod.uid().unwrap_or_default();
-            let seen = reported.entry(uid).or_default();
-            if !seen.insert(a.key.clone()) {
-                continue;
-            }
-            let finished = match state {
-                PodState::Verified { finished, .. } | PodState::Failed { finished, .. } => {
-                    *finished
-                }
-                PodState::Drifted { at, .. } | PodState::Restored { at, .. } => {
-                    Timestamp::from_second(*at).ok()
-                }
-                _ => None,
-            };
-            // A run that ended before this leader started was announced (and counted) by the
-            // previous one.
-            if finished.is_some_and(|f| f < ctx.since) {
-                continue;
-            }
-            if let Some(method) = mv.spec.check().ok().map(|m| m.name())
-                && let Some(outcome) = a.outcome
-            {
-                ctx.metrics.observe_verification(method, outcome);
-            }
-            match state {
-                PodState::Drifted { .. } => ctx.metrics.observe_drift("detected"),
-                PodState::Restored { .. } => ctx.metrics.observe_drift("resolved"),
-                _ => {}
-            }
-            if let PodState::Tampered { reason } = state {
-                ctx.metrics.tampered_pods.inc();
-                tracing::warn!(ns = %ns, pod = %pod.name_any(), model_validation = %name, reason = %reason, "Tampered verifier container");
-            }
-            to_publish.push((pod.clone(), a));
+    (resolved, requeue)
+}
+
+/// The Events to publish: once per pod run, not for runs that ended before this leader
+/// started (the previous one announced and counted them); counts them in the metrics.
+fn select_announcements(
+    mv: &ModelValidation,
+    entries: &Entries,
+    ctx: &Context,
+    known_mvs: &HashSet<String>,
+    live: &HashSet<String>,
+) -> Vec<(Arc<CachedPod>, Announcement)> {
+    let mut reported = ctx
+        .reported
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    reported.retain(|uid, _| known_mvs.contains(uid));
+    let reported = reported.entry(mv.uid().unwrap_or_default()).or_default();
+    reported.retain(|uid, _| live.contains(uid));
+    let mut out = Vec::new();
+    for (pod, state) in entries {
+        let Some(a) = announcement(mv, &pod.pod, state) else {
+            continue;
+        };
+        let seen = reported.entry(pod.uid().unwrap_or_default()).or_default();
+        if !seen.insert(a.key.clone()) {
+            continue;
         }
+        let finished = match state {
+            PodState::Verified { finished, .. } | PodState::Failed { finished, .. } => *finished,
+            PodState::Drifted { at, .. } | PodState::Restored { at, .. } => {
+                Timestamp::from_second(*at).ok()
+            }
+            _ => None,
+        };
+        if finished.is_some_and(|f| f < ctx.since) {
+            continue;
+        }
+        count(mv, pod, state, &a, ctx);
+        out.push((pod.clone(), a));
     }
+    out
+}
+
+/// The metrics (and the warning log line) of one announced result.
+fn count(mv: &ModelValidation, pod: &CachedPod, state: &PodState, a: &Announcement, ctx: &Context) {
+    if let Some(method) = mv.spec.check().ok().map(|m| m.name())
+        && let Some(outcome) = a.outcome
+    {
+        ctx.metrics.observe_verification(method, outcome);
+    }
+    match state {
+        PodState::Drifted { .. } => ctx.metrics.observe_drift("detected"),
+        PodState::Restored { .. } => ctx.metrics.observe_drift("resolved"),
+        PodState::Tampered { reason } => {
+            ctx.metrics.tampered_pods.inc();
+            tracing::warn!(ns = %mv.namespace().unwrap_or_default(), pod = %pod.name_any(), model_validation = %mv.name_any(), reason = %reason, "Tampered verifier container");
+        }
+        _ => {}
+    }
+}
+
+/// Publishes each Event on the pod and on the ModelValidation.
+async fn publish(
+    mv: &ModelValidation,
+    to_publish: Vec<(Arc<CachedPod>, Announcement)>,
+    ctx: &Context,
+) {
     for (pod, a) in to_publish {
         let event = Event {
             type_: if a.warning {
@@ -202,18 +244,24 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
         };
         for reference in [pod.object_ref(&()), mv.object_ref(&())] {
             if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-                tracing::warn!(error = %e, ns = %ns, name = %name, reason = a.reason, "Cannot publish Event");
+                tracing::warn!(error = %e, ns = %mv.namespace().unwrap_or_default(), name = %mv.name_any(), reason = a.reason, "Cannot publish Event");
             }
         }
     }
-    let mut status = desired_status(&mv, &states, Timestamp::now());
+}
+
+/// The status from the pods' states, the gauges, and the status write when it changed.
+async fn write_status(mv: &ModelValidation, entries: &Entries, ctx: &Context) -> Result<(), Error> {
+    let (ns, name) = (mv.namespace().unwrap_or_default(), mv.name_any());
+    let states: Vec<PodState> = entries.iter().map(|(_, s)| s.clone()).collect();
+    let mut status = desired_status(mv, &states, Timestamp::now());
     // Orphaned: injected (by this operator or the upstream one, not forged) for another spec.
     status.orphaned_pod_count = i32::try_from(
         entries
             .iter()
             .filter(|(p, s)| {
                 !matches!(s, PodState::Uninjected | PodState::Tampered { .. })
-                    && orphaned(&mv, &p.pod)
+                    && orphaned(mv, &p.pod)
             })
             .count(),
     )
@@ -233,36 +281,37 @@ async fn reconcile_inner(mv: Arc<ModelValidation>, ctx: Arc<Context>) -> Result<
     .map(i64::from);
     ctx.metrics
         .observe_model_validations(&live, Some((&ns, &name, counts)));
-    if mv.status.as_ref() != Some(&status) {
-        let api: Api<ModelValidation> = Api::namespaced(ctx.client.clone(), &ns);
-        let written = api
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(status.merge_patch()),
-            )
-            .await;
-        ctx.metrics
-            .observe_status_update(&ns, &name, written.is_ok());
-        written.map_err(|source| Error::WriteStatus {
-            namespace: ns.clone(),
-            name: name.clone(),
-            source,
-        })?;
-        tracing::info!(
-            ns = %ns,
-            name = %name,
-            injected = status.injected_pod_count,
-            verified = status.verified_pod_count,
-            failed = status.failed_pod_count,
-            uninjected = status.uninjected_pod_count,
-            orphaned = status.orphaned_pod_count,
-            tampered = status.tampered_pod_count,
-            drifted = status.drifted_pod_count,
-            "Status updated"
-        );
+    if mv.status.as_ref() == Some(&status) {
+        return Ok(());
     }
-    Ok(Action::requeue(requeue))
+    let api: Api<ModelValidation> = Api::namespaced(ctx.client.clone(), &ns);
+    let written = api
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(status.merge_patch()),
+        )
+        .await;
+    ctx.metrics
+        .observe_status_update(&ns, &name, written.is_ok());
+    written.map_err(|source| Error::WriteStatus {
+        namespace: ns.clone(),
+        name: name.clone(),
+        source,
+    })?;
+    tracing::info!(
+        ns = %ns,
+        name = %name,
+        injected = status.injected_pod_count,
+        verified = status.verified_pod_count,
+        failed = status.failed_pod_count,
+        uninjected = status.uninjected_pod_count,
+        orphaned = status.orphaned_pod_count,
+        tampered = status.tampered_pod_count,
+        drifted = status.drifted_pod_count,
+        "Status updated"
+    );
+    Ok(())
 }
 
 /// Counts the failure and retries later.
