@@ -1,11 +1,10 @@
 //! Against a real kube-apiserver: the CRD is accepted, the API server calls the in-process
 //! webhook over TLS on pod CREATE and stores the patched pod, the controller writes status and
 //! Events. Needs `KUBECONFIG` (e.g. `../shared/k8s-local/start-apiserver.sh start`); run with
-//! `cargo test -p model-validation-operator --test cluster -- --ignored`.
+//! `cargo test -p model-validation-operator --test it cluster:: -- --ignored`.
 //!
 //! Everything it creates is scoped to a fresh namespace (the webhook configuration selects only
 //! that namespace), so it can share an API server with other tests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

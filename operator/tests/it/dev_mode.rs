@@ -1,6 +1,5 @@
 //! The real operator binary in `--dev --dev-model-validations FILE` mode: no cluster, the
 //! webhook over TLS injects with the ModelValidations of the file; bad use exits 2.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -12,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_model-validation-operator");
-const FIXTURE: &str = include_str!("fixtures/create-pod.json");
+use crate::support::FIXTURE;
 const MVS: &str = r#"
 apiVersion: ml.sigstore.dev/v1alpha1
 kind: ModelValidation

@@ -1,6 +1,5 @@
 //! The webhook router over real TLS (rustls server, reqwest client), certificate rotation,
 //! graceful shutdown, and the admin endpoints over HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,29 +9,24 @@ use std::time::{Duration, Instant};
 use axum_server::Handle;
 use model_validation_operator::admin::{self, AdminState, Readiness};
 use model_validation_operator::cache::{LiveLookup, ModelValidationLookup, StaticLookup};
-use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
+use model_validation_operator::crd::ModelValidation;
 use model_validation_operator::inject::InjectConfig;
 use model_validation_operator::metrics::Metrics;
 use model_validation_operator::webhook::tls::{self, TlsFiles};
 use model_validation_operator::webhook::{self, WebhookState};
 use serde_json::{Value, json};
 
-const FIXTURE: &str = include_str!("fixtures/create-pod.json");
+use crate::support::FIXTURE;
 
 fn provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 fn key_mv() -> Arc<ModelValidation> {
-    let spec: ModelValidationSpec = serde_json::from_value(json!({
+    crate::support::model_validation(json!({
         "model": {"path": "/data/model"},
         "config": {"publicKeyConfig": {"keyPath": "/etc/model-keys/key.pub"}}
     }))
-    .unwrap();
-    let mut mv = ModelValidation::new("only", spec);
-    mv.metadata.namespace = Some("models".into());
-    mv.metadata.generation = Some(1);
-    Arc::new(mv)
 }
 
 struct Server {

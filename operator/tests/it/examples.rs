@@ -1,6 +1,5 @@
 //! The manifests in `examples/` are accepted by the webhook as written: each example pod gets the
 //! verifier injected, with arguments the verifier parses and mounts that cover every path.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

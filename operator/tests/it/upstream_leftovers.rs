@@ -1,26 +1,19 @@
 //! What the upstream operator leaves on pods confuses nothing in admission: its annotations
 //! (the ones it wrote, and its pod-level overrides of the model options) and its finalizer
 //! neither change what is injected nor stop the injection. Only the ModelValidation decides.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
 use model_validation_operator::admission::{Outcome, admit};
 use model_validation_operator::cache::StaticLookup;
-use model_validation_operator::crd::{ModelValidation, ModelValidationSpec};
+use model_validation_operator::crd::ModelValidation;
 use model_validation_operator::inject::InjectConfig;
 use serde_json::{Value, json};
 
-const FIXTURE: &str = include_str!("fixtures/create-pod.json");
+use crate::support::FIXTURE;
 
 fn mv(spec: Value) -> Arc<ModelValidation> {
-    let mut m = ModelValidation::new(
-        "only",
-        serde_json::from_value::<ModelValidationSpec>(spec).unwrap(),
-    );
-    m.metadata.namespace = Some("models".to_owned());
-    m.metadata.generation = Some(1);
-    Arc::new(m)
+    crate::support::model_validation(spec)
 }
 
 fn key_spec() -> Value {
