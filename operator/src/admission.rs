@@ -32,7 +32,7 @@ use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
 use serde_json::Value;
 
 use crate::cache::ModelValidationLookup;
-use crate::crd::{Mode, ModelValidation, SpecError};
+use crate::crd::{Mode, ModelValidation};
 use crate::fingerprint::container_differences;
 use crate::inject::{
     InjectConfig, InjectError, Injection, annotation_ops, container_ops, injection,
@@ -100,17 +100,6 @@ pub enum Denial {
         namespace: String,
         /// The ModelValidation.
         name: String,
-    },
-    /// The ModelValidation's spec cannot be used.
-    #[error("ModelValidation {namespace}/{name} cannot be used: {source}")]
-    Unusable {
-        /// The pod's namespace.
-        namespace: String,
-        /// The ModelValidation.
-        name: String,
-        /// What is wrong with its spec.
-        #[source]
-        source: SpecError,
     },
     /// No verifier container can be built for this pod.
     #[error(transparent)]
@@ -560,7 +549,7 @@ fn inject(
     let method = mv
         .spec
         .check()
-        .map_err(|source| Denial::Unusable {
+        .map_err(|source| InjectError::Unusable {
             namespace: namespace.clone(),
             name: mv_name.clone(),
             source,
