@@ -14,9 +14,10 @@ export MV_REQUIRE_INTEROP ?= 1
 test: setup lint unit ## Everything CI runs before the end-to-end suite (installs what it needs first)
 setup: ## Install what `make test` needs (idempotent): cargo-nextest, fincore, the Python peer
 	bash .ci/install.sh --test
-lint: ## Formatting and clippy, warnings are errors
+lint: ## Formatting, clippy (warnings are errors) and the structure rules (.ci/structure.sh)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	bash .ci/structure.sh
 unit: ## Unit, integration, conformance and interoperability tests
 	$(CARGO) nextest run --workspace --all-targets --locked --no-fail-fast
 	@echo "Tests not run by this target (#[ignore]) and why:"
