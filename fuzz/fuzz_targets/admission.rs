@@ -107,6 +107,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(response.allowed && response.patch.is_some(), "{decision:?}");
             assert!(!model_validation.is_empty());
         }
+        Outcome::VerifiedByDigest { digests, .. } => {
+            assert!(response.allowed && response.patch.is_some(), "{decision:?}");
+            assert!(!digests.is_empty());
+        }
         Outcome::Skipped { .. } => assert!(response.allowed, "{decision:?}"),
         Outcome::Denied { reason } => {
             assert!(

@@ -33,6 +33,7 @@ use serde_json::Value;
 
 use crate::cache::ModelValidationLookup;
 use crate::crd::{Mode, ModelValidation};
+use crate::digest;
 use crate::fingerprint::container_differences;
 use crate::inject::{
     InjectConfig, InjectError, Injection, annotation_ops, container_ops, injection,
@@ -190,6 +191,14 @@ pub enum Outcome {
         /// The ModelValidation used.
         model_validation: String,
     },
+    /// Allowed without the verifier: its model images (by digest, mounted the same way) were
+    /// verified under this generation of the ModelValidation before ([`crate::digest`]).
+    VerifiedByDigest {
+        /// The ModelValidation used.
+        model_validation: String,
+        /// The image digests.
+        digests: Vec<String>,
+    },
     /// Allowed without a patch.
     Skipped {
         /// Why no patch was needed.
@@ -208,10 +217,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Short label for metrics: `injected`, `skipped`, `denied`, `invalid`.
+    /// Short label for metrics: `injected`, `verified-by-digest`, `skipped`, `denied`,
+    /// `invalid`.
     pub fn result_label(&self) -> &'static str {
         match self {
             Self::Injected { .. } => "injected",
+            Self::VerifiedByDigest { .. } => "verified-by-digest",
             Self::Skipped { .. } => "skipped",
             Self::Denied { .. } => "denied",
             Self::Invalid { .. } => "invalid",
@@ -559,6 +570,30 @@ fn inject(
     if let (Some(i), Some(inits)) = (pre_injected, spec_without.init_containers.as_mut()) {
         inits.remove(i);
     }
+    let generation = mv.metadata.generation.unwrap_or_default().to_string();
+    let mut notes = vec![
+        (annotations::MODEL_VALIDATION, mv_name.clone()),
+        (annotations::GENERATION, generation),
+        (annotations::METHOD, method.to_owned()),
+    ];
+    // The same content, mounted the same way, verified under this generation: no re-hash.
+    if pre_injected.is_none()
+        && let Some(layout) = digest::image_layout(mv, &spec_without)
+        && digest::record(mv, &layout).is_some()
+    {
+        notes.push((digest::VERIFIED_BY_DIGEST_ANNOTATION, layout.key));
+        return Ok(Verdict::Patch {
+            patch: Patch(annotation_ops(
+                create.pod.metadata.annotations.as_ref(),
+                &notes,
+            )),
+            outcome: Outcome::VerifiedByDigest {
+                model_validation: mv_name,
+                digests: layout.digests,
+            },
+            warnings: Vec::new(),
+        });
+    }
     let Injection {
         container,
         warnings,
@@ -576,12 +611,6 @@ fn inject(
         }
     }
     let mut ops = container_ops(spec, pre_injected, existing.unwrap_or(&container))?;
-    let generation = mv.metadata.generation.unwrap_or_default().to_string();
-    let notes = [
-        (annotations::MODEL_VALIDATION, mv_name.clone()),
-        (annotations::GENERATION, generation),
-        (annotations::METHOD, method.to_owned()),
-    ];
     ops.extend(annotation_ops(
         create.pod.metadata.annotations.as_ref(),
         &notes,
@@ -1598,5 +1627,77 @@ mod tests {
             .map(|m| m["mountPath"].as_str().unwrap())
             .collect();
         assert_eq!(mounts, ["/data", "/signatures", "/etc/model-keys"]);
+    }
+    /// The fixture pod with its model and key volumes as images pinned by digest (or a tag).
+    fn image_volume_review(model_ref: &str) -> Value {
+        let mut r = review();
+        let keys = "registry.local/keys@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        r["request"]["object"]["spec"]["volumes"][0] =
+            json!({"name": "model", "image": {"reference": model_ref}});
+        r["request"]["object"]["spec"]["volumes"][1] =
+            json!({"name": "keys", "image": {"reference": keys}});
+        r
+    }
+
+    #[test]
+    fn content_verified_by_digest_under_this_generation_is_not_hashed_again() {
+        let pinned = "registry.local/llm@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let unverified = key_mv("only");
+        // before any record: injected as usual, and a pod-supplied claim is removed
+        let mut claimed = image_volume_review(pinned);
+        claimed["request"]["object"]["metadata"]["annotations"] =
+            json!({crate::digest::VERIFIED_BY_DIGEST_ANNOTATION: "sha256:forged"});
+        let d = run(&claimed, &lookup(vec![unverified.clone()]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+        let patch = serde_json::to_string(&d.response.patch).unwrap_or_default();
+        let applied = patched(&claimed, &d);
+        assert!(
+            applied["metadata"]["annotations"]
+                .get(crate::digest::VERIFIED_BY_DIGEST_ANNOTATION)
+                .is_none(),
+            "{patch}"
+        );
+        // a record of this layout for the current generation: admitted without the verifier
+        let spec: k8s_openapi::api::core::v1::PodSpec = serde_json::from_value(
+            image_volume_review(pinned)["request"]["object"]["spec"].clone(),
+        )
+        .unwrap();
+        let layout = crate::digest::image_layout(&unverified, &spec).unwrap();
+        let with_record = |generation: i64| {
+            let mut m = (*unverified).clone();
+            m.status = Some(crate::crd::ModelValidationStatus {
+                verified_images: vec![crate::digest::new_record(
+                    layout.clone(),
+                    generation,
+                    "first".into(),
+                    None,
+                )],
+                ..Default::default()
+            });
+            Arc::new(m)
+        };
+        let r = image_volume_review(pinned);
+        let d = run(&r, &lookup(vec![with_record(3)]));
+        assert_eq!(
+            d.outcome,
+            Outcome::VerifiedByDigest {
+                model_validation: "only".into(),
+                digests: layout.digests.clone()
+            }
+        );
+        let applied = patched(&r, &d);
+        assert!(applied["spec"]["initContainers"].is_null(), "{applied}");
+        assert_eq!(
+            applied["metadata"]["annotations"][crate::digest::VERIFIED_BY_DIGEST_ANNOTATION],
+            layout.key.as_str()
+        );
+        // a record of an earlier generation, or a tag reference: verified again
+        let d = run(&r, &lookup(vec![with_record(2)]));
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
+        let d = run(
+            &image_volume_review("registry.local/llm:latest"),
+            &lookup(vec![with_record(3)]),
+        );
+        assert!(matches!(d.outcome, Outcome::Injected { .. }), "{d:?}");
     }
 }

@@ -42,7 +42,9 @@ pub const INTERVAL_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(m|h))+$";
 pub const REMOTE_SCHEMES: [&str; 4] = ["s3://", "gs://", "http://", "https://"];
 
 pub mod status;
-pub use status::{LEGACY_STATUS_FIELDS, ModelValidationStatus};
+pub use status::{
+    LEGACY_STATUS_FIELDS, MAX_VERIFIED_IMAGES, ModelValidationStatus, VerifiedImages,
+};
 
 const CEL_ABSOLUTE: &str = "self.startsWith('/')";
 const CEL_LOCATION: &str = "self.startsWith('/') || self.startsWith('s3://') || self.startsWith('gs://') || self.startsWith('http://') || self.startsWith('https://')";

@@ -383,7 +383,7 @@ pub struct MountSelection {
 }
 
 /// Lexically normalised absolute path (`.`/`..` resolved, trailing `/` dropped).
-fn normalise(p: &Path) -> PathBuf {
+pub(crate) fn normalise(p: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in p.components() {
         match c {

@@ -16,6 +16,7 @@ pub mod cache;
 pub mod controller;
 pub mod crd;
 pub mod dev;
+pub mod digest;
 pub mod drift;
 pub mod finalizer;
 pub mod fingerprint;

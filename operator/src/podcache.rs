@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{
-    Container, EphemeralContainer, Pod, PodSecurityContext, PodSpec, PodStatus,
+    Container, EphemeralContainer, Pod, PodSecurityContext, PodSpec, PodStatus, Volume,
 };
 use kube::api::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -170,6 +170,20 @@ pub fn slim(pod: Pod) -> CachedPod {
             }
         }),
         os: s.os,
+        // image volumes (name and reference): verify once per digest (crate::digest)
+        volumes: s
+            .volumes
+            .map(|vs| {
+                vs.into_iter()
+                    .filter(|v| v.image.is_some())
+                    .map(|v| Volume {
+                        name: v.name,
+                        image: v.image,
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .filter(|vs| !vs.is_empty()),
         ..Default::default()
     });
     let status = pod.status.map(|s| PodStatus {

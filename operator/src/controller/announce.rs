@@ -68,6 +68,21 @@ pub fn announcement(mv: &ModelValidation, pod: &Pod, state: &PodState) -> Option
                 key: format!("drift:{run}:{at}"),
             })
         }
+        PodState::VerifiedByDigest {
+            digests,
+            by_pod,
+            verified_at,
+        } => Some(Announcement {
+            warning: false,
+            reason: REASON_VERIFIED,
+            note: format!(
+                "model {model} of pod {pod_name} verified against ModelValidation {mv_name} by image digest ({}): pod {by_pod} verified the same content{} under this spec; not hashed again",
+                digests.join(", "),
+                verified_at.map(|t| format!(" at {t}")).unwrap_or_default()
+            ),
+            outcome: Some("verified-by-digest"),
+            key: "digest".to_owned(),
+        }),
         PodState::Restored { run, at } => Some(Announcement {
             warning: false,
             reason: REASON_DRIFT_RESOLVED,

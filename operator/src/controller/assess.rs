@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod, PodSpec};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -13,6 +13,7 @@ use mv_shared::verify::{Outcome as ReportOutcome, TerminationReport};
 use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
 
 use crate::crd::ModelValidation;
+use crate::digest;
 use crate::inject::{InjectConfig, injection};
 use crate::podcache::CachedPod;
 
@@ -37,6 +38,16 @@ pub enum PodState {
     /// Injected by the upstream operator before the switch (its annotations, none of this
     /// operator's): its container cannot be checked, so its result is not counted.
     Foreign,
+    /// Admitted without the verifier because the same content, mounted the same way, was
+    /// verified under the current generation ([`crate::digest`]); what the record says.
+    VerifiedByDigest {
+        /// The image digests.
+        digests: Vec<String>,
+        /// The pod whose verifier checked them.
+        by_pod: String,
+        /// When it finished.
+        verified_at: Option<Timestamp>,
+    },
     /// Injected, verifier not finished.
     Pending,
     /// Injected, the verifier succeeded.
@@ -136,7 +147,7 @@ pub fn assess(
         inits.iter().position(|c| c.name == INIT_CONTAINER_NAME),
         cached.verifier.as_ref(),
     ) else {
-        return PodState::Uninjected;
+        return without_verifier(pod, spec, mv);
     };
     if position + 1 != inits.len() {
         return tampered(
@@ -203,6 +214,35 @@ pub fn assess(
         ));
     }
     classify(pod)
+}
+
+/// A pod without the verifier: verified by digest when the webhook admitted it so and the
+/// layout it mounts (its spec is immutable) has a record for the current generation; admitted
+/// by digest under an earlier generation: unconfirmed; else uninjected.
+fn without_verifier(pod: &Pod, spec: &PodSpec, mv: &ModelValidation) -> PodState {
+    if !pod
+        .annotations()
+        .contains_key(digest::VERIFIED_BY_DIGEST_ANNOTATION)
+    {
+        return PodState::Uninjected;
+    }
+    let layout = digest::image_layout(mv, spec);
+    if let Some(r) = layout.as_ref().and_then(|l| digest::record(mv, l)) {
+        return PodState::VerifiedByDigest {
+            digests: r.digests.clone(),
+            by_pod: r.pod.clone(),
+            verified_at: r.verified_at.as_ref().map(|t| t.0),
+        };
+    }
+    let current = mv.metadata.generation.unwrap_or_default();
+    match pod
+        .annotations()
+        .get(annotations::GENERATION)
+        .and_then(|g| g.parse::<i64>().ok())
+    {
+        Some(generation) if generation < current => PodState::Unconfirmed { generation },
+        _ => PodState::Uninjected,
+    }
 }
 
 /// Whether `pod` belongs to the ModelValidation `name` of a namespace holding `mvs_in_ns`.

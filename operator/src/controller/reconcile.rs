@@ -16,10 +16,11 @@ use super::{
     Announcement, Context, Error, GENERATIONS_KEPT, PodState, RESYNC, announce::truncate,
     announcement, assess, belongs, desired_status,
 };
-use crate::crd::ModelValidation;
 use crate::crd::status::orphaned;
+use crate::crd::{ModelValidation, VerifiedImages};
 use crate::metrics::ReasonLabel;
 use crate::podcache::CachedPod;
+use mv_shared::annotations;
 
 /// Reconciles one ModelValidation: Events for new pod results, then status when it changed.
 /// A panic fails this reconcile only ([`Error::Panicked`], retried), not the controller.
@@ -250,6 +251,31 @@ async fn publish(
     }
 }
 
+/// Records of the layouts that genuine verifiers of the current generation verified, for pods
+/// whose verifier inputs are all images pinned by digest ([`crate::digest`]).
+fn verified_layouts(mv: &ModelValidation, entries: &Entries) -> Vec<VerifiedImages> {
+    let current = mv.metadata.generation.unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|(p, s)| {
+            let PodState::Verified { finished, .. } = s else {
+                return None;
+            };
+            let generation = p.annotations().get(annotations::GENERATION)?;
+            if generation.parse::<i64>().ok()? != current {
+                return None;
+            }
+            let layout = crate::digest::image_layout(mv, p.pod.spec.as_ref()?)?;
+            Some(crate::digest::new_record(
+                layout,
+                current,
+                p.name_any(),
+                finished.map(Time),
+            ))
+        })
+        .collect()
+}
+
 /// The status from the pods' states, the gauges, and the status write when it changed.
 async fn write_status(mv: &ModelValidation, entries: &Entries, ctx: &Context) -> Result<(), Error> {
     let (ns, name) = (mv.namespace().unwrap_or_default(), mv.name_any());
@@ -266,6 +292,7 @@ async fn write_status(mv: &ModelValidation, entries: &Entries, ctx: &Context) ->
             .count(),
     )
     .unwrap_or(i32::MAX);
+    status.verified_images = crate::digest::merged_records(mv, verified_layouts(mv, entries));
     let status = status.stamped(mv.status.as_ref(), Time(Timestamp::now()));
     let live: Vec<(String, String)> = ctx
         .model_validations

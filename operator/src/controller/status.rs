@@ -75,7 +75,12 @@ pub fn desired_status(
         injected_pod_count: i32::try_from(states.iter().filter(|s| injected(s)).count())
             .unwrap_or(i32::MAX),
         verified_pod_count: count(|s| {
-            matches!(s, PodState::Verified { .. } | PodState::Restored { .. })
+            matches!(
+                s,
+                PodState::Verified { .. }
+                    | PodState::Restored { .. }
+                    | PodState::VerifiedByDigest { .. }
+            )
         }),
         drifted_pod_count: count(|s| matches!(s, PodState::Drifted { .. })),
         failed_pod_count: count(|s| matches!(s, PodState::Failed { .. })),

@@ -1235,3 +1235,89 @@ fn a_restarting_verifier_is_read_from_its_last_state() {
         other => panic!("{other:?}"),
     }
 }
+
+/// [`pod`] with its model and key volumes as images pinned by digest.
+fn image_pod(name: &str, verifier: Option<Value>) -> Pod {
+    let mut p = serde_json::to_value(pod(name, verifier)).unwrap();
+    p["spec"]["volumes"] = json!([
+        {"name": "data", "image": {"reference": format!("registry.local/llm@sha256:{}", "a".repeat(64))}},
+        {"name": "keys", "image": {"reference": format!("registry.local/keys@sha256:{}", "b".repeat(64))}}]);
+    serde_json::from_value(p).unwrap()
+}
+
+#[tokio::test]
+async fn a_verified_image_layout_is_recorded_and_later_pods_count_as_verified_by_digest() {
+    let first = image_pod("first", Some(terminated(0, VERIFIED)));
+    let m = mv(1, key_spec(), None);
+    let layout = crate::digest::image_layout(&m, first.spec.as_ref().unwrap()).unwrap();
+    // (1) a genuine verifier succeeded: the layout is recorded in the status
+    let s = setup(&[&m], vec![first.clone()], past());
+    let current = m.clone();
+    run(s, m.clone(), |mut h| async move {
+        for _ in 0..2 {
+            assert_eq!(expect_event(&mut h).await["reason"], REASON_VERIFIED);
+        }
+        let status = expect_status_patch(&mut h, &current).await;
+        let records = status["verifiedImages"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{status}");
+        assert_eq!(records[0]["generation"], 1);
+        assert_eq!(records[0]["pod"], "first");
+        assert_eq!(records[0]["digests"].as_array().unwrap().len(), 2);
+        h
+    })
+    .await
+    .unwrap();
+    // (2) a pod the webhook admitted by digest under that record: verified, named so
+    let recorded = mv(
+        1,
+        key_spec(),
+        Some(
+            json!({"verifiedImages": [{"layout": layout.key, "digests": layout.digests,
+            "generation": 1, "pod": "first"}]}),
+        ),
+    );
+    let mut second = serde_json::to_value(image_pod("second", None)).unwrap();
+    second["metadata"]["annotations"] = json!({annotations::MODEL_VALIDATION: "demo",
+        annotations::GENERATION: "1", annotations::METHOD: "key",
+        crate::digest::VERIFIED_BY_DIGEST_ANNOTATION: layout.key});
+    let second: Pod = serde_json::from_value(second).unwrap();
+    assert!(matches!(
+        assess(&slim(second.clone()), &recorded, &|_| None, &config()),
+        PodState::VerifiedByDigest { .. }
+    ));
+    let s = setup(&[&recorded], vec![second.clone()], past());
+    let current = recorded.clone();
+    run(s, recorded.clone(), |mut h| async move {
+        let e = expect_event(&mut h).await;
+        assert_eq!(e["reason"], REASON_VERIFIED);
+        assert!(
+            e["note"].as_str().unwrap().contains("by image digest"),
+            "{e}"
+        );
+        expect_event(&mut h).await;
+        let status = expect_status_patch(&mut h, &current).await;
+        assert_eq!(status["verifiedPodCount"], 1, "{status}");
+        assert_eq!(status["uninjectedPodCount"], 0, "{status}");
+        h
+    })
+    .await
+    .unwrap();
+    // (3) no claim of the webhook: a pod without the verifier; a spec change: unconfirmed
+    let unclaimed = image_pod("unclaimed", None);
+    assert_eq!(
+        assess(&slim(unclaimed), &recorded, &|_| None, &config()),
+        PodState::Uninjected
+    );
+    let changed = mv(
+        2,
+        key_spec(),
+        recorded
+            .status
+            .as_ref()
+            .map(|s| serde_json::to_value(s).unwrap()),
+    );
+    assert_eq!(
+        assess(&slim(second), &changed, &|_| None, &config()),
+        PodState::Unconfirmed { generation: 1 }
+    );
+}

@@ -4,8 +4,9 @@
 //! Field names and types follow upstream where they mean the same thing (`conditions`,
 //! `authMethod`, `injectedPodCount`, `uninjectedPodCount`, `orphanedPodCount`, `lastUpdated`);
 //! this project adds `observedGeneration`, `verifiedPodCount`, `failedPodCount`,
-//! `tamperedPodCount` and `driftedPodCount`. Only counts
-//! are written, never lists of pods.
+//! `tamperedPodCount`, `driftedPodCount` and `verifiedImages` (at most
+//! [`MAX_VERIFIED_IMAGES`] records of content verified by digest). Only counts are written,
+//! never lists of pods.
 //!
 //! Decoding never fails, whatever is stored: a status that does not decode would fail the list
 //! and watch of every `ModelValidation` (and with them the webhook's readiness). Ill-typed
@@ -65,7 +66,8 @@ pub struct ModelValidationStatus {
     /// spec, or by another operator (no generation annotation of this one).
     #[serde(default)]
     pub orphaned_pod_count: i32,
-    /// Injected pods whose verifier reported success.
+    /// Pods whose verifier reported success, and pods admitted by digest after such a success
+    /// (`verifiedImages`).
     #[serde(default)]
     pub verified_pod_count: i32,
     /// Injected pods whose verifier reported a failure.
@@ -79,6 +81,11 @@ pub struct ModelValidationStatus {
     /// sidecar reported drift and has not reported the model restored).
     #[serde(default)]
     pub drifted_pod_count: i32,
+    /// Model images this ModelValidation's current generation has verified, by digest: a later
+    /// pod that mounts the same content the same way is admitted without re-hashing it.
+    /// Written by the controller only; any spec change drops them; at most 32, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_images: Vec<VerifiedImages>,
     /// When the counts or conditions last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<Time>,
@@ -88,6 +95,28 @@ pub struct ModelValidationStatus {
     #[schemars(skip)]
     pub normalized: bool,
 }
+
+/// One verification of content addressed by image digests: the image volumes (by digest) that
+/// held every path the verifier read, mounted as described by `layout`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedImages {
+    /// `sha256:<hex>` of the mount layout (mount path, image digest and subPath of every
+    /// volume the verifier mounted): the key a later pod must match.
+    pub layout: String,
+    /// The image digests (`sha256:<hex>`), sorted.
+    pub digests: Vec<String>,
+    /// The spec generation the verification ran under.
+    pub generation: i64,
+    /// The pod whose verifier checked it.
+    pub pod: String,
+    /// When that verifier finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<Time>,
+}
+
+/// Most records kept per ModelValidation (the oldest go first).
+pub const MAX_VERIFIED_IMAGES: usize = 32;
 
 impl<'de> Deserialize<'de> for ModelValidationStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -154,6 +183,19 @@ impl ModelValidationStatus {
             }
             Some(_) => odd = true,
         }
+        match field("verifiedImages") {
+            None => {}
+            Some(Value::Array(items)) => {
+                for item in items.iter().take(MAX_VERIFIED_IMAGES) {
+                    match serde_json::from_value::<VerifiedImages>(item.clone()) {
+                        Ok(r) => out.verified_images.push(r),
+                        Err(_) => odd = true,
+                    }
+                }
+                odd |= items.len() > MAX_VERIFIED_IMAGES;
+            }
+            Some(_) => odd = true,
+        }
         let counts: [(&str, Option<&str>, &mut i32); 7] = [
             (
                 "injectedPodCount",
@@ -209,9 +251,14 @@ impl ModelValidationStatus {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        for key in ["observedGeneration", "authMethod", "lastUpdated"]
-            .into_iter()
-            .chain(LEGACY_STATUS_FIELDS)
+        for key in [
+            "observedGeneration",
+            "authMethod",
+            "lastUpdated",
+            "verifiedImages",
+        ]
+        .into_iter()
+        .chain(LEGACY_STATUS_FIELDS)
         {
             status.entry(key).or_insert(Value::Null);
         }
@@ -283,6 +330,13 @@ mod tests {
             failed_pod_count: 1,
             tampered_pod_count: 1,
             drifted_pod_count: 1,
+            verified_images: vec![VerifiedImages {
+                layout: format!("sha256:{}", "c".repeat(64)),
+                digests: vec![format!("sha256:{}", "a".repeat(64))],
+                generation: 4,
+                pod: "p0".into(),
+                verified_at: Some(Time("2026-01-02T03:04:05Z".parse().unwrap())),
+            }],
             last_updated: Some(Time("2026-01-02T03:04:05Z".parse().unwrap())),
             normalized: false,
         };
@@ -290,6 +344,23 @@ mod tests {
         assert_eq!(back, s);
         assert_eq!(decode(json!({})), ModelValidationStatus::default());
         assert_eq!(decode(Value::Null), ModelValidationStatus::default());
+    }
+
+    #[test]
+    fn malformed_verified_images_are_dropped_and_rewritten() {
+        let good = json!({"layout": "k", "digests": ["sha256:a"], "generation": 1, "pod": "p"});
+        for (stored, kept) in [
+            (json!({"verifiedImages": [good.clone(), {"layout": 7}]}), 1),
+            (json!({"verifiedImages": "not a list"}), 0),
+            (
+                json!({"verifiedImages": [good.clone(), {"generation": "x"}, good]}),
+                2,
+            ),
+        ] {
+            let s = decode(stored.clone());
+            assert_eq!(s.verified_images.len(), kept, "{stored}");
+            assert!(s.normalized, "{stored}");
+        }
     }
 
     #[test]

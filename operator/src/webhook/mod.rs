@@ -124,6 +124,19 @@ async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response 
             outcome = "injected",
             "Admission"
         ),
+        Outcome::VerifiedByDigest {
+            model_validation,
+            digests,
+        } => tracing::info!(
+            ns,
+            pod,
+            uid,
+            model_validation = %model_validation,
+            digests = %digests.join(","),
+            micros,
+            outcome = "verified-by-digest",
+            "Admission"
+        ),
         Outcome::Skipped { .. } | Outcome::Denied { .. } => {
             let reason = match &decision.outcome {
                 Outcome::Denied { reason } => reason.to_string(),
