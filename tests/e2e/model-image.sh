@@ -17,7 +17,8 @@
 #
 # With VOLUME_DIR it also writes the model alone as two OCI images, for image volumes (FROM
 # scratch, the files of key-signed/ at the image's root): VOLUME_DIR/mv-e2e-model-signed.oci.tar
-# and VOLUME_DIR/mv-e2e-model-tampered.oci.tar (the key-tampered/ files).
+# and VOLUME_DIR/mv-e2e-model-tampered.oci.tar (the key-tampered/ files); and the public keys
+# alone (payload/keys/ at the root) as VOLUME_DIR/mv-e2e-keys.oci.tar.
 #
 # Environment: MV_PYTHON_VENV (default $HOME/.cache/model-validation-operator/venv), CONTAINERS_CONF.
 set -euo pipefail
@@ -110,4 +111,9 @@ if [ -n "${3:-}" ]; then
     skopeo copy -q "containers-storage:localhost/mv-e2e-model:$v" "oci-archive:$3/mv-e2e-model-$v.oci.tar:localhost/mv-e2e-model:$v"
     log "localhost/mv-e2e-model:$v -> $3/mv-e2e-model-$v.oci.tar"
   done
+  printf 'FROM scratch\nCOPY payload/keys/ /\n' > "$ctx/Containerfile.keys"
+  buildah bud -q --layers=false -t "localhost/mv-e2e-keys:v1" -f "$ctx/Containerfile.keys" "$ctx" >/dev/null
+  rm -f "$3/mv-e2e-keys.oci.tar"
+  skopeo copy -q "containers-storage:localhost/mv-e2e-keys:v1" "oci-archive:$3/mv-e2e-keys.oci.tar:localhost/mv-e2e-keys:v1"
+  log "localhost/mv-e2e-keys:v1 -> $3/mv-e2e-keys.oci.tar"
 fi

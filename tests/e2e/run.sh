@@ -97,8 +97,9 @@ OPERATOR_ARCHIVE="$IMAGES_OUT/model-validation-operator-testing.oci.tar"
 VERIFIER_ARCHIVE="$IMAGES_OUT/model-verifier-testing.oci.tar"
 DEV_ARCHIVE="$IMAGES_OUT/model-validation-operator-dev.oci.tar"
 MODEL_ARCHIVE="$IMAGES_OUT/mv-e2e-models.oci.tar"
-# the models alone as OCI images (for image volumes), signed and tampered
-VOLUME_ARCHIVES=("$IMAGES_OUT/mv-e2e-model-signed.oci.tar" "$IMAGES_OUT/mv-e2e-model-tampered.oci.tar")
+# the models alone as OCI images (for image volumes), signed and tampered, and the public keys
+VOLUME_ARCHIVES=("$IMAGES_OUT/mv-e2e-model-signed.oci.tar" "$IMAGES_OUT/mv-e2e-model-tampered.oci.tar"
+  "$IMAGES_OUT/mv-e2e-keys.oci.tar")
 if [ "${MV_E2E_SKIP_BUILD:-0}" != 1 ]; then
   t=$SECONDS
   say "building the images (static release binaries; first build takes minutes)"
@@ -132,7 +133,8 @@ push_model() { # archive name -> prints REGISTRY/NAME@sha256:...
 for a in "${VOLUME_ARCHIVES[@]}"; do [ -f "$a" ] || die "$a missing (run without MV_E2E_SKIP_BUILD=1)"; done
 MV_E2E_MODEL_SIGNED_REF="$(push_model "${VOLUME_ARCHIVES[0]}" mv-e2e/model:signed)" || true
 MV_E2E_MODEL_TAMPERED_REF="$(push_model "${VOLUME_ARCHIVES[1]}" mv-e2e/model:tampered)" || true
-export MV_E2E_MODEL_SIGNED_REF MV_E2E_MODEL_TAMPERED_REF
+MV_E2E_KEYS_REF="$(push_model "${VOLUME_ARCHIVES[2]}" mv-e2e/keys:v1)" || true
+export MV_E2E_MODEL_SIGNED_REF MV_E2E_MODEL_TAMPERED_REF MV_E2E_KEYS_REF
 [ -n "$MV_E2E_MODEL_SIGNED_REF" ] && say "model images: $MV_E2E_MODEL_SIGNED_REF, $MV_E2E_MODEL_TAMPERED_REF" \
   || say "no registry for the model images (local cluster without one, or MV_E2E_REGISTRY unset): the image-volume scenario will fail"
 

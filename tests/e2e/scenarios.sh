@@ -32,6 +32,7 @@ SCENARIOS=(
   "deployment-missing-cr-failedcreate scenario_deployment_denied e2e-deploy-denied"
   "native-sidecar-and-download-init scenario_native_sidecar e2e-sidecar"
   "image-volume-by-digest scenario_image_volume e2e-imgvol"
+  "verify-once-per-digest scenario_digest_cache e2e-digest"
   "spec-change-moves-observed-generation scenario_observed_generation e2e-generation"
   "continuous-validation-drift-and-restore scenario_continuous e2e-continuous"
   "development-overlay scenario_development"
@@ -669,6 +670,98 @@ scenario_image_volume() {
   [ "$m" = true ] || fail "the verifier's mount of the image volume is not read-only: '$m'"
   expect_verified e2e-imgvol signed llm
   expect_blocked e2e-imgvol tampered llm weights.bin
+}
+
+# image_keys_pod NS NAME LABEL MODEL_REF KEYS_REF: the model and the public keys both as image
+# volumes (every input of the verifier addressed by the references)
+image_keys_pod() {
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $2, namespace: $1, labels: {$POD_LABEL: "$3"}}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: server
+    image: $MODEL_IMAGE
+    imagePullPolicy: Never
+    command: ["/bin/busybox", "sleep", "3600"]
+    securityContext: $RESTRICTED
+    volumeMounts:
+    - {name: model, mountPath: /models/llm}
+    - {name: keys, mountPath: /keys}
+  volumes:
+  - {name: model, image: {reference: "$4", pullPolicy: IfNotPresent}}
+  - {name: keys, image: {reference: "$5", pullPolicy: IfNotPresent}}
+EOF
+}
+# "GENERATION:POD " for each status.verifiedImages record
+digest_records() { jp -n "$1" modelvalidation "$2" '{range .status.verifiedImages[*]}{.generation}:{.pod}{" "}{end}'; }
+has_record() { grep -qw -- "$3" <<<"$(digest_records "$1" "$2")"; }
+only_generation() { # NS MV G: every record is of generation G (or there is none)
+  local r; r="$(digest_records "$1" "$2" | tr ' ' '\n' | grep . || true)"
+  [ -z "$r" ] || ! grep -qv "^$3:" <<<"$r"
+}
+running_in() { # NS POD: seconds from the pod's creation to its server's start
+  local t; t="$(jp -n "$1" pod "$2" '{.metadata.creationTimestamp} {.status.containerStatuses[0].state.running.startedAt}')"
+  echo $(( $(date -d "${t#* }" +%s) - $(date -d "${t% *}" +%s) ))
+}
+
+# Verify once per digest (issue 20): the first pod of a layout (model and keys as images pinned by
+# digest) runs the verifier and its success is recorded; a second pod with the same digests starts
+# without it; a tag reference is verified every time; a tampered image fails; a spec change makes
+# the next pod verify again.
+scenario_digest_cache() {
+  needs_minor 33
+  local signed="${MV_E2E_MODEL_SIGNED_REF:-}" tampered="${MV_E2E_MODEL_TAMPERED_REF:-}" keys="${MV_E2E_KEYS_REF:-}"
+  [ -n "$signed" ] && [ -n "$tampered" ] && [ -n "$keys" ] \
+    || fail "the model and key images were not pushed to a registry (MV_E2E_MODEL_SIGNED_REF / MV_E2E_MODEL_TAMPERED_REF / MV_E2E_KEYS_REF unset)"
+  local ns=e2e-digest out
+  new_ns "$ns"
+  out="$(printf '%s\n' 'apiVersion: ml.sigstore.dev/v1alpha1' 'kind: ModelValidation' \
+    "metadata: {name: once, namespace: $ns}" \
+    'spec: {model: {path: /models/llm}, config: {publicKeyConfig: {keyPath: /keys/key.pub}}, imagePullPolicy: IfNotPresent}' \
+    | k apply -f - 2>&1)" || fail "ModelValidation once: $out"
+  # (1) the first pod: the verifier runs, its success is recorded for generation 1
+  image_keys_pod "$ns" first once "$signed" "$keys" | k create -f - >/dev/null
+  expect_verified "$ns" first once
+  wait_until 60 "a status.verifiedImages record of generation 1 by pod first" has_record "$ns" once 1:first
+  sleep 2 # the webhook's cache follows the status through its watch
+  note "first pod: server running $(running_in "$ns" first)s after creation (verifier ran)"
+  # (2) the same digests again: admitted without the verifier, reported verified by digest
+  image_keys_pod "$ns" second once "$signed" "$keys" | k create -f - >/dev/null
+  expect_not_injected "$ns" second
+  local claim
+  claim="$(jp -n "$ns" pod second '{.metadata.annotations.validation\.ml\.sigstore\.dev/verified-by-digest}')"
+  [[ "$claim" == sha256:* ]] || fail "pod second carries no verified-by-digest annotation: '$claim'"
+  wait_until 120 "pod $ns/second Running" phase_is "$ns" second Running
+  note "second pod: server running $(running_in "$ns" second)s after creation (no verifier)"
+  expect_event "$ns" Pod second ModelVerified "by image digest"
+  expect_count "$ns" once verifiedPodCount 2
+  # (3) a tag reference is never cached: both pods run the verifier
+  local tag="${signed%@*}:signed" p
+  for p in tag-1 tag-2; do
+    image_keys_pod "$ns" "$p" once "$tag" "$keys" | k create -f - >/dev/null
+    expect_injected "$ns" "$p"
+    wait_until 180 "pod $ns/$p Running" phase_is "$ns" "$p" Running
+    [ "$(init_exit "$ns" "$p")" = 0 ] || fail "$INIT_NAME of $p exited $(init_exit "$ns" "$p")"
+  done
+  # (4) the tampered image, by digest: verified, and blocked
+  image_keys_pod "$ns" tampered once "$tampered" "$keys" | k create -f - >/dev/null
+  expect_blocked "$ns" tampered once weights.bin
+  # (5) a spec change drops the records: the next pod verifies again, then the one after skips
+  k -n "$ns" patch modelvalidation once --type=merge \
+    -p '{"spec":{"model":{"ignorePaths":["/models/llm/README.md"]}}}' >/dev/null
+  wait_until 60 "the records of generation 1 dropped" only_generation "$ns" once 2
+  image_keys_pod "$ns" third once "$signed" "$keys" | k create -f - >/dev/null
+  expect_injected "$ns" third
+  wait_until 180 "pod $ns/third Running" phase_is "$ns" third Running
+  [ "$(init_exit "$ns" third)" = 0 ] || fail "$INIT_NAME of third exited $(init_exit "$ns" third)"
+  wait_until 60 "a record of generation 2 by pod third" has_record "$ns" once 2:third
+  image_keys_pod "$ns" fourth once "$signed" "$keys" | k create -f - >/dev/null
+  expect_not_injected "$ns" fourth
 }
 
 # A spec change moves status.observedGeneration and the Ready condition (its observedGeneration
