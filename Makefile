@@ -53,7 +53,7 @@ fuzz-smoke: fuzz-build ## CI's short pass: every fuzz target FUZZ_SECONDS (20) e
 	  then echo "fuzz-smoke: $$t: $$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second.*' "$$tmp/$$t.log" | tail -1)"; \
 	  else tail -n 60 "$$tmp/$$t.log"; echo "fuzz-smoke: $$t FAILED (input saved under fuzz/artifacts/$$t/)"; exit 1; fi; done
 
-.PHONY: bench bench-compare bench-webhook bench-watch bench-scale
+.PHONY: bench bench-compare bench-webhook bench-watch bench-scale bench-digest
 bench: ## Criterion benchmarks of the hashing engine
 	$(CARGO) bench -p model-verifier-benches
 bench-compare: ## model-verifier vs Python model_signing vs openssl/cat, one run (needs ~7 GB in /var/tmp)
@@ -66,6 +66,8 @@ bench-watch: ## watch: re-check cost (10,000 files; 2 GiB in 4 files), idle RSS/
 	T=$${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release; $$T/watch-bench --verifier $$T/model-verifier
 bench-webhook: ## Webhook p50/p99, errors and operator RSS at 100, 500, 2000 req/s over TLS on loopback
 	CARGO="$(CARGO)" benches/webhook.sh
+bench-digest: ## Pod start-up with a 2 GiB model image by digest: first pod (verifier hashes it) vs later pods (verified by digest) vs no verification (~10 GB free disk)
+	MV_E2E_BENCH_DIGEST=1 tests/e2e/run.sh bench-digest-2gib
 bench-scale: ## Operator on a real API server: 10,000 labelled pods, 100 namespaces/ModelValidations, churn 50 pods/s (RSS, webhook p99, reconcile latency, status freshness)
 	CARGO="$(CARGO)" benches/scale.sh
 

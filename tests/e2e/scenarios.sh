@@ -862,3 +862,66 @@ scenario_observed_generation() {
   grep -qF /data/models/cert-signed <<<"$msg" || fail "the Ready message does not describe the new spec: $msg"
   note "Ready: $msg"
 }
+
+# --- benchmark (issue 20, `make bench-digest`; not in the default list) ------------------------
+# A 2 GiB model (4 files of 512 MiB) and its public key as two images pinned by digest in the
+# local registry. Start-up time of a pod (kubectl create until Ready, the server container has no
+# probe) for: an unlabelled pod (pulls the image: not measured), a second unlabelled pod
+# (baseline), the first labelled pod (the verifier hashes 2 GiB), a second labelled pod (verified
+# by digest, no verifier). Prints one JSON line "bench-digest: {...}".
+[ "${MV_E2E_BENCH_DIGEST:-0}" = 1 ] && SCENARIOS+=("bench-digest-2gib scenario_bench_digest e2e-bench-digest")
+
+start_seconds() { # NS POD-YAML-ON-STDIN: seconds from create to Ready (pod named $2)
+  local t0 t1; t0="$(date +%s.%N)"
+  k create -f - >/dev/null
+  kubectl -n "$1" wait --for=condition=Ready "pod/$2" --timeout=600s >/dev/null || fail "pod $1/$2 not Ready"
+  t1="$(date +%s.%N)"
+  python3 -c "print(f'{$t1 - $t0:.2f}')"
+}
+
+scenario_bench_digest() {
+  needs_minor 33
+  local registry; registry="$("$REPO/tests/e2e/cluster/cluster.sh" registry)" || fail "no local registry"
+  local work; work="$(mktemp -d "${MV_BENCH_DIR:-/var/tmp}/mv-bench-digest.XXXXXX")"
+  trap 'rm -rf "$work"; buildah rmi -f localhost/mv-bench-model:2g localhost/mv-bench-keys:v1 >/dev/null 2>&1 || true' RETURN
+  mkdir -p "$work/model" "$work/keys"
+  local i
+  for i in 0 1 2 3; do
+    head -c $((512 * 1024 * 1024)) /dev/zero | openssl enc -aes-128-ctr -K 00112233445566778899aabbccddeeff \
+      -iv "0000000000000000000000000000000$i" -nosalt > "$work/model/shard-$i.bin"
+  done
+  openssl ecparam -name prime256v1 -genkey -noout -out "$work/key.pem"
+  openssl ec -in "$work/key.pem" -pubout -out "$work/keys/key.pub" 2>/dev/null
+  "${MV_PYTHON_VENV:-$HOME/.cache/model-validation-operator/venv}/bin/model_signing" sign key \
+    --private_key "$work/key.pem" --signature "$work/model/model.sig" "$work/model" >/dev/null
+  chmod -R a+rX "$work/model" "$work/keys"
+  local what refs=()
+  for what in model keys; do
+    printf 'FROM scratch\nCOPY %s/ /\n' "$what" > "$work/Containerfile.$what"
+    buildah bud -q --layers=false -t "localhost/mv-bench-$what:v1" -f "$work/Containerfile.$what" "$work" >/dev/null
+    buildah push -q --tls-verify=false --disable-compression --digestfile "$work/$what.digest" \
+      "localhost/mv-bench-$what:v1" "docker://$registry/mv-bench/$what:v1" >/dev/null
+    refs+=("$registry/mv-bench/$what@$(cat "$work/$what.digest")")
+  done
+  rm -rf "$work/model"
+  note "model ${refs[0]}, keys ${refs[1]}"
+  local ns=e2e-bench-digest
+  new_ns "$ns"
+  printf '%s\n' 'apiVersion: ml.sigstore.dev/v1alpha1' 'kind: ModelValidation' \
+    "metadata: {name: big, namespace: $ns}" \
+    'spec: {model: {path: /models/llm}, config: {publicKeyConfig: {keyPath: /keys/key.pub}}, imagePullPolicy: IfNotPresent}' \
+    | k apply -f - >/dev/null
+  unlabelled() { image_keys_pod "$ns" "$1" big "${refs[0]}" "${refs[1]}" | sed 's/labels: {[^}]*}/labels: {}/'; }
+  local pull baseline first second
+  pull="$(unlabelled pull | start_seconds "$ns" pull)"
+  baseline="$(unlabelled baseline | start_seconds "$ns" baseline)"
+  first="$(image_keys_pod "$ns" first big "${refs[0]}" "${refs[1]}" | start_seconds "$ns" first)"
+  expect_injected "$ns" first
+  wait_until 60 "the layout recorded" has_record "$ns" big 1:first
+  sleep 2 # the webhook's cache follows the status through its watch
+  second="$(image_keys_pod "$ns" second big "${refs[0]}" "${refs[1]}" | start_seconds "$ns" second)"
+  expect_not_injected "$ns" second
+  note "verifier report of the first pod: $(init_message "$ns" first)"
+  echo "bench-digest: {\"model_bytes\": $((2048 * 1024 * 1024)), \"files\": 5, \"first_pull_s\": $pull, \"baseline_s\": $baseline, \"first_verified_s\": $first, \"later_by_digest_s\": $second, \"first_overhead_s\": $(python3 -c "print(f'{$first - $baseline:.2f}')"), \"later_overhead_s\": $(python3 -c "print(f'{$second - $baseline:.2f}')")}"
+  k delete ns "$ns" --wait=false >/dev/null 2>&1 || true
+}
