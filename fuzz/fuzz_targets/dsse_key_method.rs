@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use model_verifier::dsse;
-use model_verifier::envelope::SignatureVerifier as _;
+use model_verifier::method::SignatureVerifier as _;
 use model_verifier::keys::KeyVerifier;
 
 const KEY: &[u8] = include_bytes!("../../testdata/keys/signing-key.pub");

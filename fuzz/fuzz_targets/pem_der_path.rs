@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use model_verifier::keys::EcPublicKey;
-use model_verifier::pki::{self, CertificateVerifier};
+use model_verifier::x509::path::{self as pki, CertificateVerifier};
 use model_verifier::sign::SigningKey;
 
 fuzz_target!(|data: &[u8]| {

@@ -14,7 +14,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::bundle::{Bundle, BundleError, MEDIA_TYPE_V0_3};
 use crate::dsse;
-use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
+use crate::method::{SignatureVerifier, VerifiedEnvelope};
 
 /// The WARNING `model_signing` prints on stdout for key bundles without a hint (trailing space
 /// included).

@@ -22,7 +22,7 @@ use crate::bundle::{
 };
 use crate::dsse::{self, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{self, Curve, EcPublicKey, KeyError, der_read, pem_blocks};
-use crate::pki;
+use crate::x509::path as pki;
 
 /// Why signing could not proceed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -401,8 +401,8 @@ pub fn certificate_bundle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::SignatureVerifier;
     use crate::keys::KeyVerifier;
+    use crate::method::SignatureVerifier;
 
     #[test]
     fn key_bundles_verify_with_the_key_method_on_every_curve() {

@@ -7,8 +7,8 @@ use std::time::Instant;
 use mv_shared::verify::{ColdReads, CommonVerifyArgs};
 use serde::Serialize;
 
-use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
 use crate::manifest::{Manifest, Mismatch};
+use crate::method::{SignatureVerifier, VerifiedEnvelope};
 use crate::model::{self, ModelError, ModelSpec, Selection};
 use crate::posix;
 use crate::statement::{self, PAYLOAD_TYPE, StatementError};

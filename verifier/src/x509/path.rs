@@ -33,8 +33,8 @@ use x509_parser::signature_algorithm::RsaSsaPssParams;
 use x509_parser::x509::{X509Name, X509Version};
 
 use crate::bundle::{Bundle, BundleError, MEDIA_TYPE_V0_3};
-use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
 use crate::keys::{self, EcPublicKey, KeyError, SigHash, der_read, pem_blocks};
+use crate::method::{SignatureVerifier, VerifiedEnvelope};
 
 /// Longest path (leaf included) the builder explores.
 const MAX_PATH_LEN: usize = 12;

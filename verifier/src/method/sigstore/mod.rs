@@ -47,7 +47,7 @@ pub mod rekor;
 pub mod trust;
 pub mod tsa;
 
-use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
+use crate::method::{SignatureVerifier, VerifiedEnvelope};
 
 pub use engine::SigstoreRsEngine;
 pub use leaf::IdentityPolicy;

@@ -15,10 +15,10 @@ use super::SigstoreError;
 
 /// The public-good Sigstore trusted root (`tuf-repo-cdn.sigstore.dev`), as embedded in the binary.
 pub const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] =
-    include_bytes!("../../trust/public_good_trusted_root.json");
+    include_bytes!("../../../trust/public_good_trusted_root.json");
 
 /// The Sigstore staging trusted root (`tuf-repo-cdn.sigstage.dev`), as embedded in the binary.
-pub const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../../trust/staging_trusted_root.json");
+pub const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../../../trust/staging_trusted_root.json");
 
 /// Media type of a ClientTrustConfig (the only version sigstore-python accepts).
 pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =

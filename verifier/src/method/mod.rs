@@ -31,3 +31,5 @@ pub trait SignatureVerifier {
     /// Verifies the signature file's bytes and returns the payload it signs.
     fn verify_bundle(&self, bundle_json: &[u8]) -> Result<VerifiedEnvelope, Self::Error>;
 }
+
+pub mod sigstore;
