@@ -7,14 +7,14 @@ use std::fmt::Display;
 
 use clap::{Args, Subcommand, ValueEnum};
 use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, Serialization};
-use model_verifier::keys::KeyVerifier;
 use model_verifier::method::SignatureVerifier;
+use model_verifier::method::certificate::CertificateVerifier;
+use model_verifier::method::key::KeyVerifier;
 use model_verifier::model::{self, ModelSpec, Selection};
 use model_verifier::oci::OciImage;
 use model_verifier::posix::pathlib;
 use model_verifier::sign::{self, SigningKey};
 use model_verifier::verify::verify_model;
-use model_verifier::x509::path::CertificateVerifier;
 use mv_shared::verify::{
     ColdReads, CommonVerifyArgs, OciArgs, Outcome, OutputFormat, TerminationReport, VerifyCommand,
     VerifyMethod,

@@ -6,6 +6,7 @@
 //! directory; [`manifest`] compares the two.
 
 pub mod bundle;
+mod der;
 pub mod dsse;
 pub mod hashing;
 pub mod json_limits;
@@ -15,6 +16,7 @@ pub mod method;
 mod mmap;
 pub mod model;
 pub mod oci;
+pub mod pem;
 pub mod posix;
 pub mod sign;
 pub mod statement;

@@ -185,7 +185,7 @@ fn other_name_utf8(value: &[u8]) -> Option<String> {
 
 /// Splits one DER TLV that spans the whole input; returns (tag, contents).
 fn der_tlv(der: &[u8]) -> Option<(u8, &[u8])> {
-    match crate::keys::der_read(der)? {
+    match crate::der::der_read(der)? {
         (tag, contents, []) => Some((tag, contents)),
         _ => None,
     }
