@@ -11,7 +11,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use super::SigstoreError;
-use super::trust::only_fields;
+use super::json::{self, ShapeError, member, object, only_fields};
+use super::rekor::RekorError;
 
 /// The bundle media types the sigstore method accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,59 +77,212 @@ pub(crate) struct CheckedBundle {
     pub(crate) timestamp_tokens: Vec<Vec<u8>>,
 }
 
-fn bad(msg: impl Into<String>) -> SigstoreError {
-    SigstoreError::Bundle(msg.into())
+/// Why a bundle failed step (a). The messages are those the conformance tests expect.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleShapeError {
+    /// More JSON values than any real bundle has.
+    #[error(transparent)]
+    TooManyValues(#[from] crate::json_limits::TooManyValues),
+    /// The file is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// A member has the wrong JSON type or is missing.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// A member outside the bundle's field set.
+    #[error("{0} (not a valid Sigstore bundle)")]
+    UnknownField(ShapeError),
+    /// A `bytes` member that is not standard base64.
+    #[error("{path} is not valid base64: {error}")]
+    Base64 {
+        /// The JSON path.
+        path: String,
+        /// The decoder's complaint.
+        error: base64::DecodeError,
+    },
+    /// A `uint64` member that is not a JSON string.
+    #[error("{path} must be a string holding an integer")]
+    IntegerNotAString {
+        /// The JSON path.
+        path: String,
+    },
+    /// A `uint64` member that is not decimal digits.
+    #[error("{path} is not an unsigned integer: '{value}'")]
+    NotAnUnsignedInteger {
+        /// The JSON path.
+        path: String,
+        /// The string found.
+        value: String,
+    },
+    /// A `uint64` member above `u64::MAX`.
+    #[error("{path} is out of range: '{value}'")]
+    OutOfRange {
+        /// The JSON path.
+        path: String,
+        /// The string found.
+        value: String,
+    },
+    /// An `int64` member above `i64::MAX`.
+    #[error("{path} is out of range: {value}")]
+    OutOfRangeI64 {
+        /// The JSON path.
+        path: String,
+        /// The value found.
+        value: u64,
+    },
+    /// A media type the sigstore method does not accept.
+    #[error("unsupported bundle format: {0}")]
+    UnsupportedMediaType(String),
+    /// Not exactly one kind of verification material.
+    #[error(
+        "verificationMaterial must hold exactly one of publicKey, x509CertificateChain, certificate"
+    )]
+    VerificationMaterialOneOf,
+    /// A v0.3 bundle without `certificate`.
+    #[error("expected certificate in bundle")]
+    ExpectedCertificate,
+    /// A v0.1/v0.2 bundle without a certificate chain.
+    #[error("expected certificate chain in bundle")]
+    ExpectedCertificateChain,
+    /// The leaf certificate has no bytes.
+    #[error("the signing certificate is empty")]
+    EmptyCertificate,
+    /// A `bytes` member that must not be empty is.
+    #[error("{path} is empty")]
+    Empty {
+        /// The JSON path.
+        path: String,
+    },
+    /// More RFC 3161 timestamps than sigstore-python accepts.
+    #[error("too many signed timestamps: {count} > {MAX_TIMESTAMPS}")]
+    TooManyTimestamps {
+        /// How many the bundle carries.
+        count: usize,
+    },
+    /// The same RFC 3161 timestamp twice.
+    #[error("duplicate signed timestamps in bundle")]
+    DuplicateTimestamps,
+    /// Not exactly one transparency-log entry.
+    #[error("expected exactly one log entry in bundle")]
+    NotOneLogEntry,
+    /// A `messageSignature` instead of a DSSE envelope.
+    #[error("the bundle holds a message signature, not a DSSE envelope: model signatures are DSSE")]
+    MessageSignature,
+    /// Not exactly one non-empty DSSE signature.
+    #[error("envelope must contain exactly one signature")]
+    NotOneSignature,
+    /// A `keyid` that is neither a string nor null.
+    #[error("dsseEnvelope.signatures[0].keyid must be a string or null")]
+    BadKeyId,
+    /// The normalised bundle could not be written back.
+    #[error("cannot re-encode the bundle: {0}")]
+    Reencode(serde_json::Error),
+    /// A log entry version other than 0.0.1 and 0.0.2.
+    #[error("unsupported log entry version {0} (expected 0.0.1 or 0.0.2)")]
+    UnsupportedEntryVersion(String),
+    /// No inclusion proof, or one without a checkpoint.
+    #[error("entry must contain inclusion proof, with checkpoint")]
+    NoCheckpoint,
+    /// An inclusion proof whose index is outside its tree.
+    #[error("inclusion proof has log index {log_index} outside a tree of size {tree_size}")]
+    ProofIndexOutsideTree {
+        /// `inclusionProof.logIndex`.
+        log_index: u64,
+        /// `inclusionProof.treeSize`.
+        tree_size: u64,
+    },
+    /// A Merkle hash that is not 32 bytes.
+    #[error("{path} must be 32 bytes")]
+    NotAHash {
+        /// The JSON path.
+        path: String,
+    },
+    /// A v0.1 bundle without an inclusion promise.
+    #[error("bundle must contain an inclusion promise")]
+    NoInclusionPromise,
+    /// A v0.2/v0.3 bundle with neither an inclusion promise nor a timestamp.
+    #[error("bundle must contain an inclusion promise or signed timestamp(s)")]
+    NoTimeSource,
+    /// A Rekor v2 proof whose index differs from the entry's.
+    #[error("inclusionProof.logIndex {proof_index} differs from the entry's logIndex {log_index}")]
+    ProofIndexMismatch {
+        /// `inclusionProof.logIndex`.
+        proof_index: u64,
+        /// The entry's `logIndex`.
+        log_index: u64,
+    },
+    /// The keyless engine's own bundle parser refused the normalised bundle.
+    #[error("invalid Sigstore bundle: {0}")]
+    Engine(sigstore_types::Error),
 }
 
-fn obj<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, SigstoreError> {
-    v.as_object()
-        .ok_or_else(|| bad(format!("{path} must be a JSON object")))
+/// The most RFC 3161 timestamps a bundle may carry (sigstore-python's limit).
+const MAX_TIMESTAMPS: usize = 32;
+
+fn obj<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, BundleShapeError> {
+    Ok(object(v, path)?)
 }
 
-fn fields(o: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), SigstoreError> {
-    only_fields(o, path, allowed).map_err(|e| bad(format!("{e} (not a valid Sigstore bundle)")))
+fn fields(o: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), BundleShapeError> {
+    only_fields(o, path, allowed).map_err(BundleShapeError::UnknownField)
 }
 
-fn get<'a>(o: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a Value, SigstoreError> {
-    o.get(key)
-        .ok_or_else(|| bad(format!("{path}.{key} is missing")))
+fn get<'a>(
+    o: &'a Map<String, Value>,
+    key: &'static str,
+    path: &str,
+) -> Result<&'a Value, BundleShapeError> {
+    Ok(member(o, key, path)?)
 }
 
-fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, SigstoreError> {
-    v.as_str()
-        .ok_or_else(|| bad(format!("{path} must be a string")))
+fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, BundleShapeError> {
+    Ok(json::string(v, path)?)
 }
 
 /// A protobuf `bytes` field: standard base64 with padding.
-fn bytes(v: &Value, path: &str) -> Result<Vec<u8>, SigstoreError> {
+fn bytes(v: &Value, path: &str) -> Result<Vec<u8>, BundleShapeError> {
     STANDARD
         .decode(string(v, path)?)
-        .map_err(|e| bad(format!("{path} is not valid base64: {e}")))
+        .map_err(|error| BundleShapeError::Base64 {
+            path: path.to_owned(),
+            error,
+        })
 }
 
 /// A protobuf `uint64` field: a JSON string of decimal digits.
-fn uint64(v: &Value, path: &str) -> Result<u64, SigstoreError> {
+fn uint64(v: &Value, path: &str) -> Result<u64, BundleShapeError> {
     let s = v
         .as_str()
-        .ok_or_else(|| bad(format!("{path} must be a string holding an integer")))?;
+        .ok_or_else(|| BundleShapeError::IntegerNotAString {
+            path: path.to_owned(),
+        })?;
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(format!("{path} is not an unsigned integer: '{s}'")));
+        return Err(BundleShapeError::NotAnUnsignedInteger {
+            path: path.to_owned(),
+            value: s.to_owned(),
+        });
     }
-    s.parse::<u64>()
-        .map_err(|_| bad(format!("{path} is out of range: '{s}'")))
+    s.parse::<u64>().map_err(|_| BundleShapeError::OutOfRange {
+        path: path.to_owned(),
+        value: s.to_owned(),
+    })
 }
 
-fn int64(v: &Value, path: &str) -> Result<i64, SigstoreError> {
+fn int64(v: &Value, path: &str) -> Result<i64, BundleShapeError> {
     let n = uint64(v, path)?;
-    i64::try_from(n).map_err(|_| bad(format!("{path} is out of range: {n}")))
+    i64::try_from(n).map_err(|_| BundleShapeError::OutOfRangeI64 {
+        path: path.to_owned(),
+        value: n,
+    })
 }
 
 /// Step (a): parse, check and normalise.
 pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> {
     crate::json_limits::check(bundle_json, crate::json_limits::MAX_JSON_VALUES)
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(BundleShapeError::from)?;
     let mut value: Value =
-        serde_json::from_slice(bundle_json).map_err(|e| bad(format!("not JSON: {e}")))?;
+        serde_json::from_slice(bundle_json).map_err(BundleShapeError::NotJson)?;
     let top = obj(&value, "bundle")?;
     fields(
         top,
@@ -142,7 +296,7 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
     )?;
     let media_type = string(get(top, "mediaType", "bundle")?, "mediaType")?;
     let version = BundleVersion::from_media_type(media_type)
-        .ok_or_else(|| bad(format!("unsupported bundle format: {media_type}")))?;
+        .ok_or_else(|| BundleShapeError::UnsupportedMediaType(media_type.to_owned()))?;
 
     // --- verification material
     let vm = obj(
@@ -165,15 +319,13 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
         .filter(|k| vm.contains_key(**k))
         .count();
     if material_count != 1 {
-        return Err(bad(
-            "verificationMaterial must hold exactly one of publicKey, x509CertificateChain, certificate",
-        ));
+        return Err(BundleShapeError::VerificationMaterialOneOf.into());
     }
     let leaf_der = match version {
         BundleVersion::V0_3 => {
             let cert = vm
                 .get("certificate")
-                .ok_or_else(|| bad("expected certificate in bundle"))?;
+                .ok_or(BundleShapeError::ExpectedCertificate)?;
             let cert = obj(cert, "certificate")?;
             fields(cert, "certificate", &["rawBytes"])?;
             bytes(
@@ -184,12 +336,14 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
         BundleVersion::V0_1 | BundleVersion::V0_2 => {
             let chain = vm
                 .get("x509CertificateChain")
-                .ok_or_else(|| bad("expected certificate chain in bundle"))?;
+                .ok_or(BundleShapeError::ExpectedCertificateChain)?;
             let chain = obj(chain, "x509CertificateChain")?;
             fields(chain, "x509CertificateChain", &["certificates"])?;
-            let certs = get(chain, "certificates", "x509CertificateChain")?
-                .as_array()
-                .ok_or_else(|| bad("x509CertificateChain.certificates must be an array"))?;
+            let certs = json::array(
+                get(chain, "certificates", "x509CertificateChain")?,
+                "x509CertificateChain.certificates",
+            )
+            .map_err(BundleShapeError::from)?;
             let mut leaf = None;
             for (i, c) in certs.iter().enumerate() {
                 let p = format!("x509CertificateChain.certificates[{i}]");
@@ -200,11 +354,11 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
                     leaf = Some(der);
                 }
             }
-            leaf.ok_or_else(|| bad("expected certificate chain in bundle"))?
+            leaf.ok_or(BundleShapeError::ExpectedCertificateChain)?
         }
     };
     if leaf_der.is_empty() {
-        return Err(bad("the signing certificate is empty"));
+        return Err(BundleShapeError::EmptyCertificate.into());
     }
 
     // --- timestamps
@@ -216,9 +370,8 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
         let tvd = obj(tvd, "timestampVerificationData")?;
         fields(tvd, "timestampVerificationData", &["rfc3161Timestamps"])?;
         if let Some(list) = tvd.get("rfc3161Timestamps") {
-            let list = list.as_array().ok_or_else(|| {
-                bad("timestampVerificationData.rfc3161Timestamps must be an array")
-            })?;
+            let list = json::array(list, "timestampVerificationData.rfc3161Timestamps")
+                .map_err(BundleShapeError::from)?;
             for (i, ts) in list.iter().enumerate() {
                 let p = format!("rfc3161Timestamps[{i}]");
                 let ts = obj(ts, &p)?;
@@ -228,20 +381,21 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
                     &format!("{p}.signedTimestamp"),
                 )?;
                 if der.is_empty() {
-                    return Err(bad(format!("{p}.signedTimestamp is empty")));
+                    return Err(BundleShapeError::Empty {
+                        path: format!("{p}.signedTimestamp"),
+                    }
+                    .into());
                 }
                 timestamp_tokens.push(der);
             }
             timestamps = list.len();
-            if timestamps > 32 {
-                return Err(bad(format!(
-                    "too many signed timestamps: {timestamps} > 32"
-                )));
+            if timestamps > MAX_TIMESTAMPS {
+                return Err(BundleShapeError::TooManyTimestamps { count: timestamps }.into());
             }
             let mut seen = std::collections::HashSet::new();
             for ts in list {
                 if !seen.insert(ts.to_string()) {
-                    return Err(bad("duplicate signed timestamps in bundle"));
+                    return Err(BundleShapeError::DuplicateTimestamps.into());
                 }
             }
         }
@@ -251,20 +405,22 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
     let entries = match vm.get("tlogEntries") {
         Some(v) => v
             .as_array()
-            .ok_or_else(|| bad("verificationMaterial.tlogEntries must be an array"))?
+            .ok_or_else(|| {
+                BundleShapeError::from(ShapeError::NotAnArray {
+                    path: "verificationMaterial.tlogEntries".into(),
+                })
+            })?
             .as_slice(),
         None => &[],
     };
     if entries.len() != 1 {
-        return Err(bad("expected exactly one log entry in bundle"));
+        return Err(BundleShapeError::NotOneLogEntry.into());
     }
     let entry = check_entry(&entries[0], version, timestamps)?;
 
     // --- content
     if top.contains_key("messageSignature") {
-        return Err(bad(
-            "the bundle holds a message signature, not a DSSE envelope: model signatures are DSSE",
-        ));
+        return Err(BundleShapeError::MessageSignature.into());
     }
     let env = obj(get(top, "dsseEnvelope", "bundle")?, "dsseEnvelope")?;
     fields(
@@ -284,7 +440,7 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     if sigs.len() != 1 {
-        return Err(bad("envelope must contain exactly one signature"));
+        return Err(BundleShapeError::NotOneSignature.into());
     }
     let sig0 = obj(&sigs[0], "dsseEnvelope.signatures[0]")?;
     fields(sig0, "dsseEnvelope.signatures[0]", &["sig", "keyid"])?;
@@ -293,21 +449,18 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
         "dsseEnvelope.signatures[0].sig",
     )?;
     if signature.is_empty() {
-        return Err(bad("envelope must contain exactly one signature"));
+        return Err(BundleShapeError::NotOneSignature.into());
     }
     match sig0.get("keyid") {
         None | Some(Value::Null) | Some(Value::String(_)) => {}
         Some(_) => {
-            return Err(bad(
-                "dsseEnvelope.signatures[0].keyid must be a string or null",
-            ));
+            return Err(BundleShapeError::BadKeyId.into());
         }
     }
 
     // --- normalise for the engine
     normalise(&mut value, version);
-    let engine_json = serde_json::to_string(&value)
-        .map_err(|e| bad(format!("cannot re-encode the bundle: {e}")))?;
+    let engine_json = serde_json::to_string(&value).map_err(BundleShapeError::Reencode)?;
 
     Ok(CheckedBundle {
         engine_json,
@@ -360,17 +513,17 @@ fn check_entry(
         "kindVersion.version",
     )?;
     if kv_version != "0.0.1" && kv_version != "0.0.2" {
-        return Err(bad(format!(
-            "unsupported log entry version {kv_version} (expected 0.0.1 or 0.0.2)"
-        )));
+        return Err(BundleShapeError::UnsupportedEntryVersion(kv_version.to_owned()).into());
     }
     let kind = match (kind, kv_version) {
         ("dsse", "0.0.1") => EntryKind::DsseV001,
         ("hashedrekord", "0.0.2") => EntryKind::HashedRekordV002,
         (k, v) => {
-            return Err(SigstoreError::Rekor(format!(
-                "Unsupported DSSE log entry type: {k}/{v}"
-            )));
+            return Err(RekorError::UnsupportedEntryType {
+                kind: k.to_owned(),
+                version: v.to_owned(),
+            }
+            .into());
         }
     };
     let integrated_time = match e.get("integratedTime") {
@@ -394,7 +547,10 @@ fn check_entry(
                 "inclusionPromise.signedEntryTimestamp",
             )?;
             if set.is_empty() {
-                return Err(bad("inclusionPromise.signedEntryTimestamp is empty"));
+                return Err(BundleShapeError::Empty {
+                    path: "inclusionPromise.signedEntryTimestamp".into(),
+                }
+                .into());
             }
             true
         }
@@ -402,7 +558,7 @@ fn check_entry(
     };
     let proof = e
         .get("inclusionProof")
-        .ok_or_else(|| bad("entry must contain inclusion proof, with checkpoint"))?;
+        .ok_or(BundleShapeError::NoCheckpoint)?;
     let proof = obj(proof, "tlogEntries[0].inclusionProof")?;
     fields(
         proof,
@@ -411,14 +567,14 @@ fn check_entry(
     )?;
     let cp = proof
         .get("checkpoint")
-        .ok_or_else(|| bad("entry must contain inclusion proof, with checkpoint"))?;
+        .ok_or(BundleShapeError::NoCheckpoint)?;
     let cp = obj(cp, "inclusionProof.checkpoint")?;
     fields(cp, "inclusionProof.checkpoint", &["envelope"])?;
     let checkpoint = cp
         .get("envelope")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| bad("entry must contain inclusion proof, with checkpoint"))?
+        .ok_or(BundleShapeError::NoCheckpoint)?
         .to_owned();
     let proof_index = uint64(
         get(proof, "logIndex", "inclusionProof")?,
@@ -429,24 +585,31 @@ fn check_entry(
         "inclusionProof.treeSize",
     )?;
     if tree_size <= proof_index {
-        return Err(bad(format!(
-            "inclusion proof has log index {proof_index} outside a tree of size {tree_size}"
-        )));
+        return Err(BundleShapeError::ProofIndexOutsideTree {
+            log_index: proof_index,
+            tree_size,
+        }
+        .into());
     }
     let root_hash = bytes(
         get(proof, "rootHash", "inclusionProof")?,
         "inclusionProof.rootHash",
     )?;
     if root_hash.len() != 32 {
-        return Err(bad("inclusionProof.rootHash must be 32 bytes"));
+        return Err(BundleShapeError::NotAHash {
+            path: "inclusionProof.rootHash".into(),
+        }
+        .into());
     }
     if let Some(hashes) = proof.get("hashes") {
-        let hashes = hashes
-            .as_array()
-            .ok_or_else(|| bad("inclusionProof.hashes must be an array"))?;
+        let hashes =
+            json::array(hashes, "inclusionProof.hashes").map_err(BundleShapeError::from)?;
         for (i, h) in hashes.iter().enumerate() {
             if bytes(h, &format!("inclusionProof.hashes[{i}]"))?.len() != 32 {
-                return Err(bad(format!("inclusionProof.hashes[{i}] must be 32 bytes")));
+                return Err(BundleShapeError::NotAHash {
+                    path: format!("inclusionProof.hashes[{i}]"),
+                }
+                .into());
             }
         }
     }
@@ -457,26 +620,24 @@ fn check_entry(
 
     match version {
         BundleVersion::V0_1 if !has_promise => {
-            return Err(bad("bundle must contain an inclusion promise"));
+            return Err(BundleShapeError::NoInclusionPromise.into());
         }
         BundleVersion::V0_2 | BundleVersion::V0_3 if !has_promise && timestamps == 0 => {
-            return Err(bad(
-                "bundle must contain an inclusion promise or signed timestamp(s)",
-            ));
+            return Err(BundleShapeError::NoTimeSource.into());
         }
         _ => {}
     }
     // Rekor v2 repeats the shard-local index in the proof; sigstore-python folds the proof with
     // the proof's copy, the library with the entry's: they must agree.
     if kind == EntryKind::HashedRekordV002 && proof_index != log_index {
-        return Err(bad(format!(
-            "inclusionProof.logIndex {proof_index} differs from the entry's logIndex {log_index}"
-        )));
+        return Err(BundleShapeError::ProofIndexMismatch {
+            proof_index,
+            log_index,
+        }
+        .into());
     }
     if has_promise && integrated_time.is_some() && kind == EntryKind::HashedRekordV002 {
-        return Err(SigstoreError::Rekor(
-            "Integrated time only supported for dsse/hashedrekord 0.0.1 types".into(),
-        ));
+        return Err(RekorError::IntegratedTimeOnV2.into());
     }
 
     Ok(Entry {

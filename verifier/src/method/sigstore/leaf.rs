@@ -5,11 +5,10 @@
 //! extension; Python accepts any SAN (email, URI or the Sigstore otherName) and reads the v1
 //! extension. Both checks therefore live here, and the engine runs with an any-identity policy.
 
+use x509_parser::error::X509Error;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::oid_registry::Oid;
 use x509_parser::prelude::{FromDer, X509Certificate};
-
-use super::SigstoreError;
 
 /// Fulcio's v1 OIDC issuer extension: the raw extension value is the issuer URL in UTF-8.
 pub const OID_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
@@ -29,26 +28,131 @@ pub struct IdentityPolicy {
     pub issuer: String,
 }
 
-fn oid(s: &str) -> Result<Oid<'static>, SigstoreError> {
+/// Why the signing certificate's profile or identity is not acceptable (§6.3 (e)).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LeafError {
+    /// A built-in OID constant does not parse (a bug, never input-dependent).
+    #[error("bad built-in OID {0}")]
+    BuiltInOid(&'static str),
+    /// The certificate is not DER X.509.
+    #[error("the signing certificate is not valid DER X.509: {0}")]
+    NotX509(x509_parser::nom::Err<X509Error>),
+    /// Bytes after the certificate.
+    #[error("trailing bytes after the signing certificate")]
+    TrailingBytes,
+    /// No SCT-list extension.
+    #[error("Certificate does not contain a signed certificate timestamp extension")]
+    NoSct,
+    /// Two SCT-list extensions.
+    #[error("Certificate has more than one SCT list extension")]
+    TwoSctLists,
+    /// An extension that does not parse.
+    #[error("bad {extension}: {error}")]
+    BadExtension {
+        /// `basicConstraints`, `KeyUsage` or `ExtendedKeyUsage`.
+        extension: &'static str,
+        /// The parser's complaint.
+        error: X509Error,
+    },
+    /// The leaf is a CA.
+    #[error("the signing certificate is a CA certificate")]
+    IsCa,
+    /// KeyUsage without digitalSignature.
+    #[error("Key usage is not of type `digital signature`")]
+    NoDigitalSignature,
+    /// ExtendedKeyUsage without codeSigning.
+    #[error("Extended usage does not contain `code signing`")]
+    NoCodeSigning,
+    /// The v1 issuer extension twice.
+    #[error("Certificate has two OIDCIssuer extensions")]
+    TwoIssuersV1,
+    /// The v2 issuer extension twice.
+    #[error("Certificate has two OIDCIssuer v2 extensions")]
+    TwoIssuersV2,
+    /// The v1 issuer extension is not UTF-8.
+    #[error("Certificate's OIDCIssuer (1.3.6.1.4.1.57264.1.1) is not UTF-8")]
+    IssuerV1NotUtf8,
+    /// The v2 issuer extension is not a DER UTF8String.
+    #[error("Certificate's OIDCIssuer v2 (1.3.6.1.4.1.57264.1.8) is not a DER UTF8String")]
+    IssuerV2NotUtf8String,
+    /// Neither issuer extension.
+    #[error("Certificate does not contain OIDCIssuer (1.3.6.1.4.1.57264.1.1) extension")]
+    NoIssuer,
+    /// The two issuer extensions disagree.
+    #[error(
+        "Certificate's OIDCIssuer extensions disagree ('{v1}' in 1.3.6.1.4.1.57264.1.1, '{v2}' in 1.3.6.1.4.1.57264.1.8)"
+    )]
+    IssuersDisagree {
+        /// The v1 extension's issuer.
+        v1: String,
+        /// The v2 extension's issuer.
+        v2: String,
+    },
+    /// The OIDC issuer extension differs from `--identity_provider`.
+    #[error("Certificate's OIDCIssuer does not match (got '{got}', expected '{expected}')")]
+    IssuerMismatch {
+        /// The issuer the certificate names.
+        got: String,
+        /// `--identity_provider`.
+        expected: String,
+    },
+    /// No SAN equals `--identity`.
+    #[error(
+        "Certificate's SANs do not match {expected}; actual SANs: {{{}}}",
+        quoted(actual)
+    )]
+    IdentityMismatch {
+        /// `--identity`.
+        expected: String,
+        /// The certificate's email, URI and username SANs, sorted.
+        actual: Vec<String>,
+    },
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn oid(s: &'static str) -> Result<Oid<'static>, LeafError> {
     s.parse::<Oid<'static>>()
-        .map_err(|_| SigstoreError::Certificate(format!("bad built-in OID {s}")))
+        .map_err(|_| LeafError::BuiltInOid(s))
 }
 
 /// Checks the leaf's profile and the identity policy; returns the matched identity.
-pub(crate) fn check_leaf(der: &[u8], policy: &IdentityPolicy) -> Result<String, SigstoreError> {
-    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
-        SigstoreError::Certificate(format!(
-            "the signing certificate is not valid DER X.509: {e}"
-        ))
-    })?;
+pub(crate) fn check_leaf(der: &[u8], policy: &IdentityPolicy) -> Result<String, LeafError> {
+    let (rest, cert) = X509Certificate::from_der(der).map_err(LeafError::NotX509)?;
     if !rest.is_empty() {
-        return Err(SigstoreError::Certificate(
-            "trailing bytes after the signing certificate".into(),
-        ));
+        return Err(LeafError::TrailingBytes);
     }
-    let cert_err = |m: &str| SigstoreError::Certificate(m.to_owned());
+    check_profile(&cert)?;
+    let got = oidc_issuer(&cert)?;
+    if got != policy.issuer {
+        return Err(LeafError::IssuerMismatch {
+            got,
+            expected: policy.issuer.clone(),
+        });
+    }
+    // Identity: exact match against any email, URI or Sigstore-username SAN.
+    let mut sans = identity_sans(&cert)?;
+    if sans.contains(&policy.identity) {
+        return Ok(policy.identity.clone());
+    }
+    sans.sort();
+    sans.dedup();
+    Err(LeafError::IdentityMismatch {
+        expected: policy.identity.clone(),
+        actual: sans,
+    })
+}
 
-    // Exactly one SCT-list extension (the SCT itself is verified by the engine).
+/// Exactly one SCT-list extension (the SCT itself is verified by the engine), then the leaf
+/// profile: not a CA, KeyUsage digitalSignature, ExtendedKeyUsage codeSigning.
+fn check_profile(cert: &X509Certificate<'_>) -> Result<(), LeafError> {
     let sct_oid = oid(OID_SCT_LIST)?;
     let sct_exts = cert
         .extensions()
@@ -56,38 +160,32 @@ pub(crate) fn check_leaf(der: &[u8], policy: &IdentityPolicy) -> Result<String, 
         .filter(|e| e.oid == sct_oid)
         .count();
     if sct_exts == 0 {
-        return Err(cert_err(
-            "Certificate does not contain a signed certificate timestamp extension",
-        ));
+        return Err(LeafError::NoSct);
     }
     if sct_exts > 1 {
-        return Err(cert_err("Certificate has more than one SCT list extension"));
+        return Err(LeafError::TwoSctLists);
     }
-
-    // Leaf profile.
-    let basic = cert
-        .basic_constraints()
-        .map_err(|e| SigstoreError::Certificate(format!("bad basicConstraints: {e}")))?;
+    let bad = |extension| move |error| LeafError::BadExtension { extension, error };
+    let basic = cert.basic_constraints().map_err(bad("basicConstraints"))?;
     if basic.is_some_and(|b| b.value.ca) {
-        return Err(cert_err("the signing certificate is a CA certificate"));
+        return Err(LeafError::IsCa);
     }
-    let ku = cert
-        .key_usage()
-        .map_err(|e| SigstoreError::Certificate(format!("bad KeyUsage: {e}")))?;
+    let ku = cert.key_usage().map_err(bad("KeyUsage"))?;
     if !ku.is_some_and(|k| k.value.digital_signature()) {
-        return Err(cert_err("Key usage is not of type `digital signature`"));
+        return Err(LeafError::NoDigitalSignature);
     }
-    let eku = cert
-        .extended_key_usage()
-        .map_err(|e| SigstoreError::Certificate(format!("bad ExtendedKeyUsage: {e}")))?;
+    let eku = cert.extended_key_usage().map_err(bad("ExtendedKeyUsage"))?;
     let code_signing = oid(OID_CODE_SIGNING)?;
     let has_code_signing =
         eku.is_some_and(|e| e.value.code_signing || e.value.other.contains(&code_signing));
     if !has_code_signing {
-        return Err(cert_err("Extended usage does not contain `code signing`"));
+        return Err(LeafError::NoCodeSigning);
     }
+    Ok(())
+}
 
-    // Issuer: the v1 extension as Python reads it; the v2 extension, when present, must agree.
+/// The issuer: the v1 extension as Python reads it; the v2 extension, when present, must agree.
+fn oidc_issuer(cert: &X509Certificate<'_>) -> Result<String, LeafError> {
     let v1 = oid(OID_ISSUER_V1)?;
     let v2 = oid(OID_ISSUER_V2)?;
     let mut issuer_v1: Option<String> = None;
@@ -95,47 +193,27 @@ pub(crate) fn check_leaf(der: &[u8], policy: &IdentityPolicy) -> Result<String, 
     for ext in cert.extensions() {
         if ext.oid == v1 {
             if issuer_v1.is_some() {
-                return Err(cert_err("Certificate has two OIDCIssuer extensions"));
+                return Err(LeafError::TwoIssuersV1);
             }
-            let s = std::str::from_utf8(ext.value).map_err(|_| {
-                cert_err("Certificate's OIDCIssuer (1.3.6.1.4.1.57264.1.1) is not UTF-8")
-            })?;
+            let s = std::str::from_utf8(ext.value).map_err(|_| LeafError::IssuerV1NotUtf8)?;
             issuer_v1 = Some(s.to_owned());
         } else if ext.oid == v2 {
             if issuer_v2.is_some() {
-                return Err(cert_err("Certificate has two OIDCIssuer v2 extensions"));
+                return Err(LeafError::TwoIssuersV2);
             }
-            let s = der_utf8_string(ext.value).ok_or_else(|| {
-                cert_err(
-                    "Certificate's OIDCIssuer v2 (1.3.6.1.4.1.57264.1.8) is not a DER UTF8String",
-                )
-            })?;
+            let s = der_utf8_string(ext.value).ok_or(LeafError::IssuerV2NotUtf8String)?;
             issuer_v2 = Some(s);
         }
     }
-    match (&issuer_v1, &issuer_v2) {
-        (None, None) => {
-            return Err(cert_err(
-                "Certificate does not contain OIDCIssuer (1.3.6.1.4.1.57264.1.1) extension",
-            ));
-        }
-        (Some(a), Some(b)) if a != b => {
-            return Err(SigstoreError::Certificate(format!(
-                "Certificate's OIDCIssuer extensions disagree ('{a}' in 1.3.6.1.4.1.57264.1.1, \
-                 '{b}' in 1.3.6.1.4.1.57264.1.8)"
-            )));
-        }
-        _ => {}
+    match (issuer_v1, issuer_v2) {
+        (None, None) => Err(LeafError::NoIssuer),
+        (Some(v1), Some(v2)) if v1 != v2 => Err(LeafError::IssuersDisagree { v1, v2 }),
+        (v1, v2) => Ok(v1.or(v2).unwrap_or_default()),
     }
-    let got = issuer_v1.or(issuer_v2).unwrap_or_default();
-    if got != policy.issuer {
-        return Err(SigstoreError::IssuerMismatch {
-            got,
-            expected: policy.issuer.clone(),
-        });
-    }
+}
 
-    // Identity: exact match against any email, URI or Sigstore-username SAN.
+/// The email, URI and Sigstore-username SANs.
+fn identity_sans(cert: &X509Certificate<'_>) -> Result<Vec<String>, LeafError> {
     let username = oid(OID_OTHERNAME_USERNAME)?;
     let mut sans: Vec<String> = Vec::new();
     for ext in cert.extensions() {
@@ -153,15 +231,7 @@ pub(crate) fn check_leaf(der: &[u8], policy: &IdentityPolicy) -> Result<String, 
             }
         }
     }
-    if sans.contains(&policy.identity) {
-        return Ok(policy.identity.clone());
-    }
-    sans.sort();
-    sans.dedup();
-    Err(SigstoreError::IdentityMismatch {
-        expected: policy.identity.clone(),
-        actual: sans,
-    })
+    Ok(sans)
 }
 
 /// Decodes a DER UTF8String (tag 12, definite length).
