@@ -24,13 +24,51 @@ use serde::{Deserialize, Serialize};
 /// The media type the key and certificate methods write and require.
 pub const MEDIA_TYPE_V0_3: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
+/// Every media type `sigstore_models` accepts, with the bundle version it names.
+const MEDIA_TYPE_VERSIONS: [(&str, BundleVersion); 4] = [
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        BundleVersion::V0_1,
+    ),
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        BundleVersion::V0_2,
+    ),
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.3",
+        BundleVersion::V0_3,
+    ),
+    (MEDIA_TYPE_V0_3, BundleVersion::V0_3),
+];
+
 /// Every media type `sigstore_models` accepts.
 pub const MEDIA_TYPES: [&str; 4] = [
-    "application/vnd.dev.sigstore.bundle+json;version=0.1",
-    "application/vnd.dev.sigstore.bundle+json;version=0.2",
-    "application/vnd.dev.sigstore.bundle+json;version=0.3",
-    MEDIA_TYPE_V0_3,
+    MEDIA_TYPE_VERSIONS[0].0,
+    MEDIA_TYPE_VERSIONS[1].0,
+    MEDIA_TYPE_VERSIONS[2].0,
+    MEDIA_TYPE_VERSIONS[3].0,
 ];
+
+/// The bundle format versions the media types name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleVersion {
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.1`
+    V0_1,
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.2`
+    V0_2,
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.3` or `…bundle.v0.3+json`
+    V0_3,
+}
+
+impl BundleVersion {
+    /// The version a media type names, if it is one of [`MEDIA_TYPES`].
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        MEDIA_TYPE_VERSIONS
+            .iter()
+            .find(|(m, _)| *m == media_type)
+            .map(|(_, v)| *v)
+    }
+}
 
 /// Why a bundle was rejected.
 #[derive(Debug, thiserror::Error)]

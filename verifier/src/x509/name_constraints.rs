@@ -3,7 +3,7 @@
 //! host-like common names of a leaf without DNS SANs.
 
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::GeneralName;
+use x509_parser::extensions::{GeneralName, GeneralSubtree};
 use x509_parser::x509::X509Name;
 
 use super::PathError;
@@ -50,6 +50,15 @@ fn subtree_base<'c>(base: &'c GeneralName<'c>) -> Option<ConstrainedName<'c>> {
         GeneralName::DirectoryName(n) => ConstrainedName::Dir(n),
         _ => return None,
     })
+}
+
+/// The bases of a list of subtrees, of the kinds OpenSSL checks.
+fn subtree_bases<'c>(subtrees: Option<&'c [GeneralSubtree<'c>]>) -> Vec<ConstrainedName<'c>> {
+    subtrees
+        .into_iter()
+        .flatten()
+        .filter_map(|t| subtree_base(&t.base))
+        .collect()
 }
 
 const OID_EMAIL_ADDRESS: &str = "1.2.840.113549.1.9.1";
@@ -191,20 +200,8 @@ pub(super) fn check_name_constraints(certs: &[&X509Certificate<'_>]) -> Result<(
                 .name_constraints()
                 .map_err(|_| PathError::BadExtension(ca.subject().to_string()))?;
             let Some(nc) = nc else { continue };
-            let permitted: Vec<ConstrainedName<'_>> = nc
-                .value
-                .permitted_subtrees
-                .iter()
-                .flatten()
-                .filter_map(|t| subtree_base(&t.base))
-                .collect();
-            let excluded: Vec<ConstrainedName<'_>> = nc
-                .value
-                .excluded_subtrees
-                .iter()
-                .flatten()
-                .filter_map(|t| subtree_base(&t.base))
-                .collect();
+            let permitted = subtree_bases(nc.value.permitted_subtrees.as_deref());
+            let excluded = subtree_bases(nc.value.excluded_subtrees.as_deref());
             for name in &names {
                 let unsupported = || PathError::UnsupportedNameSyntax {
                     subject: cert.subject().to_string(),

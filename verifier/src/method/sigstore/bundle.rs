@@ -13,29 +13,7 @@ use serde_json::{Map, Value};
 use super::SigstoreError;
 use super::json::{self, ShapeError, member, object, only_fields};
 use super::rekor::RekorError;
-
-/// The bundle media types the sigstore method accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BundleVersion {
-    /// `application/vnd.dev.sigstore.bundle+json;version=0.1`
-    V0_1,
-    /// `application/vnd.dev.sigstore.bundle+json;version=0.2`
-    V0_2,
-    /// `application/vnd.dev.sigstore.bundle+json;version=0.3` or `…bundle.v0.3+json`
-    V0_3,
-}
-
-impl BundleVersion {
-    fn from_media_type(m: &str) -> Option<Self> {
-        match m {
-            "application/vnd.dev.sigstore.bundle+json;version=0.1" => Some(Self::V0_1),
-            "application/vnd.dev.sigstore.bundle+json;version=0.2" => Some(Self::V0_2),
-            "application/vnd.dev.sigstore.bundle+json;version=0.3"
-            | "application/vnd.dev.sigstore.bundle.v0.3+json" => Some(Self::V0_3),
-            _ => None,
-        }
-    }
-}
+use crate::bundle::BundleVersion;
 
 /// The Rekor entry kinds a DSSE bundle may carry (§6.3 (i)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,85 +299,13 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
     if material_count != 1 {
         return Err(BundleShapeError::VerificationMaterialOneOf.into());
     }
-    let leaf_der = match version {
-        BundleVersion::V0_3 => {
-            let cert = vm
-                .get("certificate")
-                .ok_or(BundleShapeError::ExpectedCertificate)?;
-            let cert = obj(cert, "certificate")?;
-            fields(cert, "certificate", &["rawBytes"])?;
-            bytes(
-                get(cert, "rawBytes", "certificate")?,
-                "certificate.rawBytes",
-            )?
-        }
-        BundleVersion::V0_1 | BundleVersion::V0_2 => {
-            let chain = vm
-                .get("x509CertificateChain")
-                .ok_or(BundleShapeError::ExpectedCertificateChain)?;
-            let chain = obj(chain, "x509CertificateChain")?;
-            fields(chain, "x509CertificateChain", &["certificates"])?;
-            let certs = json::array(
-                get(chain, "certificates", "x509CertificateChain")?,
-                "x509CertificateChain.certificates",
-            )
-            .map_err(BundleShapeError::from)?;
-            let mut leaf = None;
-            for (i, c) in certs.iter().enumerate() {
-                let p = format!("x509CertificateChain.certificates[{i}]");
-                let c = obj(c, &p)?;
-                fields(c, &p, &["rawBytes"])?;
-                let der = bytes(get(c, "rawBytes", &p)?, &format!("{p}.rawBytes"))?;
-                if leaf.is_none() {
-                    leaf = Some(der);
-                }
-            }
-            leaf.ok_or(BundleShapeError::ExpectedCertificateChain)?
-        }
-    };
+    let leaf_der = leaf_certificate(vm, version)?;
     if leaf_der.is_empty() {
         return Err(BundleShapeError::EmptyCertificate.into());
     }
 
-    // --- timestamps
-    let mut timestamps = 0usize;
-    let mut timestamp_tokens = Vec::new();
-    if let Some(tvd) = vm.get("timestampVerificationData")
-        && !tvd.is_null()
-    {
-        let tvd = obj(tvd, "timestampVerificationData")?;
-        fields(tvd, "timestampVerificationData", &["rfc3161Timestamps"])?;
-        if let Some(list) = tvd.get("rfc3161Timestamps") {
-            let list = json::array(list, "timestampVerificationData.rfc3161Timestamps")
-                .map_err(BundleShapeError::from)?;
-            for (i, ts) in list.iter().enumerate() {
-                let p = format!("rfc3161Timestamps[{i}]");
-                let ts = obj(ts, &p)?;
-                fields(ts, &p, &["signedTimestamp"])?;
-                let der = bytes(
-                    get(ts, "signedTimestamp", &p)?,
-                    &format!("{p}.signedTimestamp"),
-                )?;
-                if der.is_empty() {
-                    return Err(BundleShapeError::Empty {
-                        path: format!("{p}.signedTimestamp"),
-                    }
-                    .into());
-                }
-                timestamp_tokens.push(der);
-            }
-            timestamps = list.len();
-            if timestamps > MAX_TIMESTAMPS {
-                return Err(BundleShapeError::TooManyTimestamps { count: timestamps }.into());
-            }
-            let mut seen = std::collections::HashSet::new();
-            for ts in list {
-                if !seen.insert(ts.to_string()) {
-                    return Err(BundleShapeError::DuplicateTimestamps.into());
-                }
-            }
-        }
-    }
+    let timestamp_tokens = timestamp_tokens(vm)?;
+    let timestamps = timestamp_tokens.len();
 
     // --- the log entry
     let entries = match vm.get("tlogEntries") {
@@ -418,45 +324,7 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
     }
     let entry = check_entry(&entries[0], version, timestamps)?;
 
-    // --- content
-    if top.contains_key("messageSignature") {
-        return Err(BundleShapeError::MessageSignature.into());
-    }
-    let env = obj(get(top, "dsseEnvelope", "bundle")?, "dsseEnvelope")?;
-    fields(
-        env,
-        "dsseEnvelope",
-        &["payload", "payloadType", "signatures"],
-    )?;
-    let payload = bytes(get(env, "payload", "dsseEnvelope")?, "dsseEnvelope.payload")?;
-    let payload_type = string(
-        get(env, "payloadType", "dsseEnvelope")?,
-        "dsseEnvelope.payloadType",
-    )?
-    .to_owned();
-    let sigs = env
-        .get("signatures")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    if sigs.len() != 1 {
-        return Err(BundleShapeError::NotOneSignature.into());
-    }
-    let sig0 = obj(&sigs[0], "dsseEnvelope.signatures[0]")?;
-    fields(sig0, "dsseEnvelope.signatures[0]", &["sig", "keyid"])?;
-    let signature = bytes(
-        get(sig0, "sig", "dsseEnvelope.signatures[0]")?,
-        "dsseEnvelope.signatures[0].sig",
-    )?;
-    if signature.is_empty() {
-        return Err(BundleShapeError::NotOneSignature.into());
-    }
-    match sig0.get("keyid") {
-        None | Some(Value::Null) | Some(Value::String(_)) => {}
-        Some(_) => {
-            return Err(BundleShapeError::BadKeyId.into());
-        }
-    }
+    let (payload_type, payload, signature) = dsse_content(top)?;
 
     // --- normalise for the engine
     normalise(&mut value, version);
@@ -530,89 +398,13 @@ fn check_entry(
         Some(t) => Some(int64(t, "tlogEntries[0].integratedTime")?),
         None => None,
     };
-    let has_promise = match e.get("inclusionPromise") {
-        Some(pr) => {
-            let pr = obj(pr, "tlogEntries[0].inclusionPromise")?;
-            fields(
-                pr,
-                "tlogEntries[0].inclusionPromise",
-                &["signedEntryTimestamp"],
-            )?;
-            let set = bytes(
-                get(
-                    pr,
-                    "signedEntryTimestamp",
-                    "tlogEntries[0].inclusionPromise",
-                )?,
-                "inclusionPromise.signedEntryTimestamp",
-            )?;
-            if set.is_empty() {
-                return Err(BundleShapeError::Empty {
-                    path: "inclusionPromise.signedEntryTimestamp".into(),
-                }
-                .into());
-            }
-            true
-        }
-        None => false,
-    };
-    let proof = e
-        .get("inclusionProof")
-        .ok_or(BundleShapeError::NoCheckpoint)?;
-    let proof = obj(proof, "tlogEntries[0].inclusionProof")?;
-    fields(
-        proof,
-        "tlogEntries[0].inclusionProof",
-        &["logIndex", "rootHash", "treeSize", "hashes", "checkpoint"],
-    )?;
-    let cp = proof
-        .get("checkpoint")
-        .ok_or(BundleShapeError::NoCheckpoint)?;
-    let cp = obj(cp, "inclusionProof.checkpoint")?;
-    fields(cp, "inclusionProof.checkpoint", &["envelope"])?;
-    let checkpoint = cp
-        .get("envelope")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or(BundleShapeError::NoCheckpoint)?
-        .to_owned();
-    let proof_index = uint64(
-        get(proof, "logIndex", "inclusionProof")?,
-        "inclusionProof.logIndex",
-    )?;
-    let tree_size = uint64(
-        get(proof, "treeSize", "inclusionProof")?,
-        "inclusionProof.treeSize",
-    )?;
-    if tree_size <= proof_index {
-        return Err(BundleShapeError::ProofIndexOutsideTree {
-            log_index: proof_index,
-            tree_size,
-        }
-        .into());
-    }
-    let root_hash = bytes(
-        get(proof, "rootHash", "inclusionProof")?,
-        "inclusionProof.rootHash",
-    )?;
-    if root_hash.len() != 32 {
-        return Err(BundleShapeError::NotAHash {
-            path: "inclusionProof.rootHash".into(),
-        }
-        .into());
-    }
-    if let Some(hashes) = proof.get("hashes") {
-        let hashes =
-            json::array(hashes, "inclusionProof.hashes").map_err(BundleShapeError::from)?;
-        for (i, h) in hashes.iter().enumerate() {
-            if bytes(h, &format!("inclusionProof.hashes[{i}]"))?.len() != 32 {
-                return Err(BundleShapeError::NotAHash {
-                    path: format!("inclusionProof.hashes[{i}]"),
-                }
-                .into());
-            }
-        }
-    }
+    let has_promise = has_inclusion_promise(e)?;
+    let Proof {
+        log_index: proof_index,
+        tree_size,
+        root_hash,
+        checkpoint,
+    } = inclusion_proof(e)?;
     let canonicalized_body = bytes(
         get(e, "canonicalizedBody", p)?,
         "tlogEntries[0].canonicalizedBody",
@@ -650,6 +442,233 @@ fn check_entry(
         tree_size,
         root_hash,
     })
+}
+
+/// The signing certificate's DER: `certificate` in v0.3, the chain's first in v0.1/v0.2.
+fn leaf_certificate(
+    vm: &Map<String, Value>,
+    version: BundleVersion,
+) -> Result<Vec<u8>, BundleShapeError> {
+    Ok(match version {
+        BundleVersion::V0_3 => {
+            let cert = vm
+                .get("certificate")
+                .ok_or(BundleShapeError::ExpectedCertificate)?;
+            let cert = obj(cert, "certificate")?;
+            fields(cert, "certificate", &["rawBytes"])?;
+            bytes(
+                get(cert, "rawBytes", "certificate")?,
+                "certificate.rawBytes",
+            )?
+        }
+        BundleVersion::V0_1 | BundleVersion::V0_2 => {
+            let chain = vm
+                .get("x509CertificateChain")
+                .ok_or(BundleShapeError::ExpectedCertificateChain)?;
+            let chain = obj(chain, "x509CertificateChain")?;
+            fields(chain, "x509CertificateChain", &["certificates"])?;
+            let certs = json::array(
+                get(chain, "certificates", "x509CertificateChain")?,
+                "x509CertificateChain.certificates",
+            )
+            .map_err(BundleShapeError::from)?;
+            let mut leaf = None;
+            for (i, c) in certs.iter().enumerate() {
+                let p = format!("x509CertificateChain.certificates[{i}]");
+                let c = obj(c, &p)?;
+                fields(c, &p, &["rawBytes"])?;
+                let der = bytes(get(c, "rawBytes", &p)?, &format!("{p}.rawBytes"))?;
+                if leaf.is_none() {
+                    leaf = Some(der);
+                }
+            }
+            leaf.ok_or(BundleShapeError::ExpectedCertificateChain)?
+        }
+    })
+}
+
+/// The DER of each RFC 3161 timestamp (at most [`MAX_TIMESTAMPS`], no duplicates).
+fn timestamp_tokens(vm: &Map<String, Value>) -> Result<Vec<Vec<u8>>, BundleShapeError> {
+    let mut timestamp_tokens = Vec::new();
+    if let Some(tvd) = vm.get("timestampVerificationData")
+        && !tvd.is_null()
+    {
+        let tvd = obj(tvd, "timestampVerificationData")?;
+        fields(tvd, "timestampVerificationData", &["rfc3161Timestamps"])?;
+        if let Some(list) = tvd.get("rfc3161Timestamps") {
+            let list = json::array(list, "timestampVerificationData.rfc3161Timestamps")
+                .map_err(BundleShapeError::from)?;
+            for (i, ts) in list.iter().enumerate() {
+                let p = format!("rfc3161Timestamps[{i}]");
+                let ts = obj(ts, &p)?;
+                fields(ts, &p, &["signedTimestamp"])?;
+                let der = bytes(
+                    get(ts, "signedTimestamp", &p)?,
+                    &format!("{p}.signedTimestamp"),
+                )?;
+                if der.is_empty() {
+                    return Err(BundleShapeError::Empty {
+                        path: format!("{p}.signedTimestamp"),
+                    });
+                }
+                timestamp_tokens.push(der);
+            }
+            if list.len() > MAX_TIMESTAMPS {
+                return Err(BundleShapeError::TooManyTimestamps { count: list.len() });
+            }
+            let mut seen = std::collections::HashSet::new();
+            for ts in list {
+                if !seen.insert(ts.to_string()) {
+                    return Err(BundleShapeError::DuplicateTimestamps);
+                }
+            }
+        }
+    }
+    Ok(timestamp_tokens)
+}
+
+/// The inclusion proof's checked parts.
+struct Proof {
+    log_index: u64,
+    tree_size: u64,
+    root_hash: Vec<u8>,
+    checkpoint: String,
+}
+
+/// The inclusion proof: a checkpoint, an index inside the tree, 32-byte hashes.
+fn inclusion_proof(e: &Map<String, Value>) -> Result<Proof, BundleShapeError> {
+    let proof = e
+        .get("inclusionProof")
+        .ok_or(BundleShapeError::NoCheckpoint)?;
+    let proof = obj(proof, "tlogEntries[0].inclusionProof")?;
+    fields(
+        proof,
+        "tlogEntries[0].inclusionProof",
+        &["logIndex", "rootHash", "treeSize", "hashes", "checkpoint"],
+    )?;
+    let cp = proof
+        .get("checkpoint")
+        .ok_or(BundleShapeError::NoCheckpoint)?;
+    let cp = obj(cp, "inclusionProof.checkpoint")?;
+    fields(cp, "inclusionProof.checkpoint", &["envelope"])?;
+    let checkpoint = cp
+        .get("envelope")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or(BundleShapeError::NoCheckpoint)?
+        .to_owned();
+    let proof_index = uint64(
+        get(proof, "logIndex", "inclusionProof")?,
+        "inclusionProof.logIndex",
+    )?;
+    let tree_size = uint64(
+        get(proof, "treeSize", "inclusionProof")?,
+        "inclusionProof.treeSize",
+    )?;
+    if tree_size <= proof_index {
+        return Err(BundleShapeError::ProofIndexOutsideTree {
+            log_index: proof_index,
+            tree_size,
+        });
+    }
+    let root_hash = bytes(
+        get(proof, "rootHash", "inclusionProof")?,
+        "inclusionProof.rootHash",
+    )?;
+    if root_hash.len() != 32 {
+        return Err(BundleShapeError::NotAHash {
+            path: "inclusionProof.rootHash".into(),
+        });
+    }
+    if let Some(hashes) = proof.get("hashes") {
+        let hashes =
+            json::array(hashes, "inclusionProof.hashes").map_err(BundleShapeError::from)?;
+        for (i, h) in hashes.iter().enumerate() {
+            if bytes(h, &format!("inclusionProof.hashes[{i}]"))?.len() != 32 {
+                return Err(BundleShapeError::NotAHash {
+                    path: format!("inclusionProof.hashes[{i}]"),
+                });
+            }
+        }
+    }
+    Ok(Proof {
+        log_index: proof_index,
+        tree_size,
+        root_hash,
+        checkpoint,
+    })
+}
+
+/// Whether the entry carries an inclusion promise (a non-empty SET).
+fn has_inclusion_promise(e: &Map<String, Value>) -> Result<bool, BundleShapeError> {
+    Ok(match e.get("inclusionPromise") {
+        Some(pr) => {
+            let pr = obj(pr, "tlogEntries[0].inclusionPromise")?;
+            fields(
+                pr,
+                "tlogEntries[0].inclusionPromise",
+                &["signedEntryTimestamp"],
+            )?;
+            let set = bytes(
+                get(
+                    pr,
+                    "signedEntryTimestamp",
+                    "tlogEntries[0].inclusionPromise",
+                )?,
+                "inclusionPromise.signedEntryTimestamp",
+            )?;
+            if set.is_empty() {
+                return Err(BundleShapeError::Empty {
+                    path: "inclusionPromise.signedEntryTimestamp".into(),
+                });
+            }
+            true
+        }
+        None => false,
+    })
+}
+
+/// The DSSE envelope: (payload type, payload, the one signature).
+fn dsse_content(top: &Map<String, Value>) -> Result<(String, Vec<u8>, Vec<u8>), BundleShapeError> {
+    if top.contains_key("messageSignature") {
+        return Err(BundleShapeError::MessageSignature);
+    }
+    let env = obj(get(top, "dsseEnvelope", "bundle")?, "dsseEnvelope")?;
+    fields(
+        env,
+        "dsseEnvelope",
+        &["payload", "payloadType", "signatures"],
+    )?;
+    let payload = bytes(get(env, "payload", "dsseEnvelope")?, "dsseEnvelope.payload")?;
+    let payload_type = string(
+        get(env, "payloadType", "dsseEnvelope")?,
+        "dsseEnvelope.payloadType",
+    )?
+    .to_owned();
+    let sigs = env
+        .get("signatures")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if sigs.len() != 1 {
+        return Err(BundleShapeError::NotOneSignature);
+    }
+    let sig0 = obj(&sigs[0], "dsseEnvelope.signatures[0]")?;
+    fields(sig0, "dsseEnvelope.signatures[0]", &["sig", "keyid"])?;
+    let signature = bytes(
+        get(sig0, "sig", "dsseEnvelope.signatures[0]")?,
+        "dsseEnvelope.signatures[0].sig",
+    )?;
+    if signature.is_empty() {
+        return Err(BundleShapeError::NotOneSignature);
+    }
+    match sig0.get("keyid") {
+        None | Some(Value::Null) | Some(Value::String(_)) => {}
+        Some(_) => {
+            return Err(BundleShapeError::BadKeyId);
+        }
+    }
+    Ok((payload_type, payload, signature))
 }
 
 /// Drops `keyid: null` (the engine wants a string or nothing) and, in 0.1/0.2 chains, every

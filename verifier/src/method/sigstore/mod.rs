@@ -106,7 +106,7 @@ pub struct EngineOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigstoreReport {
     /// The bundle's media-type version.
-    pub bundle_version: bundle::BundleVersion,
+    pub bundle_version: crate::bundle::BundleVersion,
     /// The Rekor entry kind.
     pub entry_kind: bundle::EntryKind,
     /// Every verified signing time (unix seconds).
