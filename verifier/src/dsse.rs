@@ -16,7 +16,7 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub struct WrongPayloadType(pub String);
 
 /// The one payload-type check: model signatures carry an in-toto statement.
-pub fn check_in_toto_payload_type(payload_type: &str) -> Result<(), WrongPayloadType> {
+pub(crate) fn check_in_toto_payload_type(payload_type: &str) -> Result<(), WrongPayloadType> {
     if payload_type == IN_TOTO_PAYLOAD_TYPE {
         Ok(())
     } else {

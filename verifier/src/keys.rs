@@ -97,7 +97,7 @@ impl Curve {
     }
 
     /// Whether `model_signing`'s key method and signers accept the curve.
-    pub fn is_model_signing_key_curve(self) -> bool {
+    pub(crate) fn is_model_signing_key_curve(self) -> bool {
         !matches!(self, Self::Secp256k1)
     }
 
@@ -136,7 +136,10 @@ impl Curve {
     }
 
     /// The aws-lc-rs verification algorithm for this curve and hash.
-    pub fn verification_algorithm(self, hash: SigHash) -> &'static sig::EcdsaVerificationAlgorithm {
+    pub(crate) fn verification_algorithm(
+        self,
+        hash: SigHash,
+    ) -> &'static sig::EcdsaVerificationAlgorithm {
         match (self, hash) {
             (Self::P256, SigHash::Sha256) => &sig::ECDSA_P256_SHA256_ASN1,
             (Self::P256, SigHash::Sha384) => &sig::ECDSA_P256_SHA384_ASN1,
@@ -153,7 +156,7 @@ impl Curve {
     }
 
     /// The aws-lc-rs signing algorithm with the curve's own hash (what the signers use).
-    pub fn signing_algorithm(self) -> Option<&'static sig::EcdsaSigningAlgorithm> {
+    pub(crate) fn signing_algorithm(self) -> Option<&'static sig::EcdsaSigningAlgorithm> {
         match self {
             Self::P256 => Some(&sig::ECDSA_P256_SHA256_ASN1_SIGNING),
             Self::P384 => Some(&sig::ECDSA_P384_SHA384_ASN1_SIGNING),
@@ -224,7 +227,7 @@ impl EcPublicKey {
     }
 
     /// From an already parsed SubjectPublicKeyInfo (e.g. a certificate's).
-    pub fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, KeyError> {
+    pub(crate) fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, KeyError> {
         let alg = spki.algorithm.algorithm.to_id_string();
         if alg != OID_EC_PUBLIC_KEY {
             return Err(KeyError::NotEc(key_algorithm_name(&alg)));
@@ -295,7 +298,7 @@ impl EcPublicKey {
     }
 
     /// The SubjectPublicKeyInfo DER (named curve, uncompressed point), as OpenSSL writes it.
-    pub fn spki_der(&self) -> Vec<u8> {
+    pub(crate) fn spki_der(&self) -> Vec<u8> {
         let mut alg = der_tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
         alg.extend_from_slice(self.curve.oid_der());
         let mut bits = vec![0u8];
@@ -325,7 +328,7 @@ impl EcPublicKey {
 
     /// Verifies a DSSE signature as the key and certificate methods do: the normal PAE with
     /// `hash`, else the v0.2.0 compat PAE with `compat_hash`.
-    pub fn verify_dsse(
+    pub(crate) fn verify_dsse(
         &self,
         payload: &[u8],
         signature: &[u8],

@@ -11,7 +11,7 @@ use crate::keys::KeyError;
 
 /// One PEM block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PemBlock {
+pub(crate) struct PemBlock {
     /// The label between `-----BEGIN ` and `-----`, e.g. `PUBLIC KEY`.
     pub label: String,
     /// RFC 1421 headers (`Proc-Type`, `DEK-Info`), if any.
@@ -23,13 +23,13 @@ pub struct PemBlock {
 /// All well-formed PEM blocks of `text`, in order. Text outside the blocks (certtool's
 /// human-readable dump, comments) is skipped, as OpenSSL and `cryptography` do. Malformed
 /// blocks (no matching END line, bad base64) are skipped; see [`pem_blocks_strict`].
-pub fn pem_blocks(text: &[u8]) -> Vec<PemBlock> {
+pub(crate) fn pem_blocks(text: &[u8]) -> Vec<PemBlock> {
     scan_pem(text).into_iter().flatten().collect()
 }
 
 /// Like [`pem_blocks`], but a malformed block (a BEGIN without its END, bad base64) is an
 /// error, as `cryptography`'s PEM parser makes it.
-pub fn pem_blocks_strict(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
+pub(crate) fn pem_blocks_strict(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
     scan_pem(text)
         .into_iter()
         .map(|b| b.ok_or(KeyError::MalformedPem))

@@ -20,7 +20,7 @@ use crate::pem::{certificates_from_pem, certificates_from_pem_strict};
 use crate::x509::{self, PathError, verify_path};
 
 /// `sha256 Fingerprint: AA:BB:...` of a DER certificate (`--log_fingerprints`).
-pub fn fingerprint(der: &[u8]) -> String {
+pub(crate) fn fingerprint(der: &[u8]) -> String {
     let digest = Sha256::digest(der);
     let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
     format!("sha256 Fingerprint: {}", hex.join(":"))
@@ -147,11 +147,6 @@ impl CertificateVerifier {
         }
         self.fingerprints = Some(sink);
         self
-    }
-
-    /// The number of trusted certificates.
-    pub fn trusted_len(&self) -> usize {
-        self.trusted.len()
     }
 
     /// The §6.2 steps 2–4 on a bundle's certificates: path at the leaf's notBefore, then the

@@ -13,7 +13,7 @@ use crate::method::{
 
 /// The WARNING `model_signing` prints on stdout for key bundles without a hint (trailing space
 /// included).
-pub const LEGACY_HINT_WARNING: &str = "WARNING: This model's signature uses an older verification material format. Please re-sign with an updated signer to use a public key identifier hash. ";
+pub(crate) const LEGACY_HINT_WARNING: &str = "WARNING: This model's signature uses an older verification material format. Please re-sign with an updated signer to use a public key identifier hash. ";
 
 /// Why the key method rejected a signature.
 #[derive(Debug, thiserror::Error)]

@@ -26,7 +26,7 @@
 mod error;
 mod name;
 mod name_constraints;
-pub mod path;
+mod path;
 mod signature;
 
 pub use error::PathError;

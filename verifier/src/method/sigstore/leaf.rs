@@ -11,11 +11,11 @@ use x509_parser::oid_registry::Oid;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Fulcio's v1 OIDC issuer extension: the raw extension value is the issuer URL in UTF-8.
-pub const OID_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
+const OID_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
 /// Fulcio's v2 OIDC issuer extension: a DER UTF8String.
-pub const OID_ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
+const OID_ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
 /// The otherName type Fulcio uses for usernames (a DER UTF8String).
-pub const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
+const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
 const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
 const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
 

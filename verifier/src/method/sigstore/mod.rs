@@ -41,13 +41,13 @@
 //! a leaf that is valid BER but not strict DER is accepted if its chain verifies.
 
 pub mod bundle;
-pub mod engine;
+mod engine;
 mod json;
-pub mod leaf;
-pub mod rekor;
+mod leaf;
+mod rekor;
 mod subject;
 pub mod trust;
-pub mod tsa;
+mod tsa;
 
 use crate::dsse::check_in_toto_payload_type;
 use crate::method::{SignatureVerifier, VerifiedEnvelope};
@@ -56,10 +56,10 @@ use bundle::{BundleShapeError, CheckedBundle};
 pub use engine::{EngineError, SigstoreRsEngine};
 pub use json::ShapeError;
 pub use leaf::{IdentityPolicy, LeafError};
-use rekor::RekorError;
+pub use rekor::RekorError;
 pub use subject::{PayloadError, statement_subject_sha256};
 pub use trust::{TrustConfigError, TrustMaterial, TrustSource};
-use tsa::TimestampError;
+pub use tsa::{TimestampError, UnsignedFieldError};
 
 /// Why a Sigstore bundle was rejected. The `Display` text is what the CLI prints after
 /// `Verification failed with error: ` (sigstore-python's wording where the conformance README

@@ -22,11 +22,11 @@ pub const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] =
 pub const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../../../trust/staging_trusted_root.json");
 
 /// Media type of a ClientTrustConfig (the only version sigstore-python accepts).
-pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
+pub(crate) const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
 
 /// Media type of a trusted root (the only version sigstore-python accepts).
-pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
+pub(crate) const TRUSTED_ROOT_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 
 /// Where a [`TrustMaterial`] came from, for messages and reports.
