@@ -6,14 +6,12 @@
 //! (it ignores unknown fields, accepts several entry kinds and takes intermediates from the
 //! bundle), so everything Python rejects at this stage is rejected here.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use super::SigstoreError;
 use super::json::{self, ShapeError, member, object, only_fields};
 use super::rekor::RekorError;
-use crate::bundle::BundleVersion;
+use crate::bundle::{Base64Error, Base64Rule, BundleVersion, IntegerError, IntegerRule};
 
 /// The Rekor entry kinds a DSSE bundle may carry (§6.3 (i)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +75,7 @@ pub enum BundleShapeError {
         /// The JSON path.
         path: String,
         /// The decoder's complaint.
-        error: base64::DecodeError,
+        error: Base64Error,
     },
     /// A `uint64` member that is not a JSON string.
     #[error("{path} must be a string holding an integer")]
@@ -218,9 +216,9 @@ fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, BundleShapeError> {
     Ok(json::string(v, path)?)
 }
 
-/// A protobuf `bytes` field: standard base64 with padding.
+/// A protobuf `bytes` field, under the sigstore method's rule ([`Base64Rule::Strict`]).
 fn bytes(v: &Value, path: &str) -> Result<Vec<u8>, BundleShapeError> {
-    STANDARD
+    Base64Rule::Strict
         .decode(string(v, path)?)
         .map_err(|error| BundleShapeError::Base64 {
             path: path.to_owned(),
@@ -228,22 +226,23 @@ fn bytes(v: &Value, path: &str) -> Result<Vec<u8>, BundleShapeError> {
         })
 }
 
-/// A protobuf `uint64` field: a JSON string of decimal digits.
+/// A protobuf `uint64` field: a JSON string, under the sigstore method's rule
+/// ([`IntegerRule::DecimalDigits`]).
 fn uint64(v: &Value, path: &str) -> Result<u64, BundleShapeError> {
     let s = v
         .as_str()
         .ok_or_else(|| BundleShapeError::IntegerNotAString {
             path: path.to_owned(),
         })?;
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(BundleShapeError::NotAnUnsignedInteger {
+    IntegerRule::DecimalDigits.parse(s).map_err(|e| match e {
+        IntegerError::NotAnInteger => BundleShapeError::NotAnUnsignedInteger {
             path: path.to_owned(),
             value: s.to_owned(),
-        });
-    }
-    s.parse::<u64>().map_err(|_| BundleShapeError::OutOfRange {
-        path: path.to_owned(),
-        value: s.to_owned(),
+        },
+        IntegerError::OutOfRange => BundleShapeError::OutOfRange {
+            path: path.to_owned(),
+            value: s.to_owned(),
+        },
     })
 }
 
