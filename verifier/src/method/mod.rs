@@ -4,7 +4,7 @@
 //! [`VerifiedEnvelope`]: the DSSE payload whose signature it has checked. Everything after that
 //! (payload type, in-toto statement, manifest comparison) is shared and lives in
 //! [`crate::verify`]. The key and certificate methods share their opening
-//! ([`open_key_or_certificate_bundle`]) and closing ([`verify_first_signature`]) steps.
+//! (`open_key_or_certificate_bundle`) and closing (`verify_first_signature`) steps.
 
 pub mod certificate;
 pub mod key;

@@ -17,8 +17,8 @@
 //! - name constraints as OpenSSL checks them (subject DN, emailAddress, subjectAltName DNS,
 //!   email, URI, IP and directory names; host-like common names of a leaf without DNS SANs).
 //!
-//! [`path`] builds and checks the path, [`name_constraints`] applies the constraints, [`signature`]
-//! checks the signatures, [`name`] compares names.
+//! `path` builds and checks the path, `name_constraints` applies the constraints, `signature`
+//! checks the signatures, `name` compares names.
 //!
 //! Not implemented: certificate policies, which OpenSSL only enforces on request.
 //! No file I/O and no clock: certificates and the validation time are inputs.

@@ -42,7 +42,7 @@ pub enum EngineError {
 /// the signed checkpoint, the SET over the canonical JSON, the DSSE signature with the leaf key,
 /// the entry body against the envelope, and the statement subject against the digest it is
 /// given. It runs with an any-identity policy: the identity policy is checked by
-/// [`super::leaf`] with sigstore-python's semantics.
+/// `leaf` with sigstore-python's semantics.
 pub struct SigstoreRsEngine {
     verifier: Verifier,
 }

@@ -7,8 +7,8 @@
 //!   engine in use is [`SigstoreRsEngine`], an adapter on sigstore-rust's `sigstore-verify`;
 //! - this module adds what sigstore-python checks and the library does not, or checks
 //!   differently: strict bundle shape and media-type rules ([`bundle`]), the leaf profile and
-//!   the identity policy with Python's semantics ([`leaf`]), and the checkpoint and entry-body
-//!   bindings with Python's rules ([`rekor`]).
+//!   the identity policy with Python's semantics (`leaf`), and the checkpoint and entry-body
+//!   bindings with Python's rules (`rekor`).
 //!
 //! Trust material ([`TrustMaterial`]) is embedded (public good, staging) or read from
 //! `--trust_config` (a ClientTrustConfig or a bare `trusted_root.json`). Nothing here touches the
