@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, bundle);
     }
     let _ = Bundle::from_json_key_or_certificate(data);
-    let _ = model_verifier::sigstore::statement_subject_sha256(data);
+    let _ = model_verifier::method::sigstore::statement_subject_sha256(data);
 });

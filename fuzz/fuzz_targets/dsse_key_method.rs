@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use model_verifier::dsse;
-use model_verifier::envelope::SignatureVerifier as _;
-use model_verifier::keys::KeyVerifier;
+use model_verifier::method::SignatureVerifier as _;
+use model_verifier::method::key::KeyVerifier;
 
 const KEY: &[u8] = include_bytes!("../../testdata/keys/signing-key.pub");
 

@@ -5,7 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use model_verifier::keys::EcPublicKey;
-use model_verifier::pki::{self, CertificateVerifier};
+use model_verifier::method::certificate::CertificateVerifier;
+use model_verifier::{pem, x509};
 use model_verifier::sign::SigningKey;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,9 +14,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = EcPublicKey::from_spki_der(data);
     let _ = SigningKey::from_pem(data, None);
     let _ = SigningKey::from_der(data);
-    let _ = pki::certificates_from_pem_strict(data);
+    let _ = pem::certificates_from_pem_strict(data);
     if let Ok(v) = CertificateVerifier::from_pem(data) {
-        let chain = pki::certificates_from_pem(data);
+        let chain = pem::certificates_from_pem(data);
         let _ = v.verify_certificates(&chain);
     }
     let parts = cut(data);
@@ -23,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         let half = rest.len() / 2;
         let (intermediates, trusted) = rest.split_at(half);
         let time = 1_700_000_000;
-        let _ = pki::verify_path(leaf, intermediates, trusted, time);
+        let _ = x509::verify_path(leaf, intermediates, trusted, time);
     }
 });
 

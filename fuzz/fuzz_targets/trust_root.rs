@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use model_verifier::sigstore::trust::{TrustMaterial, TrustSource};
+use model_verifier::method::sigstore::trust::{TrustMaterial, TrustSource};
 
 fuzz_target!(|data: &[u8]| {
     let _ = TrustMaterial::from_json_bytes(data, TrustSource::Bytes);

@@ -24,13 +24,51 @@ use serde::{Deserialize, Serialize};
 /// The media type the key and certificate methods write and require.
 pub const MEDIA_TYPE_V0_3: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
+/// Every media type `sigstore_models` accepts, with the bundle version it names.
+const MEDIA_TYPE_VERSIONS: [(&str, BundleVersion); 4] = [
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        BundleVersion::V0_1,
+    ),
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        BundleVersion::V0_2,
+    ),
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.3",
+        BundleVersion::V0_3,
+    ),
+    (MEDIA_TYPE_V0_3, BundleVersion::V0_3),
+];
+
 /// Every media type `sigstore_models` accepts.
 pub const MEDIA_TYPES: [&str; 4] = [
-    "application/vnd.dev.sigstore.bundle+json;version=0.1",
-    "application/vnd.dev.sigstore.bundle+json;version=0.2",
-    "application/vnd.dev.sigstore.bundle+json;version=0.3",
-    MEDIA_TYPE_V0_3,
+    MEDIA_TYPE_VERSIONS[0].0,
+    MEDIA_TYPE_VERSIONS[1].0,
+    MEDIA_TYPE_VERSIONS[2].0,
+    MEDIA_TYPE_VERSIONS[3].0,
 ];
+
+/// The bundle format versions the media types name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleVersion {
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.1`
+    V0_1,
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.2`
+    V0_2,
+    /// `application/vnd.dev.sigstore.bundle+json;version=0.3` or `…bundle.v0.3+json`
+    V0_3,
+}
+
+impl BundleVersion {
+    /// The version a media type names, if it is one of [`MEDIA_TYPES`].
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        MEDIA_TYPE_VERSIONS
+            .iter()
+            .find(|(m, _)| *m == media_type)
+            .map(|(_, v)| *v)
+    }
+}
 
 /// Why a bundle was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -492,13 +530,78 @@ impl Serialize for Base64Bytes {
 impl<'de> Deserialize<'de> for Base64Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        python_b64decode(&s).map(Self).map_err(de::Error::custom)
+        Base64Rule::PythonLenient
+            .decode(&s)
+            .map(Self)
+            .map_err(de::Error::custom)
     }
 }
 
-/// Why a base64 string was rejected (Python's `binascii.Error` texts).
+/// How `bytes` fields are decoded. The two signature-file parsers differ on purpose: the key and
+/// certificate methods read bundles as `sigstore_models` does (pydantic: Python's lenient
+/// `base64.b64decode`), the sigstore method as sigstore-python's protobuf JSON does (strict
+/// standard base64; a URL-safe or unpadded signature is an error there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base64Rule {
+    /// Python's `base64.b64decode` (see [`python_b64decode`]).
+    PythonLenient,
+    /// Standard alphabet, padding required, nothing skipped.
+    Strict,
+}
+
+impl Base64Rule {
+    /// Decodes `s` under this rule.
+    pub fn decode(self, s: &str) -> Result<Vec<u8>, Base64Error> {
+        match self {
+            Self::PythonLenient => python_b64decode(s),
+            Self::Strict => base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(Base64Error::Strict),
+        }
+    }
+}
+
+/// How protobuf `uint64` strings are read. Like [`Base64Rule`], a deliberate difference between
+/// the key/certificate parse (Python's `int(s)`: whitespace, a sign, `_` between digits) and the
+/// sigstore method (decimal digits only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegerRule {
+    /// Python's `int(s)` in the uint64 domain.
+    PythonInt,
+    /// ASCII decimal digits only.
+    DecimalDigits,
+}
+
+/// Why a `uint64` string was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegerError {
+    /// Not an integer under the rule.
+    NotAnInteger,
+    /// An integer above `u64::MAX`.
+    OutOfRange,
+}
+
+impl IntegerRule {
+    /// Parses `s` under this rule.
+    pub fn parse(self, s: &str) -> Result<u64, IntegerError> {
+        match self {
+            Self::PythonInt => parse_python_uint(s).ok_or(IntegerError::NotAnInteger),
+            Self::DecimalDigits => {
+                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(IntegerError::NotAnInteger);
+                }
+                s.parse::<u64>().map_err(|_| IntegerError::OutOfRange)
+            }
+        }
+    }
+}
+
+/// Why a base64 string was rejected (Python's `binascii.Error` texts, or the strict decoder's).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Base64Error {
+    /// Not standard base64 with padding ([`Base64Rule::Strict`]).
+    #[error("{0}")]
+    Strict(base64::DecodeError),
     /// Non-ASCII input.
     #[error("string argument should contain only ASCII characters")]
     NonAscii,
@@ -581,7 +684,7 @@ impl<'de> Deserialize<'de> for ProtoU64 {
                 f.write_str("a protobuf uint64 as a JSON string")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<ProtoU64, E> {
-                parse_python_uint(s).map(ProtoU64).ok_or_else(|| {
+                IntegerRule::PythonInt.parse(s).map(ProtoU64).map_err(|_| {
                     E::custom(format!("invalid protobuf uint64 '{s}': expected a decimal integer in the uint64 domain"))
                 })
             }
@@ -804,6 +907,49 @@ mod tests {
             Err(Base64Error::OneTooMany(5))
         ));
         assert_eq!(python_b64decode("é"), Err(Base64Error::NonAscii));
+    }
+
+    #[test]
+    fn the_two_parsers_differ_only_where_the_rules_are_named() {
+        // (input, PythonLenient, Strict)
+        let a = Some(&b"a"[..]);
+        let base64_cases = [
+            ("YQ==", a, a),
+            ("Y Q = =", a, None),
+            ("_-YQ==", a, None),
+            ("YQ===", a, None),
+            ("YQ", None, None),
+        ];
+        for (s, lenient, strict) in base64_cases {
+            assert_eq!(
+                Base64Rule::PythonLenient.decode(s).ok().as_deref(),
+                lenient,
+                "{s}"
+            );
+            assert_eq!(Base64Rule::Strict.decode(s).ok().as_deref(), strict, "{s}");
+        }
+        // (input, PythonInt, DecimalDigits)
+        let integer_cases = [
+            ("42", Ok(42), Ok(42)),
+            (" 42 ", Ok(42), Err(IntegerError::NotAnInteger)),
+            ("+42", Ok(42), Err(IntegerError::NotAnInteger)),
+            ("1_000", Ok(1000), Err(IntegerError::NotAnInteger)),
+            ("-0", Ok(0), Err(IntegerError::NotAnInteger)),
+            (
+                "18446744073709551616",
+                Err(IntegerError::NotAnInteger),
+                Err(IntegerError::OutOfRange),
+            ),
+            (
+                "",
+                Err(IntegerError::NotAnInteger),
+                Err(IntegerError::NotAnInteger),
+            ),
+        ];
+        for (s, python, digits) in integer_cases {
+            assert_eq!(IntegerRule::PythonInt.parse(s), python, "{s:?}");
+            assert_eq!(IntegerRule::DecimalDigits.parse(s), digits, "{s:?}");
+        }
     }
 
     #[test]

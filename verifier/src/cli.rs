@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use std::fmt::Display;
 
 use clap::{Args, Subcommand, ValueEnum};
-use model_verifier::envelope::SignatureVerifier;
 use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, Serialization};
-use model_verifier::keys::KeyVerifier;
+use model_verifier::method::SignatureVerifier;
+use model_verifier::method::certificate::CertificateVerifier;
+use model_verifier::method::key::KeyVerifier;
 use model_verifier::model::{self, ModelSpec, Selection};
 use model_verifier::oci::OciImage;
-use model_verifier::pki::CertificateVerifier;
 use model_verifier::posix::pathlib;
 use model_verifier::sign::{self, SigningKey};
 use model_verifier::verify::verify_model;
@@ -259,7 +259,7 @@ pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
     match &cmd.method {
         VerifyMethod::Sigstore(args) => run_verify(
             "sigstore",
-            model_verifier::sigstore::SigstoreVerifier::from_args(args),
+            model_verifier::method::sigstore::SigstoreVerifier::from_args(args),
             &common,
         ),
         VerifyMethod::Key(args) => {

@@ -10,6 +10,20 @@
 /// The in-toto payload type (28 bytes).
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
+/// A DSSE payload type other than in-toto (`model_signing`'s message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Expected DSSE payload {IN_TOTO_PAYLOAD_TYPE}, but got {0}")]
+pub struct WrongPayloadType(pub String);
+
+/// The one payload-type check: model signatures carry an in-toto statement.
+pub(crate) fn check_in_toto_payload_type(payload_type: &str) -> Result<(), WrongPayloadType> {
+    if payload_type == IN_TOTO_PAYLOAD_TYPE {
+        Ok(())
+    } else {
+        Err(WrongPayloadType(payload_type.to_owned()))
+    }
+}
+
 /// `PAE(payload_type, payload)` of DSSE v1.
 pub fn pae(payload_type: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);

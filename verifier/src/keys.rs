@@ -1,37 +1,20 @@
-//! Elliptic-curve public keys and the `key` verification method (`model-signing-format.md` §6.1).
+//! Elliptic-curve public keys (`model-signing-format.md` §6.1).
 //!
-//! Owns: PEM parsing (text before `-----BEGIN` is skipped, as certtool output needs), EC public
-//! keys on P-256/P-384/P-521 (and secp256k1, which only the certificate method tolerates),
-//! the key hint (SHA-256 of the key re-encoded as `cryptography` writes it, not of the file),
-//! ECDSA verification through aws-lc-rs, and [`KeyVerifier`]. No file I/O: callers pass bytes.
+//! Owns EC public keys on P-256/P-384/P-521 (and secp256k1, which only the certificate method
+//! tolerates), the key hint (SHA-256 of the key re-encoded as `cryptography` writes it, not of the
+//! file) and ECDSA verification through aws-lc-rs. No file I/O: callers pass bytes.
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, VerificationAlgorithm};
-use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::bundle::{Bundle, BundleError, MEDIA_TYPE_V0_3};
+use crate::der::der_tlv;
 use crate::dsse;
-use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
-
-/// The WARNING `model_signing` prints on stdout for key bundles without a hint (trailing space
-/// included).
-pub const LEGACY_HINT_WARNING: &str = "WARNING: This model's signature uses an older verification material format. Please re-sign with an updated signer to use a public key identifier hash. ";
+use crate::pem::{python_pem, scan_pem};
 
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-
-/// One PEM block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PemBlock {
-    /// The label between `-----BEGIN ` and `-----`, e.g. `PUBLIC KEY`.
-    pub label: String,
-    /// RFC 1421 headers (`Proc-Type`, `DEK-Info`), if any.
-    pub headers: Vec<(String, String)>,
-    /// The decoded body.
-    pub der: Vec<u8>,
-}
 
 /// Why a PEM text or a key was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,7 +97,7 @@ impl Curve {
     }
 
     /// Whether `model_signing`'s key method and signers accept the curve.
-    pub fn is_model_signing_key_curve(self) -> bool {
+    pub(crate) fn is_model_signing_key_curve(self) -> bool {
         !matches!(self, Self::Secp256k1)
     }
 
@@ -153,7 +136,10 @@ impl Curve {
     }
 
     /// The aws-lc-rs verification algorithm for this curve and hash.
-    pub fn verification_algorithm(self, hash: SigHash) -> &'static sig::EcdsaVerificationAlgorithm {
+    pub(crate) fn verification_algorithm(
+        self,
+        hash: SigHash,
+    ) -> &'static sig::EcdsaVerificationAlgorithm {
         match (self, hash) {
             (Self::P256, SigHash::Sha256) => &sig::ECDSA_P256_SHA256_ASN1,
             (Self::P256, SigHash::Sha384) => &sig::ECDSA_P256_SHA384_ASN1,
@@ -170,7 +156,7 @@ impl Curve {
     }
 
     /// The aws-lc-rs signing algorithm with the curve's own hash (what the signers use).
-    pub fn signing_algorithm(self) -> Option<&'static sig::EcdsaSigningAlgorithm> {
+    pub(crate) fn signing_algorithm(self) -> Option<&'static sig::EcdsaSigningAlgorithm> {
         match self {
             Self::P256 => Some(&sig::ECDSA_P256_SHA256_ASN1_SIGNING),
             Self::P384 => Some(&sig::ECDSA_P384_SHA384_ASN1_SIGNING),
@@ -215,130 +201,6 @@ pub(crate) fn key_algorithm_name(oid: &str) -> String {
     .to_owned()
 }
 
-/// All well-formed PEM blocks of `text`, in order. Text outside the blocks (certtool's
-/// human-readable dump, comments) is skipped, as OpenSSL and `cryptography` do. Malformed
-/// blocks (no matching END line, bad base64) are skipped; see [`pem_blocks_strict`].
-pub fn pem_blocks(text: &[u8]) -> Vec<PemBlock> {
-    scan_pem(text).into_iter().flatten().collect()
-}
-
-/// Like [`pem_blocks`], but a malformed block (a BEGIN without its END, bad base64) is an
-/// error, as `cryptography`'s PEM parser makes it.
-pub fn pem_blocks_strict(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
-    scan_pem(text)
-        .into_iter()
-        .map(|b| b.ok_or(KeyError::MalformedPem))
-        .collect()
-}
-
-/// Every `-----BEGIN ` in order: the decoded block, or `None` when it is malformed.
-fn scan_pem(text: &[u8]) -> Vec<Option<PemBlock>> {
-    let text = String::from_utf8_lossy(text);
-    let mut out = Vec::new();
-    let mut rest: &str = &text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else {
-            out.push(None);
-            break;
-        };
-        let label = &after[..label_end];
-        let body_and_rest = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let Some(body_end) = body_and_rest.find(&end_marker) else {
-            // No END for this label. Followed by another END, it is a mismatched block (an
-            // error for `cryptography`); otherwise it is trailing text, which is ignored.
-            if body_and_rest.contains("-----END ") {
-                out.push(None);
-            }
-            rest = after;
-            continue;
-        };
-        out.push(decode_pem_body(label, &body_and_rest[..body_end]));
-        rest = &body_and_rest[body_end + end_marker.len()..];
-    }
-    out
-}
-
-fn decode_pem_body(label: &str, body: &str) -> Option<PemBlock> {
-    if label.contains('\n') || label.is_empty() {
-        return None;
-    }
-    let mut headers = Vec::new();
-    let mut b64 = String::new();
-    let mut in_headers = true;
-    for line in body.lines() {
-        let line = line.trim();
-        if in_headers {
-            if let Some((k, v)) = line.split_once(':') {
-                headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                continue;
-            }
-            if line.is_empty() {
-                continue;
-            }
-            in_headers = false;
-        }
-        b64.extend(line.chars().filter(|c| !c.is_whitespace()));
-    }
-    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    Some(PemBlock {
-        label: label.to_owned(),
-        headers,
-        der,
-    })
-}
-
-/// PEM text as Python's `cryptography` writes it: 64-character lines, LF, trailing LF.
-pub fn python_pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// DER tag-length-value.
-pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// Reads one DER TLV: (tag, content, rest).
-pub(crate) fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
-}
-
 /// An EC public key on a known curve, with its point in uncompressed form.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EcPublicKey {
@@ -365,7 +227,7 @@ impl EcPublicKey {
     }
 
     /// From an already parsed SubjectPublicKeyInfo (e.g. a certificate's).
-    pub fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, KeyError> {
+    pub(crate) fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, KeyError> {
         let alg = spki.algorithm.algorithm.to_id_string();
         if alg != OID_EC_PUBLIC_KEY {
             return Err(KeyError::NotEc(key_algorithm_name(&alg)));
@@ -436,7 +298,7 @@ impl EcPublicKey {
     }
 
     /// The SubjectPublicKeyInfo DER (named curve, uncompressed point), as OpenSSL writes it.
-    pub fn spki_der(&self) -> Vec<u8> {
+    pub(crate) fn spki_der(&self) -> Vec<u8> {
         let mut alg = der_tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
         alg.extend_from_slice(self.curve.oid_der());
         let mut bits = vec![0u8];
@@ -466,7 +328,7 @@ impl EcPublicKey {
 
     /// Verifies a DSSE signature as the key and certificate methods do: the normal PAE with
     /// `hash`, else the v0.2.0 compat PAE with `compat_hash`.
-    pub fn verify_dsse(
+    pub(crate) fn verify_dsse(
         &self,
         payload: &[u8],
         signature: &[u8],
@@ -475,172 +337,6 @@ impl EcPublicKey {
     ) -> bool {
         self.verify(hash, &dsse::pae_in_toto(payload), signature)
             || self.verify(compat_hash, &dsse::pae_compat(payload), signature)
-    }
-}
-
-/// Why the key method rejected a signature.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyVerifyError {
-    /// The bundle did not parse, or has the wrong media type.
-    #[error(transparent)]
-    Bundle(#[from] BundleError),
-    /// The bundle has no `publicKey` (Python: `'NoneType' object has no attribute 'hint'`).
-    #[error(
-        "the signature was not made with a key: its verification material has no `publicKey` (it holds {0}); use the matching verification method"
-    )]
-    NoPublicKey(&'static str),
-    /// The hint does not match the supplied key (Python's message, trailing space included).
-    #[error(
-        "Key mismatch: The public key hash in the signature's verification material does not match the provided public key. "
-    )]
-    KeyMismatch,
-    /// No DSSE envelope (Python: `'NoneType' object has no attribute 'signatures'`).
-    #[error(
-        "the signature has no DSSE envelope (it holds a `messageSignature`), which model signatures never use"
-    )]
-    NoEnvelope,
-    /// An envelope without signatures (Python: `list index out of range`).
-    #[error("the signature's DSSE envelope contains no signatures")]
-    NoSignatures,
-    /// The ECDSA check failed (Python prints an empty message).
-    #[error(
-        "Invalid signature: the DSSE signature does not verify with the {curve} public key (neither over the DSSE PAE nor over the v0.2 compat PAE)",
-        curve = .0.name()
-    )]
-    InvalidSignature(Curve),
-}
-
-/// What the verification material holds instead of the expected member (for messages).
-pub(crate) fn material_kind(bundle: &Bundle) -> &'static str {
-    let vm = &bundle.verification_material;
-    if vm.public_key.is_some() {
-        "a public key hint"
-    } else if vm.x509_certificate_chain.is_some() {
-        "an X.509 certificate chain"
-    } else if vm.certificate.is_some() {
-        "a Sigstore certificate"
-    } else {
-        "nothing"
-    }
-}
-
-/// Where warnings go as soon as they arise (the CLI prints them on stdout, as Python does,
-/// even when verification fails afterwards).
-pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
-
-/// The `key` method: an EC public key checks the bundle's DSSE signature.
-#[derive(Clone)]
-pub struct KeyVerifier {
-    key: EcPublicKey,
-    hint: String,
-    warning_sink: Option<WarningSink>,
-}
-
-impl std::fmt::Debug for KeyVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyVerifier")
-            .field("key", &self.key)
-            .field("hint", &self.hint)
-            .field("warning_sink", &self.warning_sink.is_some())
-            .finish()
-    }
-}
-
-impl KeyVerifier {
-    /// A verifier for the PEM public key `pem` (the `--public_key` file's bytes).
-    pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
-        Self::new(EcPublicKey::from_pem(pem)?)
-    }
-
-    /// A verifier for `key`; fails for curves the key method does not support.
-    pub fn new(key: EcPublicKey) -> Result<Self, KeyError> {
-        if !key.curve().is_model_signing_key_curve() {
-            return Err(KeyError::UnsupportedCurve(key.curve().name().to_owned()));
-        }
-        let hint = key.hint();
-        Ok(Self {
-            key,
-            hint,
-            warning_sink: None,
-        })
-    }
-
-    /// Sends warnings to `sink` the moment they arise instead of returning them in
-    /// [`VerifiedEnvelope::warnings`] (which only exists when verification succeeds).
-    pub fn warnings_to(mut self, sink: WarningSink) -> Self {
-        self.warning_sink = Some(sink);
-        self
-    }
-
-    /// The key hint (hex SHA-256 of the re-encoded PEM).
-    pub fn hint(&self) -> &str {
-        &self.hint
-    }
-
-    /// The public key.
-    pub fn key(&self) -> &EcPublicKey {
-        &self.key
-    }
-}
-
-impl SignatureVerifier for KeyVerifier {
-    type Error = KeyVerifyError;
-
-    fn method(&self) -> &'static str {
-        "key"
-    }
-
-    fn verify_bundle(&self, bundle_json: &[u8]) -> Result<VerifiedEnvelope, KeyVerifyError> {
-        // (1) parse with the key/certificate pre-processing, then the media type (§5.1).
-        let bundle = Bundle::from_json_key_or_certificate(bundle_json)?;
-        bundle.require_media_type(MEDIA_TYPE_V0_3)?;
-        // (2) the hint (§6.1 step 2).
-        let public_key = bundle
-            .verification_material
-            .public_key
-            .as_ref()
-            .ok_or_else(|| KeyVerifyError::NoPublicKey(material_kind(&bundle)))?;
-        let mut warnings = Vec::new();
-        match public_key.hint.as_deref() {
-            Some(hint) if !hint.is_empty() => {
-                if hint != self.hint {
-                    return Err(KeyVerifyError::KeyMismatch);
-                }
-            }
-            _ => match &self.warning_sink {
-                Some(sink) => sink(LEGACY_HINT_WARNING),
-                None => warnings.push(LEGACY_HINT_WARNING.to_owned()),
-            },
-        }
-        // (3) signatures[0] over the PAE, curve hash; compat PAE with the same hash.
-        let envelope = bundle
-            .dsse_envelope
-            .as_ref()
-            .ok_or(KeyVerifyError::NoEnvelope)?;
-        let signature = envelope
-            .signatures
-            .first()
-            .ok_or(KeyVerifyError::NoSignatures)?;
-        let hash = self.key.curve().hash();
-        if !self
-            .key
-            .verify_dsse(&envelope.payload, &signature.sig, hash, hash)
-        {
-            return Err(KeyVerifyError::InvalidSignature(self.key.curve()));
-        }
-        // Move the payload out instead of copying it (a large model's statement is MiBs).
-        let payload_type = envelope.payload_type.clone();
-        let payload = bundle
-            .dsse_envelope
-            .map(|e| e.payload.0)
-            .unwrap_or_default();
-        Ok(VerifiedEnvelope {
-            payload_type,
-            payload,
-            signer: format!("public key sha256:{}", self.hint),
-            warnings,
-        })
     }
 }
 
@@ -656,41 +352,6 @@ mod tests {
 
     fn public(kp: &EcdsaKeyPair, curve: Curve) -> EcPublicKey {
         EcPublicKey::from_point(curve, kp.public_key().as_ref()).unwrap()
-    }
-
-    #[test]
-    fn pem_blocks_skip_text_before_begin() {
-        let text = b"Public Key Information:\n\tPublic Key Algorithm: EC/ECDSA\n-----BEGIN PUBLIC KEY-----\nAAEC\nAw==\n-----END PUBLIC KEY-----\ntrailer\n-----BEGIN X-----\nBAU=\n-----END X-----\n";
-        let blocks = pem_blocks(text);
-        assert_eq!(blocks.len(), 2);
-        assert_eq!(blocks[0].label, "PUBLIC KEY");
-        assert_eq!(blocks[0].der, vec![0, 1, 2, 3]);
-        assert_eq!(blocks[1].label, "X");
-        assert_eq!(blocks[1].der, vec![4, 5]);
-        assert!(pem_blocks(b"garbage").is_empty());
-        assert!(pem_blocks(b"-----BEGIN A-----\nAAAA\n-----END B-----\n").is_empty());
-    }
-
-    #[test]
-    fn pem_headers_are_kept_apart_from_the_body() {
-        let text = b"-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAEC\n-----END EC PRIVATE KEY-----\n";
-        let block = &pem_blocks(text)[0];
-        assert_eq!(
-            block.headers[0],
-            ("Proc-Type".to_owned(), "4,ENCRYPTED".to_owned())
-        );
-        assert_eq!(block.der, vec![0, 1, 2]);
-    }
-
-    #[test]
-    fn python_pem_wraps_at_64_columns() {
-        let pem = python_pem("PUBLIC KEY", &[0u8; 91]);
-        let lines: Vec<&str> = pem.lines().collect();
-        assert_eq!(lines[0], "-----BEGIN PUBLIC KEY-----");
-        assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2].len(), 124 - 64);
-        assert_eq!(lines[3], "-----END PUBLIC KEY-----");
-        assert!(pem.ends_with("-----\n"));
     }
 
     #[test]

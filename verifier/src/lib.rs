@@ -1,26 +1,27 @@
 //! Native verification of OpenSSF model signatures (the `model_signing` format).
 //!
-//! The pipeline: a signature method ([`envelope::SignatureVerifier`]) checks the bundle and
+//! The pipeline: a signature method ([`method::SignatureVerifier`]) checks the bundle and
 //! yields the signed in-toto statement; [`statement`] parses it into the expected
 //! [`manifest::Manifest`]; [`walk`] and [`hashing`] rebuild the local manifest from the model
 //! directory; [`manifest`] compares the two.
 
 pub mod bundle;
+mod der;
 pub mod dsse;
-pub mod envelope;
 pub mod hashing;
 pub mod json_limits;
 pub mod keys;
 pub mod manifest;
+pub mod method;
 mod mmap;
 pub mod model;
 pub mod oci;
-pub mod pki;
+pub mod pem;
 pub mod posix;
 pub mod sign;
-pub mod sigstore;
 pub mod statement;
 mod stream;
 pub mod verify;
 pub mod walk;
 pub mod watch;
+pub mod x509;

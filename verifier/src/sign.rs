@@ -20,9 +20,10 @@ use crate::bundle::{
     Bundle, Envelope, MEDIA_TYPE_V0_3, PublicKeyIdentifier, Signature, VerificationMaterial,
     X509Certificate as BundleCertificate, X509CertificateChain,
 };
+use crate::der::der_read;
 use crate::dsse::{self, IN_TOTO_PAYLOAD_TYPE};
-use crate::keys::{self, Curve, EcPublicKey, KeyError, der_read, pem_blocks};
-use crate::pki;
+use crate::keys::{self, Curve, EcPublicKey, KeyError};
+use crate::pem::{self, pem_blocks};
 
 /// Why signing could not proceed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -330,7 +331,7 @@ pub fn signing_certificate_from_pem(pem: &[u8]) -> Result<Vec<u8>, SignError> {
 
 /// The certificates of the concatenated `--certificate_chain` files, in file order.
 pub fn chain_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, SignError> {
-    let ders = pki::certificates_from_pem_strict(pem).map_err(SignError::Key)?;
+    let ders = pem::certificates_from_pem_strict(pem).map_err(SignError::Key)?;
     if ders.is_empty() {
         return Err(SignError::NoChainCertificates);
     }
@@ -401,14 +402,14 @@ pub fn certificate_bundle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::SignatureVerifier;
-    use crate::keys::KeyVerifier;
+    use crate::method::SignatureVerifier;
+    use crate::method::key::KeyVerifier;
 
     #[test]
     fn key_bundles_verify_with_the_key_method_on_every_curve() {
         for curve in [Curve::P256, Curve::P384, Curve::P521] {
             let key = SigningKey::generate(curve).unwrap();
-            let pem = keys::python_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap());
+            let pem = crate::pem::python_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap());
             let key = SigningKey::from_pem(pem.as_bytes(), None).unwrap();
             let bundle = key_bundle(&key, b"{\"x\":1}").unwrap();
             let json = bundle.to_json();
@@ -424,7 +425,7 @@ mod tests {
             let v2 = KeyVerifier::from_pem(other.public_key().python_pem().as_bytes()).unwrap();
             assert!(matches!(
                 v2.verify_bundle(json.as_bytes()),
-                Err(crate::keys::KeyVerifyError::KeyMismatch)
+                Err(crate::method::key::KeyVerifyError::KeyMismatch)
             ));
         }
     }
@@ -432,12 +433,12 @@ mod tests {
     #[test]
     fn password_rules_follow_cryptography() {
         let key = SigningKey::generate(Curve::P256).unwrap();
-        let pem = keys::python_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap());
+        let pem = crate::pem::python_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap());
         assert_eq!(
             SigningKey::from_pem(pem.as_bytes(), Some(b"pw")).unwrap_err(),
             SignError::PasswordNotNeeded
         );
-        let enc = keys::python_pem("ENCRYPTED PRIVATE KEY", &[0x30, 0x00]);
+        let enc = crate::pem::python_pem("ENCRYPTED PRIVATE KEY", &[0x30, 0x00]);
         assert_eq!(
             SigningKey::from_pem(enc.as_bytes(), None).unwrap_err(),
             SignError::PasswordNeeded
@@ -446,7 +447,7 @@ mod tests {
             SigningKey::from_pem(b"nothing", None).unwrap_err(),
             SignError::NoPem
         );
-        let cert = keys::python_pem("CERTIFICATE", &[0x30, 0x00]);
+        let cert = crate::pem::python_pem("CERTIFICATE", &[0x30, 0x00]);
         assert!(matches!(
             SigningKey::from_pem(cert.as_bytes(), None).unwrap_err(),
             SignError::NotAPrivateKey(_)
@@ -460,19 +461,19 @@ mod tests {
             .unwrap()
             .to_pkcs8v1()
             .unwrap();
-        let pem = keys::python_pem("PRIVATE KEY", k1.as_ref());
+        let pem = crate::pem::python_pem("PRIVATE KEY", k1.as_ref());
         assert_eq!(
             SigningKey::from_pem(pem.as_bytes(), None).unwrap_err(),
             SignError::Key(KeyError::UnsupportedCurve("secp256k1".to_owned()))
         );
         let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
         let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).unwrap();
-        let pem = keys::python_pem("PRIVATE KEY", der.as_ref());
+        let pem = crate::pem::python_pem("PRIVATE KEY", der.as_ref());
         assert_eq!(
             SigningKey::from_pem(pem.as_bytes(), None).unwrap_err(),
             SignError::Key(KeyError::NotEc("RSA".to_owned()))
         );
-        let junk = keys::python_pem("PRIVATE KEY", &[0x30, 0x03, 0x02, 0x01, 0x00]);
+        let junk = crate::pem::python_pem("PRIVATE KEY", &[0x30, 0x03, 0x02, 0x01, 0x00]);
         assert_eq!(
             SigningKey::from_pem(junk.as_bytes(), None).unwrap_err(),
             SignError::BadKey
@@ -481,7 +482,7 @@ mod tests {
 
     #[test]
     fn der_reader_handles_long_lengths_and_truncation() {
-        let long = keys::der_tlv(0x04, &[7u8; 300]);
+        let long = crate::der::der_tlv(0x04, &[7u8; 300]);
         let (tag, content, rest) = der_read(&long).unwrap();
         assert_eq!((tag, content.len(), rest.len()), (0x04, 300, 0));
         assert!(der_read(&long[..long.len() - 1]).is_none());

@@ -12,8 +12,6 @@ use crate::hashing::{HashAlgorithm, HashingConfig, Serialization};
 use crate::manifest::{Digest, Manifest, ResourceKey};
 use crate::posix;
 
-/// The DSSE payload type of every model signature.
-pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The in-toto statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The current predicate (signers 0.3.0 to 1.1.x).

@@ -7,11 +7,12 @@ use std::time::Instant;
 use mv_shared::verify::{ColdReads, CommonVerifyArgs};
 use serde::Serialize;
 
-use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
+use crate::dsse::IN_TOTO_PAYLOAD_TYPE as PAYLOAD_TYPE;
 use crate::manifest::{Manifest, Mismatch};
+use crate::method::{SignatureVerifier, VerifiedEnvelope};
 use crate::model::{self, ModelError, ModelSpec, Selection};
 use crate::posix;
-use crate::statement::{self, PAYLOAD_TYPE, StatementError};
+use crate::statement::{self, StatementError};
 use crate::walk::IgnoreSet;
 
 /// Signature (and key, certificate, trust) files larger than this are refused before parsing.

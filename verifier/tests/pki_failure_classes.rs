@@ -117,7 +117,7 @@ impl Case {
     fn certificate_bundle(&self, leaf: &[u8], chain: &[&str], signer: &SigningKey) -> Value {
         let chain: Vec<Vec<u8>> = chain
             .iter()
-            .flat_map(|pem| model_verifier::pki::certificates_from_pem(pem.as_bytes()))
+            .flat_map(|pem| model_verifier::pem::certificates_from_pem(pem.as_bytes()))
             .collect();
         let certs: Vec<Value> = std::iter::once(leaf.to_vec())
             .chain(chain)
@@ -450,7 +450,7 @@ fn wrong_root_and_missing_intermediate_fail() {
         "unable to get issuer certificate",
     );
     // The leaf itself trusted, nothing else: a leaf that is not self-signed is no anchor.
-    let leaf_pem = model_verifier::keys::python_pem("CERTIFICATE", &p.leaf_der);
+    let leaf_pem = model_verifier::pem::python_pem("CERTIFICATE", &p.leaf_der);
     let case = standard_case(&p, &[], &[&leaf_pem]);
     expect(
         &case,
@@ -965,9 +965,9 @@ fn directory_name_constraints_are_enforced() {
 /// Corrupted bundles and certificates must give errors, never panics.
 #[test]
 fn corrupted_inputs_never_panic() {
-    use model_verifier::envelope::SignatureVerifier;
-    use model_verifier::keys::KeyVerifier;
-    use model_verifier::pki::CertificateVerifier;
+    use model_verifier::method::SignatureVerifier;
+    use model_verifier::method::certificate::CertificateVerifier;
+    use model_verifier::method::key::KeyVerifier;
     let (r, i, l) = standard();
     let p = pki(r, i, l, no_tweak);
     let case = Case::new();
@@ -1031,7 +1031,7 @@ fn corrupted_inputs_never_panic() {
             hex::encode(&der)
         );
     }
-    let _ = model_verifier::pki::verify_path(&[0x30, 0x80], &[&[0xff; 3]], &[&[]], 0);
+    let _ = model_verifier::x509::verify_path(&[0x30, 0x80], &[&[0xff; 3]], &[&[]], 0);
 }
 
 /// Random combinations of the knobs above (CA flags, key usages, pathLen, validity windows,

@@ -13,8 +13,8 @@
 mod mini;
 
 use mini::{IDENTITY, ISSUER, MiniSigstore, Mint};
-use model_verifier::envelope::SignatureVerifier;
-use model_verifier::sigstore::{
+use model_verifier::method::SignatureVerifier;
+use model_verifier::method::sigstore::{
     EngineOutcome, IdentityPolicy, KeylessEngine, SigstoreError, SigstoreVerifier, TrustMaterial,
     TrustSource,
 };

@@ -11,8 +11,10 @@
 mod mini;
 
 use mini::{IDENTITY, ISSUER, MiniSigstore, Mint, T0, TsaChoice};
-use model_verifier::envelope::SignatureVerifier;
-use model_verifier::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial, TrustSource};
+use model_verifier::method::SignatureVerifier;
+use model_verifier::method::sigstore::{
+    IdentityPolicy, SigstoreVerifier, TrustMaterial, TrustSource,
+};
 use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, OtherNameValue, SanType};
 use serde_json::{Value, json};
 
@@ -372,7 +374,7 @@ fn envelope() {
 fn report(ms: &MiniSigstore, m: &Mint) -> Result<Vec<i64>, String> {
     let bundle = ms.mint(m).to_string();
     let v = verifier(ms, IDENTITY, ISSUER);
-    let digest = model_verifier::sigstore::statement_subject_sha256(&m.payload).unwrap();
+    let digest = model_verifier::method::sigstore::statement_subject_sha256(&m.payload).unwrap();
     v.verify_bundle_for_digest(bundle.as_bytes(), &digest)
         .map(|(_, r)| r.verified_times)
         .map_err(|e| e.to_string())

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use model_verifier::envelope::SignatureVerifier;
+use model_verifier::method::SignatureVerifier;
 
 struct XorShift(u64);
 
@@ -120,7 +120,7 @@ fn decoded_field_bit_flips_never_verify_or_panic() {
 /// TSA time only), with the staging root.
 #[test]
 fn staging_rekor_v2_mutations_never_verify_or_panic() {
-    use model_verifier::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
+    use model_verifier::method::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
     let genuine = include_bytes!("support/staging-rekor-v2-dsse.sigstore.json").to_vec();
     let v = SigstoreVerifier::new(
         IdentityPolicy {
@@ -174,7 +174,7 @@ fn staging_rekor_v2_mutations_never_verify_or_panic() {
 
 #[test]
 fn staging_decoded_field_bit_flips_never_verify_or_panic() {
-    use model_verifier::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
+    use model_verifier::method::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
     let genuine: serde_json::Value = serde_json::from_slice(include_bytes!(
         "support/staging-rekor-v2-dsse.sigstore.json"
     ))

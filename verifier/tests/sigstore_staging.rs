@@ -4,9 +4,9 @@
 //! verifies with the embedded staging root (`--use_staging`) and with nothing else.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use model_verifier::envelope::SignatureVerifier;
-use model_verifier::sigstore::bundle::EntryKind;
-use model_verifier::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
+use model_verifier::method::SignatureVerifier;
+use model_verifier::method::sigstore::bundle::EntryKind;
+use model_verifier::method::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
 use serde_json::{Value, json};
 
 const BUNDLE: &str = include_str!("support/staging-rekor-v2-dsse.sigstore.json");
@@ -29,7 +29,7 @@ fn staging_rekor_v2_bundle_verifies_with_the_staging_root_only() {
     let v = staging();
     let env = v.verify_bundle(BUNDLE.as_bytes()).unwrap();
     assert_eq!(env.signer, IDENTITY);
-    let digest = model_verifier::sigstore::statement_subject_sha256(&env.payload).unwrap();
+    let digest = model_verifier::method::sigstore::statement_subject_sha256(&env.payload).unwrap();
     let (_, report) = v
         .verify_bundle_for_digest(BUNDLE.as_bytes(), &digest)
         .unwrap();

@@ -6,9 +6,9 @@
 mod common;
 
 use common::*;
-use model_verifier::envelope::SignatureVerifier;
-use model_verifier::sigstore::trust::{PUBLIC_GOOD_TRUSTED_ROOT, STAGING_TRUSTED_ROOT};
-use model_verifier::sigstore::{SigstoreVerifier, TrustMaterial, TrustSource};
+use model_verifier::method::SignatureVerifier;
+use model_verifier::method::sigstore::trust::{PUBLIC_GOOD_TRUSTED_ROOT, STAGING_TRUSTED_ROOT};
+use model_verifier::method::sigstore::{SigstoreVerifier, TrustMaterial, TrustSource};
 use serde_json::{Value, json};
 
 /// The embedded public-good root covers the conformance root (today they are identical; a

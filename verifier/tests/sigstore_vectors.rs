@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use model_verifier::envelope::SignatureVerifier;
-use model_verifier::sigstore::{SigstoreVerifier, TrustMaterial};
+use model_verifier::method::SignatureVerifier;
+use model_verifier::method::sigstore::{SigstoreVerifier, TrustMaterial};
 use serde_json::{Value, json};
 
 #[test]
@@ -33,9 +33,10 @@ fn verification_reports_every_verified_time() {
     let Some(dir) = conformance_dir() else { return };
     let v = public_good();
     let b = bundle_bytes(&dir, "v1.1.0-sigstore");
-    let digest =
-        model_verifier::sigstore::statement_subject_sha256(&v.verify_bundle(&b).unwrap().payload)
-            .unwrap();
+    let digest = model_verifier::method::sigstore::statement_subject_sha256(
+        &v.verify_bundle(&b).unwrap().payload,
+    )
+    .unwrap();
     let (_, report) = v.verify_bundle_for_digest(&b, &digest).unwrap();
     // SET integratedTime and the TSA genTime, both 2025-10-10T02:12:20Z.
     assert_eq!(report.verified_times, vec![1760062340, 1760062340]);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use model_verifier::keys::KeyVerifier;
+use model_verifier::method::key::KeyVerifier;
 use model_verifier::model::{ModelSpec, signing_payload};
 use model_verifier::sign::{SigningKey, key_bundle};
 use model_verifier::watch::check::{CheckMode, Checker, Verdict};

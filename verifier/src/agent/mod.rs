@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 mod report;
-use model_verifier::envelope::SignatureVerifier;
+use model_verifier::method::SignatureVerifier;
 use model_verifier::posix::pathlib;
 use model_verifier::watch::check::{CheckMode, Checker};
 use model_verifier::watch::inotify::DirWatch;
@@ -137,7 +137,8 @@ pub(crate) fn watch(args: WatchArgs) -> ExitCode {
     common.model_path = pathlib(&common.model_path);
     match method {
         VerifyMethod::Sigstore(a) => run(&args, common, a.trust_config.iter().cloned(), || {
-            model_verifier::sigstore::SigstoreVerifier::from_args(a).map_err(|e| e.to_string())
+            model_verifier::method::sigstore::SigstoreVerifier::from_args(a)
+                .map_err(|e| e.to_string())
         }),
         VerifyMethod::Key(a) => run(&args, common, [a.public_key.clone()], || {
             crate::cli::key_verifier(a)

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use mv_shared::verify::CommonVerifyArgs;
 
-use crate::envelope::SignatureVerifier;
 use crate::hashing::{HashItem, Serialization, hash_items, shard_ranges};
 use crate::manifest::{Digest, Manifest, ResourceKey};
+use crate::method::SignatureVerifier;
 use crate::verify::{SignedModel, VerifyError, verify_signature};
 
 use super::scan::{self, Scan, now_ns, stamp};

@@ -302,7 +302,7 @@ impl Chain {
 /// An EC key pair as PEM files `<stem>.key` (PKCS#8) and `<stem>.pub`, made by our signer.
 pub fn rust_key_pair(dir: &Path, stem: &str, curve: model_verifier::keys::Curve) {
     let key = model_verifier::sign::SigningKey::generate(curve).unwrap();
-    let pem = model_verifier::keys::python_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap());
+    let pem = model_verifier::pem::python_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap());
     std::fs::write(dir.join(format!("{stem}.key")), pem).unwrap();
     std::fs::write(
         dir.join(format!("{stem}.pub")),

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use model_verifier::envelope::SignatureVerifier;
-use model_verifier::sigstore::{
+use model_verifier::method::SignatureVerifier;
+use model_verifier::method::sigstore::{
     IdentityPolicy, SigstoreError, SigstoreVerifier, TrustMaterial, TrustSource,
 };
 use serde_json::Value;
@@ -72,7 +72,8 @@ pub fn verifier_with_root(root: &Value) -> Result<SigstoreVerifier, SigstoreErro
 }
 
 pub fn public_good_root() -> Value {
-    serde_json::from_slice(model_verifier::sigstore::trust::PUBLIC_GOOD_TRUSTED_ROOT).unwrap()
+    serde_json::from_slice(model_verifier::method::sigstore::trust::PUBLIC_GOOD_TRUSTED_ROOT)
+        .unwrap()
 }
 
 pub fn verify(v: &SigstoreVerifier, bundle: &Value) -> Result<Vec<u8>, SigstoreError> {

@@ -7,8 +7,8 @@
 //!   engine in use is [`SigstoreRsEngine`], an adapter on sigstore-rust's `sigstore-verify`;
 //! - this module adds what sigstore-python checks and the library does not, or checks
 //!   differently: strict bundle shape and media-type rules ([`bundle`]), the leaf profile and
-//!   the identity policy with Python's semantics ([`leaf`]), and the checkpoint and entry-body
-//!   bindings with Python's rules ([`rekor`]).
+//!   the identity policy with Python's semantics (`leaf`), and the checkpoint and entry-body
+//!   bindings with Python's rules (`rekor`).
 //!
 //! Trust material ([`TrustMaterial`]) is embedded (public good, staging) or read from
 //! `--trust_config` (a ClientTrustConfig or a bare `trusted_root.json`). Nothing here touches the
@@ -41,79 +41,58 @@
 //! a leaf that is valid BER but not strict DER is accepted if its chain verifies.
 
 pub mod bundle;
-pub mod engine;
-pub mod leaf;
-pub mod rekor;
+mod engine;
+mod json;
+mod leaf;
+mod rekor;
+mod subject;
 pub mod trust;
-pub mod tsa;
+mod tsa;
 
-use crate::envelope::{SignatureVerifier, VerifiedEnvelope};
+use crate::dsse::check_in_toto_payload_type;
+use crate::method::{SignatureVerifier, VerifiedEnvelope};
 
-pub use engine::SigstoreRsEngine;
-pub use leaf::IdentityPolicy;
-pub use trust::{TrustMaterial, TrustSource};
-
-/// The in-toto payload type model signatures carry.
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+use bundle::{BundleShapeError, CheckedBundle};
+pub use engine::{EngineError, SigstoreRsEngine};
+pub use json::ShapeError;
+pub use leaf::{IdentityPolicy, LeafError};
+pub use rekor::RekorError;
+pub use subject::{PayloadError, statement_subject_sha256};
+pub use trust::{TrustConfigError, TrustMaterial, TrustSource};
+pub use tsa::{TimestampError, UnsignedFieldError};
 
 /// Why a Sigstore bundle was rejected. The `Display` text is what the CLI prints after
 /// `Verification failed with error: ` (sigstore-python's wording where the conformance README
 /// records it).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SigstoreError {
     /// The bundle's shape, media type or entry layout is not acceptable (§6.3 (a)).
-    #[error("{0}")]
-    Bundle(String),
-    /// The signing certificate's profile is not acceptable (§6.3 (e)).
-    #[error("{0}")]
-    Certificate(String),
-    /// The OIDC issuer extension differs from `--identity_provider`.
-    #[error("Certificate's OIDCIssuer does not match (got '{got}', expected '{expected}')")]
-    IssuerMismatch {
-        /// The issuer the certificate names.
-        got: String,
-        /// `--identity_provider`.
-        expected: String,
-    },
-    /// No SAN equals `--identity`.
-    #[error(
-        "Certificate's SANs do not match {expected}; actual SANs: {{{}}}",
-        quoted(actual)
-    )]
-    IdentityMismatch {
-        /// `--identity`.
-        expected: String,
-        /// The certificate's email, URI and username SANs, sorted.
-        actual: Vec<String>,
-    },
+    #[error(transparent)]
+    Bundle(#[from] BundleShapeError),
+    /// The signing certificate's profile or identity is not acceptable (§6.3 (e)).
+    #[error(transparent)]
+    Certificate(#[from] LeafError),
     /// The Rekor entry, its checkpoint or its body is not acceptable (§6.3 (f), (i)).
-    #[error("{0}")]
-    Rekor(String),
+    #[error(transparent)]
+    Rekor(#[from] RekorError),
     /// An RFC 3161 timestamp breaks a rule the engine does not check (§6.3 (b)).
-    #[error("{0}")]
-    Timestamp(String),
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
     /// The DSSE payload cannot be bound to an artifact digest.
-    #[error("{0}")]
-    Payload(String),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
     /// The keyless engine rejected the bundle (times, chain, SCT, log proofs, signature).
-    #[error("{0}")]
-    Engine(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     /// The trust material cannot be used.
-    #[error("cannot use trust material {source_name}: {reason}")]
+    #[error("cannot use trust material {origin}: {reason}")]
     TrustConfig {
         /// The file, or which embedded root.
-        source_name: String,
+        origin: TrustSource,
         /// What is wrong with it.
-        reason: String,
+        reason: TrustConfigError,
     },
-}
-
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What the engine established besides "valid".
@@ -127,7 +106,7 @@ pub struct EngineOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigstoreReport {
     /// The bundle's media-type version.
-    pub bundle_version: bundle::BundleVersion,
+    pub bundle_version: crate::bundle::BundleVersion,
     /// The Rekor entry kind.
     pub entry_kind: bundle::EntryKind,
     /// Every verified signing time (unix seconds).
@@ -207,12 +186,16 @@ impl<E: KeylessEngine> SigstoreVerifier<E> {
         root_digest: &[u8; 32],
     ) -> Result<(VerifiedEnvelope, SigstoreReport), SigstoreError> {
         let checked = bundle::check(bundle_json)?;
-        if checked.payload_type != IN_TOTO_PAYLOAD_TYPE {
-            return Err(SigstoreError::Payload(format!(
-                "Expected DSSE payload {IN_TOTO_PAYLOAD_TYPE}, but got {}",
-                checked.payload_type
-            )));
-        }
+        check_in_toto_payload_type(&checked.payload_type).map_err(PayloadError::from)?;
+        self.verify_checked(checked, root_digest)
+    }
+
+    /// Steps (b)-(i) on a bundle that passed step (a) and carries an in-toto payload.
+    fn verify_checked(
+        &self,
+        checked: CheckedBundle,
+        root_digest: &[u8; 32],
+    ) -> Result<(VerifiedEnvelope, SigstoreReport), SigstoreError> {
         let signer = leaf::check_leaf(&checked.leaf_der, &self.policy)?;
         tsa::check_timestamps(&checked.timestamp_tokens, self.trust.trusted_root())?;
         let outcome = self.engine.verify(&checked.engine_json, root_digest)?;
@@ -225,10 +208,11 @@ impl<E: KeylessEngine> SigstoreVerifier<E> {
         let expected = checked.timestamps + usize::from(set_time.is_some());
         let set_time_used = set_time.is_none_or(|t| outcome.verified_times.contains(&t));
         if outcome.verified_times.len() != expected || !set_time_used {
-            return Err(SigstoreError::Engine(format!(
-                "the keyless engine verified {} signing time(s), the bundle carries {expected}",
-                outcome.verified_times.len()
-            )));
+            return Err(EngineError::TimeCount {
+                verified: outcome.verified_times.len(),
+                expected,
+            }
+            .into());
         }
         rekor::check_checkpoint_binding(&checked, self.trust.trusted_root())?;
         rekor::check_body_binding(&checked)?;
@@ -248,84 +232,6 @@ impl<E: KeylessEngine> SigstoreVerifier<E> {
     }
 }
 
-/// The first subject's SHA-256 digest of an in-toto statement: the manifest root digest for the
-/// v1.0 predicate (the model check later recomputes it from the resources and from the model).
-pub fn statement_subject_sha256(payload: &[u8]) -> Result<[u8; 32], SigstoreError> {
-    // The payload is not authenticated yet: read only `subject[0].digest.sha256` into typed
-    // structures and skip everything else unbuilt, so memory stays bounded (issue 18).
-    let no_subject = || {
-        SigstoreError::Payload("the in-toto statement has no subject with a sha256 digest".into())
-    };
-    let statement: SubjectsOnly<'_> = match serde_json::from_slice(payload) {
-        Ok(s) => s,
-        // Valid JSON of another shape (a subject that is not a list of objects...).
-        Err(e) if e.is_data() => return Err(no_subject()),
-        Err(e) => {
-            return Err(SigstoreError::Payload(format!(
-                "the DSSE payload is not JSON: {e}"
-            )));
-        }
-    };
-    let hex_digest = statement
-        .subject
-        .0
-        .and_then(|s| s.digest)
-        .and_then(|d| d.sha256)
-        .ok_or_else(no_subject)?;
-    let hex_digest: &str = &hex_digest;
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(hex_digest, &mut out).map_err(|_| {
-        SigstoreError::Payload(format!(
-            "the subject digest is not a hex SHA-256: '{hex_digest}'"
-        ))
-    })?;
-    Ok(out)
-}
-
-/// An in-toto statement, only as far as its first subject's SHA-256 digest.
-#[derive(serde::Deserialize)]
-struct SubjectsOnly<'a> {
-    #[serde(default, borrow)]
-    subject: FirstSubject<'a>,
-}
-
-/// The first element of `subject`; the others are skipped without being built.
-#[derive(Default)]
-struct FirstSubject<'a>(Option<SubjectDigest<'a>>);
-
-#[derive(serde::Deserialize)]
-struct SubjectDigest<'a> {
-    #[serde(default, borrow)]
-    digest: Option<Sha256Only<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct Sha256Only<'a> {
-    #[serde(default, borrow)]
-    sha256: Option<std::borrow::Cow<'a, str>>,
-}
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for FirstSubject<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct First<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for First<'a> {
-            type Value = FirstSubject<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of subjects")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let first = seq.next_element::<SubjectDigest<'a>>()?;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(FirstSubject(first))
-            }
-        }
-        d.deserialize_seq(First(std::marker::PhantomData))
-    }
-}
-
 impl<E: KeylessEngine> SignatureVerifier for SigstoreVerifier<E> {
     type Error = SigstoreError;
 
@@ -336,13 +242,11 @@ impl<E: KeylessEngine> SignatureVerifier for SigstoreVerifier<E> {
     /// Verifies the bundle; the statement is bound to its own subject digest here, and the model
     /// check that follows recomputes that digest from the model.
     fn verify_bundle(&self, bundle_json: &[u8]) -> Result<VerifiedEnvelope, SigstoreError> {
+        // One parse: the checked bundle yields the subject digest and is then verified.
         let checked = bundle::check(bundle_json)?;
-        let digest = if checked.payload_type == IN_TOTO_PAYLOAD_TYPE {
-            statement_subject_sha256(&checked.payload)?
-        } else {
-            [0u8; 32]
-        };
-        self.verify_bundle_for_digest(bundle_json, &digest)
+        check_in_toto_payload_type(&checked.payload_type).map_err(PayloadError::from)?;
+        let digest = statement_subject_sha256(&checked.payload)?;
+        self.verify_checked(checked, &digest)
             .map(|(envelope, _)| envelope)
     }
 }

@@ -8,24 +8,25 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sigstore_trust_root::TrustedRoot;
 
 use super::SigstoreError;
+use super::json::{ShapeError, array, object, only_fields};
 
 /// The public-good Sigstore trusted root (`tuf-repo-cdn.sigstore.dev`), as embedded in the binary.
 pub const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] =
-    include_bytes!("../../trust/public_good_trusted_root.json");
+    include_bytes!("../../../trust/public_good_trusted_root.json");
 
 /// The Sigstore staging trusted root (`tuf-repo-cdn.sigstage.dev`), as embedded in the binary.
-pub const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../../trust/staging_trusted_root.json");
+pub const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../../../trust/staging_trusted_root.json");
 
 /// Media type of a ClientTrustConfig (the only version sigstore-python accepts).
-pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
+pub(crate) const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
 
 /// Media type of a trusted root (the only version sigstore-python accepts).
-pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
+pub(crate) const TRUSTED_ROOT_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 
 /// Where a [`TrustMaterial`] came from, for messages and reports.
@@ -52,6 +53,53 @@ impl std::fmt::Display for TrustSource {
     }
 }
 
+/// Why trust material cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustConfigError {
+    /// The file could not be read (the reader's message names the OS error).
+    #[error("{0}")]
+    Read(String),
+    /// More JSON values than any real trust file has.
+    #[error(transparent)]
+    TooManyValues(#[from] crate::json_limits::TooManyValues),
+    /// The file is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// The top level is not an object.
+    #[error("expected a JSON object")]
+    NotAnObject,
+    /// A ClientTrustConfig without its trusted root.
+    #[error("ClientTrustConfig without trustedRoot")]
+    NoTrustedRoot,
+    /// Neither a ClientTrustConfig nor a trusted root.
+    #[error(
+        "unknown mediaType '{0}': expected a ClientTrustConfig ({CLIENT_TRUST_CONFIG_MEDIA_TYPE}) or a trusted root ({TRUSTED_ROOT_MEDIA_TYPE})"
+    )]
+    UnknownMediaType(String),
+    /// A trusted root of another version.
+    #[error("unsupported trusted root format '{0}'")]
+    UnsupportedRootFormat(String),
+    /// A member has the wrong type, is missing or is unknown.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// The trusted root does not fit the library's model.
+    #[error("invalid trusted root: {0}")]
+    InvalidRoot(serde_json::Error),
+    /// No transparency log.
+    #[error("the trusted root lists no transparency logs (tlogs)")]
+    NoTransparencyLogs,
+    /// No CT log.
+    #[error("the trusted root lists no CT logs (ctlogs)")]
+    NoCtLogs,
+    /// No certificate authority certificate.
+    #[error("the trusted root lists no certificate authority certificates")]
+    NoCertificateAuthorities,
+    /// The library refused a key, a certificate or a validity window.
+    #[error(transparent)]
+    Library(#[from] sigstore_verify::Error),
+}
+
 /// A validated trusted root.
 #[derive(Debug, Clone)]
 pub struct TrustMaterial {
@@ -74,66 +122,22 @@ impl TrustMaterial {
     pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
         // Regular files only, opened without blocking, size-capped (a FIFO would hang).
         let bytes =
-            crate::verify::read_small_file(path).map_err(|reason| SigstoreError::TrustConfig {
-                source_name: path.display().to_string(),
-                reason,
+            crate::verify::read_small_file(path).map_err(|message| SigstoreError::TrustConfig {
+                origin: TrustSource::File(path.to_path_buf()),
+                reason: TrustConfigError::Read(message),
             })?;
         Self::from_json_bytes(&bytes, TrustSource::File(path.to_path_buf()))
     }
 
     /// Parses a ClientTrustConfig or a bare trusted root.
     pub fn from_json_bytes(bytes: &[u8], source: TrustSource) -> Result<Self, SigstoreError> {
-        let err = |reason: String| SigstoreError::TrustConfig {
-            source_name: source.to_string(),
-            reason,
-        };
-        crate::json_limits::check(bytes, crate::json_limits::MAX_JSON_VALUES)
-            .map_err(|e| err(e.to_string()))?;
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| err(format!("not JSON: {e}")))?;
-        let top = value
-            .as_object()
-            .ok_or_else(|| err("expected a JSON object".into()))?;
-        let media_type = top.get("mediaType").and_then(Value::as_str).unwrap_or("");
-        let root_value = match media_type {
-            CLIENT_TRUST_CONFIG_MEDIA_TYPE => {
-                only_fields(top, "", &["mediaType", "trustedRoot", "signingConfig"])
-                    .map_err(err)?;
-                top.get("trustedRoot")
-                    .ok_or_else(|| err("ClientTrustConfig without trustedRoot".into()))?
-            }
-            m if m.starts_with("application/vnd.dev.sigstore.trustedroot") => &value,
-            other => {
-                return Err(err(format!(
-                    "unknown mediaType '{other}': expected a ClientTrustConfig \
-                     ({CLIENT_TRUST_CONFIG_MEDIA_TYPE}) or a trusted root ({TRUSTED_ROOT_MEDIA_TYPE})"
-                )));
-            }
-        };
-        check_trusted_root_shape(root_value).map_err(err)?;
-        let root: TrustedRoot = serde_json::from_value(root_value.clone())
-            .map_err(|e| err(format!("invalid trusted root: {e}")))?;
-        if root.tlogs.is_empty() {
-            return Err(err(
-                "the trusted root lists no transparency logs (tlogs)".into()
-            ));
+        match parse_trusted_root(bytes) {
+            Ok(root) => Ok(Self { root, source }),
+            Err(reason) => Err(SigstoreError::TrustConfig {
+                origin: source,
+                reason,
+            }),
         }
-        if root.ctlogs.is_empty() {
-            return Err(err("the trusted root lists no CT logs (ctlogs)".into()));
-        }
-        if root
-            .certificate_authorities
-            .iter()
-            .all(|ca| ca.cert_chain.certificates.is_empty())
-        {
-            return Err(err(
-                "the trusted root lists no certificate authority certificates".into(),
-            ));
-        }
-        // Building the library's verifier validates every key, certificate and validity window
-        // now, so a broken trust file fails before any model is read.
-        sigstore_verify::Verifier::new(&root).map_err(|e| err(e.to_string()))?;
-        Ok(Self { root, source })
     }
 
     /// Where this material came from.
@@ -147,37 +151,45 @@ impl TrustMaterial {
     }
 }
 
-/// Fails on fields outside `allowed` (protobuf-specs JSON names).
-pub(crate) fn only_fields(
-    obj: &Map<String, Value>,
-    path: &str,
-    allowed: &[&str],
-) -> Result<(), String> {
-    for key in obj.keys() {
-        if !allowed.contains(&key.as_str()) {
-            let at = if path.is_empty() {
-                String::new()
-            } else {
-                format!(" in {path}")
-            };
-            return Err(format!("unknown field '{key}'{at}"));
+/// Parses and checks a ClientTrustConfig or a bare trusted root.
+fn parse_trusted_root(bytes: &[u8]) -> Result<TrustedRoot, TrustConfigError> {
+    crate::json_limits::check(bytes, crate::json_limits::MAX_JSON_VALUES)?;
+    let value: Value = serde_json::from_slice(bytes).map_err(TrustConfigError::NotJson)?;
+    let top = value.as_object().ok_or(TrustConfigError::NotAnObject)?;
+    let media_type = top.get("mediaType").and_then(Value::as_str).unwrap_or("");
+    let root_value = match media_type {
+        CLIENT_TRUST_CONFIG_MEDIA_TYPE => {
+            only_fields(top, "", &["mediaType", "trustedRoot", "signingConfig"])?;
+            top.get("trustedRoot")
+                .ok_or(TrustConfigError::NoTrustedRoot)?
         }
+        m if m.starts_with("application/vnd.dev.sigstore.trustedroot") => &value,
+        other => return Err(TrustConfigError::UnknownMediaType(other.to_owned())),
+    };
+    check_trusted_root_shape(root_value)?;
+    let root: TrustedRoot =
+        serde_json::from_value(root_value.clone()).map_err(TrustConfigError::InvalidRoot)?;
+    if root.tlogs.is_empty() {
+        return Err(TrustConfigError::NoTransparencyLogs);
     }
-    Ok(())
-}
-
-fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, String> {
-    v.as_object()
-        .ok_or_else(|| format!("{path} must be an object"))
-}
-
-fn array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, String> {
-    v.as_array()
-        .ok_or_else(|| format!("{path} must be an array"))
+    if root.ctlogs.is_empty() {
+        return Err(TrustConfigError::NoCtLogs);
+    }
+    if root
+        .certificate_authorities
+        .iter()
+        .all(|ca| ca.cert_chain.certificates.is_empty())
+    {
+        return Err(TrustConfigError::NoCertificateAuthorities);
+    }
+    // Building the library's verifier validates every key, certificate and validity window
+    // now, so a broken trust file fails before any model is read.
+    sigstore_verify::Verifier::new(&root)?;
+    Ok(root)
 }
 
 /// The TrustedRoot field set of protobuf-specs (`sigstore_models.trustroot.v1`).
-fn check_trusted_root_shape(v: &Value) -> Result<(), String> {
+fn check_trusted_root_shape(v: &Value) -> Result<(), TrustConfigError> {
     let root = object(v, "trustedRoot")?;
     only_fields(
         root,
@@ -192,8 +204,14 @@ fn check_trusted_root_shape(v: &Value) -> Result<(), String> {
     )?;
     match root.get("mediaType").and_then(Value::as_str) {
         Some(TRUSTED_ROOT_MEDIA_TYPE) => {}
-        Some(other) => return Err(format!("unsupported trusted root format '{other}'")),
-        None => return Err("trustedRoot.mediaType is missing".into()),
+        Some(other) => return Err(TrustConfigError::UnsupportedRootFormat(other.to_owned())),
+        None => {
+            return Err(ShapeError::Missing {
+                path: "trustedRoot".into(),
+                key: "mediaType",
+            }
+            .into());
+        }
     }
     for key in ["tlogs", "ctlogs"] {
         if let Some(list) = root.get(key) {
@@ -212,7 +230,7 @@ fn check_trusted_root_shape(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn check_log_shape(v: &Value, path: &str) -> Result<(), String> {
+fn check_log_shape(v: &Value, path: &str) -> Result<(), TrustConfigError> {
     let log = object(v, path)?;
     only_fields(
         log,
@@ -243,7 +261,7 @@ fn check_log_shape(v: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_ca_shape(v: &Value, path: &str) -> Result<(), String> {
+fn check_ca_shape(v: &Value, path: &str) -> Result<(), TrustConfigError> {
     let ca = object(v, path)?;
     only_fields(
         ca,
@@ -271,6 +289,6 @@ fn check_ca_shape(v: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_valid_for(v: &Value, path: &str) -> Result<(), String> {
-    only_fields(object(v, path)?, path, &["start", "end"])
+fn check_valid_for(v: &Value, path: &str) -> Result<(), TrustConfigError> {
+    Ok(only_fields(object(v, path)?, path, &["start", "end"])?)
 }

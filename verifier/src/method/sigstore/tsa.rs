@@ -9,12 +9,87 @@
 use sigstore_trust_root::TrustedRoot;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::SigstoreError;
+use crate::der::der_read;
 
 const OID_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
 
-fn bad(msg: impl Into<String>) -> SigstoreError {
-    SigstoreError::Timestamp(msg.into())
+/// Why an RFC 3161 timestamp breaks a rule the engine does not check (§6.3 (b)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimestampError {
+    /// Not a granted TimeStampResp with a SignedData.
+    #[error("RFC 3161 timestamp {0} is not a granted TimeStampResp with a SignedData")]
+    NotGranted(usize),
+    /// Not exactly one SignerInfo.
+    #[error("RFC 3161 timestamp {index} must have exactly one SignerInfo, found {count}")]
+    SignerInfoCount {
+        /// Which timestamp.
+        index: usize,
+        /// How many SignerInfos it has.
+        count: usize,
+    },
+    /// The SignerInfo does not parse.
+    #[error("RFC 3161 timestamp {0}: malformed SignerInfo")]
+    MalformedSignerInfo(usize),
+    /// The SignerInfo names no signer.
+    #[error("RFC 3161 timestamp {0}: SignerInfo without signer")]
+    NoSigner(usize),
+    /// A field outside the signature breaks RFC 5652/3161.
+    #[error("RFC 3161 timestamp {index}: {rule}")]
+    UnsignedField {
+        /// Which timestamp.
+        index: usize,
+        /// The rule broken.
+        rule: UnsignedFieldError,
+    },
+    /// An embedded certificate outside the TSA's trusted chain.
+    #[error(
+        "RFC 3161 timestamp {index}: embedded certificate {certificate} is not in the TSA's trusted chain"
+    )]
+    ForeignCertificate {
+        /// Which timestamp.
+        index: usize,
+        /// Which embedded certificate.
+        certificate: usize,
+    },
+    /// The TSA certificate's EKU is not critical or lacks timeStamping.
+    #[error(
+        "RFC 3161 timestamp {0}: the TSA certificate's ExtendedKeyUsage must be critical and contain timeStamping"
+    )]
+    TsaExtendedKeyUsage(usize),
+}
+
+/// A rule of RFC 5652/3161 on the parts of a SignedData the signature does not cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnsignedFieldError {
+    /// SignedData version other than 3.
+    #[error("SignedData version must be 3")]
+    SignedDataVersion,
+    /// The encapsulated content is not a TSTInfo in an OCTET STRING.
+    #[error("the encapsulated content is not an OCTET STRING holding a TSTInfo")]
+    EncapsulatedContent,
+    /// CRLs in the SignedData.
+    #[error("SignedData must not carry CRLs")]
+    Crls,
+    /// A signer identifier of an unknown kind.
+    #[error("unknown signer identifier")]
+    UnknownSignerIdentifier,
+    /// The SignerInfo version does not fit its signer identifier.
+    #[error("SignerInfo version must be {0}")]
+    SignerInfoVersion(u8),
+    /// The SignerInfo's digestAlgorithm is malformed.
+    #[error("bad SignerInfo digestAlgorithm")]
+    DigestAlgorithm,
+    /// The SignerInfo's signatureAlgorithm is malformed.
+    #[error("bad SignerInfo signatureAlgorithm")]
+    SignatureAlgorithm,
+    /// Digest and signature algorithms of different hashes.
+    #[error("the SignerInfo's digest and signature algorithms do not match")]
+    AlgorithmMismatch,
+    /// The digest algorithm is not among the SignedData's.
+    #[error("the SignerInfo's digest algorithm is not listed in the SignedData")]
+    DigestAlgorithmNotListed,
 }
 
 /// One DER TLV at the start of an input: (tag, contents, whole TLV, rest).
@@ -23,25 +98,8 @@ type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 type Child<'a> = (u8, &'a [u8], &'a [u8]);
 
 fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
-    let (&tag, after_tag) = input.split_first()?;
-    let (&first, after_len) = after_tag.split_first()?;
-    let (len, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || after_len.len() < n {
-            return None;
-        }
-        let len = after_len[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, 2 + n)
-    };
-    let total = header.checked_add(len)?;
-    if input.len() < total {
-        return None;
-    }
-    Some((tag, &input[header..total], &input[..total], &input[total..]))
+    let (tag, contents, rest) = der_read(input)?;
+    Some((tag, contents, &input[..input.len() - rest.len()], rest))
 }
 
 /// The TLVs inside a constructed value: (tag, contents, whole TLV).
@@ -123,10 +181,13 @@ const DIGEST_AND_SIGNATURE_OIDS: [(&[u8], &[u8]); 3] = [
 /// The parts of the SignedData and SignerInfo the CMS signature does not cover and the library
 /// does not read must still be what RFC 5652/3161 say: versions, a digest algorithm listed in
 /// the SignedData and matching the signature algorithm, no CRLs.
-fn check_unsigned_fields(signed_data: &[Child<'_>], info: &[Child<'_>]) -> Result<(), String> {
+fn check_unsigned_fields(
+    signed_data: &[Child<'_>],
+    info: &[Child<'_>],
+) -> Result<(), UnsignedFieldError> {
     match signed_data.first() {
         Some((0x02, [3], _)) => {}
-        _ => return Err("SignedData version must be 3".into()),
+        _ => return Err(UnsignedFieldError::SignedDataVersion),
     }
     // encapContentInfo = SEQUENCE { id-ct-TSTInfo, [0] EXPLICIT OCTET STRING }.
     const ID_CT_TST_INFO: &[u8] = &[
@@ -143,19 +204,19 @@ fn check_unsigned_fields(signed_data: &[Child<'_>], info: &[Child<'_>]) -> Resul
         _ => false,
     };
     if !encap_ok {
-        return Err("the encapsulated content is not an OCTET STRING holding a TSTInfo".into());
+        return Err(UnsignedFieldError::EncapsulatedContent);
     }
     if signed_data.iter().any(|(t, _, _)| *t == 0xa1) {
-        return Err("SignedData must not carry CRLs".into());
+        return Err(UnsignedFieldError::Crls);
     }
     let expected_version: u8 = match info.get(1) {
         Some((0x30, _, _)) => 1,
         Some((0x80, _, _)) => 3,
-        _ => return Err("unknown signer identifier".into()),
+        _ => return Err(UnsignedFieldError::UnknownSignerIdentifier),
     };
     match info.first() {
         Some((0x02, [v], _)) if *v == expected_version => {}
-        _ => return Err(format!("SignerInfo version must be {expected_version}")),
+        _ => return Err(UnsignedFieldError::SignerInfoVersion(expected_version)),
     }
     let first_oid = |c: Option<&Child<'_>>| -> Option<Vec<u8>> {
         let (0x30, body, _) = *c? else { return None };
@@ -166,13 +227,13 @@ fn check_unsigned_fields(signed_data: &[Child<'_>], info: &[Child<'_>]) -> Resul
         }
         Some(whole.to_vec())
     };
-    let digest = first_oid(info.get(2)).ok_or("bad SignerInfo digestAlgorithm")?;
-    let signature = first_oid(info.get(4)).ok_or("bad SignerInfo signatureAlgorithm")?;
+    let digest = first_oid(info.get(2)).ok_or(UnsignedFieldError::DigestAlgorithm)?;
+    let signature = first_oid(info.get(4)).ok_or(UnsignedFieldError::SignatureAlgorithm)?;
     if !DIGEST_AND_SIGNATURE_OIDS
         .iter()
         .any(|(d, s)| *d == digest.as_slice() && *s == signature.as_slice())
     {
-        return Err("the SignerInfo's digest and signature algorithms do not match".into());
+        return Err(UnsignedFieldError::AlgorithmMismatch);
     }
     let listed = match signed_data.get(1) {
         Some((0x31, algs, _)) => children(algs)
@@ -182,7 +243,7 @@ fn check_unsigned_fields(signed_data: &[Child<'_>], info: &[Child<'_>]) -> Resul
         _ => false,
     };
     if !listed {
-        return Err("the SignerInfo's digest algorithm is not listed in the SignedData".into());
+        return Err(UnsignedFieldError::DigestAlgorithmNotListed);
     }
     Ok(())
 }
@@ -191,28 +252,22 @@ fn check_unsigned_fields(signed_data: &[Child<'_>], info: &[Child<'_>]) -> Resul
 pub(crate) fn check_timestamps(
     tokens: &[Vec<u8>],
     root: &TrustedRoot,
-) -> Result<(), SigstoreError> {
+) -> Result<(), TimestampError> {
     for (i, token) in tokens.iter().enumerate() {
-        let (signed_data, embedded, infos) = signed_data_parts(token).ok_or_else(|| {
-            bad(format!(
-                "RFC 3161 timestamp {i} is not a granted TimeStampResp with a SignedData"
-            ))
-        })?;
+        let (signed_data, embedded, infos) =
+            signed_data_parts(token).ok_or(TimestampError::NotGranted(i))?;
         let [(0x30, info, _)] = infos.as_slice() else {
-            return Err(bad(format!(
-                "RFC 3161 timestamp {i} must have exactly one SignerInfo, found {}",
-                infos.len()
-            )));
+            return Err(TimestampError::SignerInfoCount {
+                index: i,
+                count: infos.len(),
+            });
         };
-        let fields = children(info)
-            .ok_or_else(|| bad(format!("RFC 3161 timestamp {i}: malformed SignerInfo")))?;
+        let fields = children(info).ok_or(TimestampError::MalformedSignerInfo(i))?;
         let Some(&(sid_tag, sid, _)) = fields.get(1) else {
-            return Err(bad(format!(
-                "RFC 3161 timestamp {i}: SignerInfo without signer"
-            )));
+            return Err(TimestampError::NoSigner(i));
         };
         check_unsigned_fields(&signed_data, &fields)
-            .map_err(|why| bad(format!("RFC 3161 timestamp {i}: {why}")))?;
+            .map_err(|rule| TimestampError::UnsignedField { index: i, rule })?;
         // The trusted TSA certificate that the SignerInfo names.
         for tsa in &root.timestamp_authorities {
             let Some(leaf) = tsa.cert_chain.certificates.first() else {
@@ -262,16 +317,13 @@ pub(crate) fn check_timestamps(
                 .iter()
                 .position(|(_, _, whole)| !chain.contains(whole))
             {
-                return Err(bad(format!(
-                    "RFC 3161 timestamp {i}: embedded certificate {n} is not in the TSA's \
-                     trusted chain"
-                )));
+                return Err(TimestampError::ForeignCertificate {
+                    index: i,
+                    certificate: n,
+                });
             }
             if !eku_ok {
-                return Err(bad(format!(
-                    "RFC 3161 timestamp {i}: the TSA certificate's ExtendedKeyUsage must be \
-                     critical and contain timeStamping"
-                )));
+                return Err(TimestampError::TsaExtendedKeyUsage(i));
             }
         }
     }

@@ -1,0 +1,278 @@
+//! Step (e) of §6.3: the leaf's profile (KeyUsage, ExtendedKeyUsage) and the identity policy
+//! (SAN and OIDC issuer), with sigstore-python's semantics and messages.
+//!
+//! The keyless library compares only the *first* email/URI SAN and prefers the v2 issuer
+//! extension; Python accepts any SAN (email, URI or the Sigstore otherName) and reads the v1
+//! extension. Both checks therefore live here, and the engine runs with an any-identity policy.
+
+use x509_parser::error::X509Error;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::oid_registry::Oid;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// Fulcio's v1 OIDC issuer extension: the raw extension value is the issuer URL in UTF-8.
+const OID_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
+/// Fulcio's v2 OIDC issuer extension: a DER UTF8String.
+const OID_ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
+/// The otherName type Fulcio uses for usernames (a DER UTF8String).
+const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
+const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
+
+/// The identity policy: `--identity` and `--identity_provider`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPolicy {
+    /// Must equal one SAN value exactly.
+    pub identity: String,
+    /// Must equal the OIDC issuer extension exactly.
+    pub issuer: String,
+}
+
+/// Why the signing certificate's profile or identity is not acceptable (§6.3 (e)).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LeafError {
+    /// A built-in OID constant does not parse (a bug, never input-dependent).
+    #[error("bad built-in OID {0}")]
+    BuiltInOid(&'static str),
+    /// The certificate is not DER X.509.
+    #[error("the signing certificate is not valid DER X.509: {0}")]
+    NotX509(x509_parser::nom::Err<X509Error>),
+    /// Bytes after the certificate.
+    #[error("trailing bytes after the signing certificate")]
+    TrailingBytes,
+    /// No SCT-list extension.
+    #[error("Certificate does not contain a signed certificate timestamp extension")]
+    NoSct,
+    /// Two SCT-list extensions.
+    #[error("Certificate has more than one SCT list extension")]
+    TwoSctLists,
+    /// An extension that does not parse.
+    #[error("bad {extension}: {error}")]
+    BadExtension {
+        /// `basicConstraints`, `KeyUsage` or `ExtendedKeyUsage`.
+        extension: &'static str,
+        /// The parser's complaint.
+        error: X509Error,
+    },
+    /// The leaf is a CA.
+    #[error("the signing certificate is a CA certificate")]
+    IsCa,
+    /// KeyUsage without digitalSignature.
+    #[error("Key usage is not of type `digital signature`")]
+    NoDigitalSignature,
+    /// ExtendedKeyUsage without codeSigning.
+    #[error("Extended usage does not contain `code signing`")]
+    NoCodeSigning,
+    /// The v1 issuer extension twice.
+    #[error("Certificate has two OIDCIssuer extensions")]
+    TwoIssuersV1,
+    /// The v2 issuer extension twice.
+    #[error("Certificate has two OIDCIssuer v2 extensions")]
+    TwoIssuersV2,
+    /// The v1 issuer extension is not UTF-8.
+    #[error("Certificate's OIDCIssuer (1.3.6.1.4.1.57264.1.1) is not UTF-8")]
+    IssuerV1NotUtf8,
+    /// The v2 issuer extension is not a DER UTF8String.
+    #[error("Certificate's OIDCIssuer v2 (1.3.6.1.4.1.57264.1.8) is not a DER UTF8String")]
+    IssuerV2NotUtf8String,
+    /// Neither issuer extension.
+    #[error("Certificate does not contain OIDCIssuer (1.3.6.1.4.1.57264.1.1) extension")]
+    NoIssuer,
+    /// The two issuer extensions disagree.
+    #[error(
+        "Certificate's OIDCIssuer extensions disagree ('{v1}' in 1.3.6.1.4.1.57264.1.1, '{v2}' in 1.3.6.1.4.1.57264.1.8)"
+    )]
+    IssuersDisagree {
+        /// The v1 extension's issuer.
+        v1: String,
+        /// The v2 extension's issuer.
+        v2: String,
+    },
+    /// The OIDC issuer extension differs from `--identity_provider`.
+    #[error("Certificate's OIDCIssuer does not match (got '{got}', expected '{expected}')")]
+    IssuerMismatch {
+        /// The issuer the certificate names.
+        got: String,
+        /// `--identity_provider`.
+        expected: String,
+    },
+    /// No SAN equals `--identity`.
+    #[error(
+        "Certificate's SANs do not match {expected}; actual SANs: {{{}}}",
+        quoted(actual)
+    )]
+    IdentityMismatch {
+        /// `--identity`.
+        expected: String,
+        /// The certificate's email, URI and username SANs, sorted.
+        actual: Vec<String>,
+    },
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn oid(s: &'static str) -> Result<Oid<'static>, LeafError> {
+    s.parse::<Oid<'static>>()
+        .map_err(|_| LeafError::BuiltInOid(s))
+}
+
+/// Checks the leaf's profile and the identity policy; returns the matched identity.
+pub(crate) fn check_leaf(der: &[u8], policy: &IdentityPolicy) -> Result<String, LeafError> {
+    let (rest, cert) = X509Certificate::from_der(der).map_err(LeafError::NotX509)?;
+    if !rest.is_empty() {
+        return Err(LeafError::TrailingBytes);
+    }
+    check_profile(&cert)?;
+    let got = oidc_issuer(&cert)?;
+    if got != policy.issuer {
+        return Err(LeafError::IssuerMismatch {
+            got,
+            expected: policy.issuer.clone(),
+        });
+    }
+    // Identity: exact match against any email, URI or Sigstore-username SAN.
+    let mut sans = identity_sans(&cert)?;
+    if sans.contains(&policy.identity) {
+        return Ok(policy.identity.clone());
+    }
+    sans.sort();
+    sans.dedup();
+    Err(LeafError::IdentityMismatch {
+        expected: policy.identity.clone(),
+        actual: sans,
+    })
+}
+
+/// Exactly one SCT-list extension (the SCT itself is verified by the engine), then the leaf
+/// profile: not a CA, KeyUsage digitalSignature, ExtendedKeyUsage codeSigning.
+fn check_profile(cert: &X509Certificate<'_>) -> Result<(), LeafError> {
+    let sct_oid = oid(OID_SCT_LIST)?;
+    let sct_exts = cert
+        .extensions()
+        .iter()
+        .filter(|e| e.oid == sct_oid)
+        .count();
+    if sct_exts == 0 {
+        return Err(LeafError::NoSct);
+    }
+    if sct_exts > 1 {
+        return Err(LeafError::TwoSctLists);
+    }
+    let bad = |extension| move |error| LeafError::BadExtension { extension, error };
+    let basic = cert.basic_constraints().map_err(bad("basicConstraints"))?;
+    if basic.is_some_and(|b| b.value.ca) {
+        return Err(LeafError::IsCa);
+    }
+    let ku = cert.key_usage().map_err(bad("KeyUsage"))?;
+    if !ku.is_some_and(|k| k.value.digital_signature()) {
+        return Err(LeafError::NoDigitalSignature);
+    }
+    let eku = cert.extended_key_usage().map_err(bad("ExtendedKeyUsage"))?;
+    let code_signing = oid(OID_CODE_SIGNING)?;
+    let has_code_signing =
+        eku.is_some_and(|e| e.value.code_signing || e.value.other.contains(&code_signing));
+    if !has_code_signing {
+        return Err(LeafError::NoCodeSigning);
+    }
+    Ok(())
+}
+
+/// The issuer: the v1 extension as Python reads it; the v2 extension, when present, must agree.
+fn oidc_issuer(cert: &X509Certificate<'_>) -> Result<String, LeafError> {
+    let v1 = oid(OID_ISSUER_V1)?;
+    let v2 = oid(OID_ISSUER_V2)?;
+    let mut issuer_v1: Option<String> = None;
+    let mut issuer_v2: Option<String> = None;
+    for ext in cert.extensions() {
+        if ext.oid == v1 {
+            if issuer_v1.is_some() {
+                return Err(LeafError::TwoIssuersV1);
+            }
+            let s = std::str::from_utf8(ext.value).map_err(|_| LeafError::IssuerV1NotUtf8)?;
+            issuer_v1 = Some(s.to_owned());
+        } else if ext.oid == v2 {
+            if issuer_v2.is_some() {
+                return Err(LeafError::TwoIssuersV2);
+            }
+            let s = der_utf8_string(ext.value).ok_or(LeafError::IssuerV2NotUtf8String)?;
+            issuer_v2 = Some(s);
+        }
+    }
+    match (issuer_v1, issuer_v2) {
+        (None, None) => Err(LeafError::NoIssuer),
+        (Some(v1), Some(v2)) if v1 != v2 => Err(LeafError::IssuersDisagree { v1, v2 }),
+        (v1, v2) => Ok(v1.or(v2).unwrap_or_default()),
+    }
+}
+
+/// The email, URI and Sigstore-username SANs.
+fn identity_sans(cert: &X509Certificate<'_>) -> Result<Vec<String>, LeafError> {
+    let username = oid(OID_OTHERNAME_USERNAME)?;
+    let mut sans: Vec<String> = Vec::new();
+    for ext in cert.extensions() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+            for name in &san.general_names {
+                match name {
+                    GeneralName::RFC822Name(s) | GeneralName::URI(s) => sans.push((*s).to_owned()),
+                    GeneralName::OtherName(o, value) if *o == username => {
+                        if let Some(s) = other_name_utf8(value) {
+                            sans.push(s);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(sans)
+}
+
+/// Decodes a DER UTF8String (tag 12, definite length).
+fn der_utf8_string(der: &[u8]) -> Option<String> {
+    let (tag, body) = der_tlv(der)?;
+    if tag != 0x0c {
+        return None;
+    }
+    std::str::from_utf8(body).ok().map(str::to_owned)
+}
+
+/// An otherName value as x509-parser hands it over: `[0] EXPLICIT UTF8String`, or the bare string.
+fn other_name_utf8(value: &[u8]) -> Option<String> {
+    let (tag, body) = der_tlv(value)?;
+    if tag == 0xa0 {
+        der_utf8_string(body)
+    } else {
+        der_utf8_string(value)
+    }
+}
+
+/// Splits one DER TLV that spans the whole input; returns (tag, contents).
+fn der_tlv(der: &[u8]) -> Option<(u8, &[u8])> {
+    match crate::der::der_read(der)? {
+        (tag, contents, []) => Some((tag, contents)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_utf8_string_decodes_exact_tlv_only() {
+        assert_eq!(der_utf8_string(b"\x0c\x03abc").as_deref(), Some("abc"));
+        assert_eq!(der_utf8_string(b"\x0c\x04abc"), None);
+        assert_eq!(der_utf8_string(b"\x13\x03abc"), None);
+        assert_eq!(
+            other_name_utf8(b"\xa0\x05\x0c\x03abc").as_deref(),
+            Some("abc")
+        );
+    }
+}
