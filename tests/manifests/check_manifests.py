@@ -226,6 +226,18 @@ def check(overlay, docs, cert_dir=None):
     if mgr:
         got = rules_of(mgr)
         c.expect(got == MANAGER_RULES, f"manager ClusterRole rules differ from least privilege: {sorted((k, sorted(v)) for k, v in got.items())}")
+    # --- policy is the platform team's: writing ModelValidations is not aggregated into the
+    # built-in edit/admin roles every namespace owner has; model-validation-admin is bound explicitly
+    writes = {"create", "update", "patch", "delete", "deletecollection"}
+    for role in c.of_kind("ClusterRole"):
+        labels = role["metadata"].get("labels") or {}
+        aggregated = [k for k in ("rbac.authorization.k8s.io/aggregate-to-edit", "rbac.authorization.k8s.io/aggregate-to-admin") if labels.get(k) == "true"]
+        for r in role.get("rules") or []:
+            if "ml.sigstore.dev" in (r.get("apiGroups") or []) and "modelvalidations" in (r.get("resources") or []):
+                c.expect(not (aggregated and writes & set(r.get("verbs") or [])), f"ClusterRole {role['metadata']['name']} lets every namespace {'/'.join(a.rsplit('-', 1)[1] for a in aggregated)} user write ModelValidations")
+    admin = c.one("ClusterRole", PREFIX + "admin")
+    if admin:
+        c.expect(writes <= rules_of(admin).get(("ml.sigstore.dev", "modelvalidations"), set()), "ClusterRole model-validation-admin does not grant writing ModelValidations")
     le = c.one("Role", PREFIX + "leader-election-role")
     if le:
         c.expect(rules_of(le) == LEADER_RULES, "leader-election Role rules differ from leases get/create/update")
@@ -422,6 +434,7 @@ MUTATIONS = {
     "metrics open to everyone": lambda d: d["kind"] == "NetworkPolicy" and d["spec"]["ingress"][1].pop("from"),
     "network policy selects nothing": lambda d: d["kind"] == "NetworkPolicy" and d["spec"]["podSelector"].update(matchLabels={"app": "other"}),
     "egress blocked too": lambda d: d["kind"] == "NetworkPolicy" and d["spec"].update(policyTypes=["Ingress", "Egress"]),
+    "policy editable by every namespace editor": lambda d: d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-admin") and d["metadata"].setdefault("labels", {}).update({"rbac.authorization.k8s.io/aggregate-to-edit": "true"}),
     "pod patch dropped": lambda d: d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("manager-role") and [r["verbs"].remove("patch") for r in d["rules"] if r["resources"] == ["pods"]],
 }
 
