@@ -8,6 +8,7 @@
 //!   *and* the type the operator renders into the injected container's arguments.
 
 pub mod verify;
+pub mod walk;
 
 /// API group of the `ModelValidation` custom resource.
 pub const API_GROUP: &str = "ml.sigstore.dev";

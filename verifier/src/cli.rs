@@ -1,24 +1,62 @@
 //! The subcommands: argument types and what each one prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-use std::fmt::Display;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
+use model_verifier::bundle::Bundle;
 use model_verifier::envelope::SignatureVerifier;
 use model_verifier::hashing::{DEFAULT_SHARD_SIZE, HashAlgorithm, HashingConfig, Serialization};
-use model_verifier::keys::KeyVerifier;
-use model_verifier::model::{self, ModelSpec, Selection};
-use model_verifier::oci::OciImage;
-use model_verifier::pki::CertificateVerifier;
+use model_verifier::input::{self, InputError};
+use model_verifier::keys::{KeyError, KeyVerifier};
+use model_verifier::manifest::Manifest;
+use model_verifier::model::{self, ModelError, ModelSpec, Selection};
+use model_verifier::oci::{OciError, OciImage, OciSource};
+use model_verifier::pki::{CertificateVerifier, TrustError};
 use model_verifier::posix::pathlib;
-use model_verifier::sign::{self, SigningKey};
-use model_verifier::verify::verify_model;
+use model_verifier::sign::{self, SignError, SigningKey};
+use model_verifier::sigstore::{IdentityPolicy, SigstoreError, SigstoreVerifier, TrustMaterial};
+use model_verifier::verify::{VerifyError, VerifyOptions, verify_model};
 use mv_shared::verify::{
-    ColdReads, CommonVerifyArgs, OciArgs, Outcome, OutputFormat, TerminationReport, VerifyCommand,
-    VerifyMethod,
+    CertificateArgs, ColdReads, CommonVerifyArgs, KeyArgs, OciArgs, Outcome, OutputFormat,
+    SigstoreArgs, TerminationReport, VerifyCommand, VerifyMethod, WalkArgs,
 };
+
+/// Why `sign`, `digest` or the set-up of a `verify` method failed (the messages are
+/// `model_signing`'s where it has one).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// An input file cannot be read, or the signature cannot be written.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The public key cannot be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The trusted certificates cannot be used.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    /// The Sigstore trust material cannot be used.
+    #[error(transparent)]
+    Sigstore(#[from] SigstoreError),
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// The model cannot be walked or read.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The OCI image cannot be used.
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    /// `--image` or `--oci-exclude-config` without an image.
+    #[error("--image and --oci-exclude-config need --oci-layout or --oci-manifest")]
+    OciOptionsWithoutImage,
+    /// `digest` of an OCI image with other hashing than the layers' own.
+    #[error(
+        "an OCI image's items are SHA-256 layer digests: --serialization files --hash sha256 only"
+    )]
+    OciHashing,
+}
 
 /// `sign key|certificate ...`
 #[derive(Debug, Subcommand)]
@@ -29,97 +67,85 @@ pub(crate) enum SignMethod {
     Certificate(SignCertificateArgs),
 }
 
-/// The model and the walk options shared by `sign` and `digest` (as `model_signing`).
+/// The model and the walk options of `sign` and `digest` (as `model_signing`).
 #[derive(Debug, Args)]
-pub(crate) struct WalkArgs {
-    /// The model: a directory, or a single file. Not given with `--oci-manifest`/`--oci-layout`.
-    #[arg(
-        value_name = "MODEL_PATH",
-        required_unless_present_any = ["oci_manifest", "oci_layout"],
-        conflicts_with_all = ["oci_manifest", "oci_layout"],
-        default_value = ".",
-        hide_default_value = true
-    )]
-    pub(crate) model_path: PathBuf,
-    /// Extension: the model is an OCI image; its items are the manifest's layers (and config).
+pub(crate) struct ModelArgs {
     #[command(flatten)]
-    pub(crate) oci: OciArgs,
+    pub(crate) walk: WalkArgs,
     /// Extension, with an OCI image: leave the config blob (`config.json`) out of the items.
     #[arg(long = "oci-exclude-config", visible_alias = "oci_exclude_config")]
     pub(crate) oci_exclude_config: bool,
-    /// A file or directory to leave out, relative to the current directory (as `model_signing`
-    /// does), dropped when outside the model. Repeat the flag for several paths.
-    #[arg(
-        long = "ignore-paths",
-        visible_alias = "ignore_paths",
-        value_name = "PATH"
-    )]
-    pub(crate) ignore_paths: Vec<PathBuf>,
-    /// Leave out the top-level `.git`, `.gitattributes`, `.github` and `.gitignore` (default).
-    #[arg(
-        long = "ignore-git-paths",
-        visible_alias = "ignore_git_paths",
-        overrides_with = "no_ignore_git_paths"
-    )]
-    pub(crate) ignore_git_paths: bool,
-    /// Hash the top-level git files too.
-    #[arg(
-        long = "no-ignore-git-paths",
-        visible_alias = "no_ignore_git_paths",
-        overrides_with = "ignore_git_paths"
-    )]
-    pub(crate) no_ignore_git_paths: bool,
-    /// Follow symbolic links to files (a link to a directory contributes nothing).
-    #[arg(long = "allow_symlinks", visible_alias = "allow-symlinks")]
-    pub(crate) allow_symlinks: bool,
-    /// Extension: how files not in the page cache are read (files in it are always read from
-    /// it). `direct` reads them with direct I/O while hashing; `cached` through the page cache.
-    #[arg(
-        long = "cold-reads",
-        visible_alias = "cold_reads",
-        value_enum,
-        default_value_t = ColdReads::Direct,
-        value_name = "HOW"
-    )]
-    pub(crate) cold_reads: ColdReads,
 }
 
-impl WalkArgs {
+impl ModelArgs {
     /// The OCI image the flags name, if any.
-    fn oci_image(&self) -> Option<Result<OciImage, String>> {
-        if !self.oci.is_set() {
-            return (self.oci.image.is_some() || self.oci_exclude_config).then(|| {
-                Err("--image and --oci-exclude-config need --oci-layout or --oci-manifest".into())
-            });
+    fn oci_image(&self) -> Option<Result<OciImage, CliError>> {
+        let walk = &self.walk;
+        if !walk.oci.is_set() {
+            return (walk.oci.image.is_some() || self.oci_exclude_config)
+                .then_some(Err(CliError::OciOptionsWithoutImage));
         }
-        if !self.ignore_paths.is_empty() {
-            return Some(Err(model_verifier::oci::OciError::Option {
+        if !walk.ignore_paths.is_empty() {
+            return Some(Err(OciError::Option {
                 option: "--ignore-paths",
             }
-            .to_string()));
+            .into()));
         }
-        Some(OciImage::from_args(&self.oci).map_err(|e| e.to_string()))
+        let image = oci_source(&walk.oci)
+            .and_then(|source| source.ok_or(OciError::ImageWithoutLayout))
+            .and_then(|source| OciImage::open(&source));
+        Some(image.map_err(CliError::from))
     }
 
     /// The model spec these flags describe (paths spelt as pathlib spells them).
     fn spec(&self, signature_path: Option<PathBuf>, hashing: HashingConfig) -> ModelSpec {
+        let walk = &self.walk;
         ModelSpec {
-            model_path: pathlib(&self.model_path),
-            ignore_paths: self.ignore_paths.clone(),
+            model_path: pathlib(&walk.model_path),
+            ignore_paths: walk.ignore_paths.clone(),
             signature_path,
-            ignore_git_paths: !self.no_ignore_git_paths,
-            allow_symlinks: self.allow_symlinks,
+            ignore_git_paths: walk.effective_ignore_git_paths(),
+            allow_symlinks: walk.symlink_policy() == Some(true),
             hashing,
-            direct_io: self.cold_reads == ColdReads::Direct,
+            direct_io: walk.cold_reads == ColdReads::Direct,
         }
     }
+}
+
+/// The image source the OCI flags name (`None` without `--oci-manifest`/`--oci-layout`).
+fn oci_source(oci: &OciArgs) -> Result<Option<OciSource>, OciError> {
+    OciSource::from_options(
+        oci.oci_manifest.as_deref(),
+        oci.oci_layout.as_deref(),
+        oci.image.as_deref(),
+    )
+}
+
+/// The library's options for a `verify` command line (paths as pathlib spells them, so
+/// messages name files exactly as `model_signing` does). `--image` alone is not an image.
+pub(crate) fn verify_options(common: &CommonVerifyArgs) -> Result<VerifyOptions, OciError> {
+    let walk = &common.walk;
+    Ok(VerifyOptions {
+        model_path: pathlib(&walk.model_path),
+        signature: pathlib(&common.signature),
+        oci: if walk.oci.is_set() {
+            oci_source(&walk.oci)?
+        } else {
+            None
+        },
+        ignore_paths: walk.ignore_paths.clone(),
+        ignore_git_paths: walk.effective_ignore_git_paths(),
+        symlinks: walk.symlink_policy(),
+        ignore_unsigned_files: common.effective_ignore_unsigned_files(),
+        direct_io: walk.cold_reads == ColdReads::Direct,
+    })
 }
 
 /// Options every `sign` method takes (as `model_signing sign`).
 #[derive(Debug, Args)]
 pub(crate) struct CommonSignArgs {
     #[command(flatten)]
-    pub(crate) walk: WalkArgs,
+    pub(crate) model: ModelArgs,
     /// Where to write the signature (relative to the current directory).
     #[arg(long, value_name = "SIGNATURE_PATH", default_value = "model.sig")]
     pub(crate) signature: PathBuf,
@@ -175,7 +201,7 @@ pub(crate) struct SignCertificateArgs {
 #[derive(Debug, Args)]
 pub(crate) struct DigestArgs {
     #[command(flatten)]
-    pub(crate) walk: WalkArgs,
+    pub(crate) model: ModelArgs,
     /// One resource per file, or per shard of `--shard-size` bytes (extension).
     #[arg(long, value_enum, default_value_t = SerializationArg::Files)]
     pub(crate) serialization: SerializationArg,
@@ -226,7 +252,7 @@ impl DigestArgs {
                 shard_size: self.shard_size,
             },
         };
-        self.walk
+        self.model
             .spec(None, HashingConfig::new(algorithm, serialization))
     }
 }
@@ -243,111 +269,163 @@ pub(crate) fn init_logging(level: &str) {
 }
 
 pub(crate) fn verify(cmd: VerifyCommand) -> ExitCode {
-    let mut common = cmd.method.common().clone();
-    // Paths as pathlib spells them, so messages name files exactly as model_signing does.
-    common.signature = pathlib(&common.signature);
-    common.model_path = pathlib(&common.model_path);
-    // With an OCI image, reports and messages name the manifest or layout as the model.
-    if let Some(image) = common
-        .oci
-        .oci_manifest
-        .as_ref()
-        .or(common.oci.oci_layout.as_ref())
-    {
-        common.model_path = pathlib(image);
-    }
-    match &cmd.method {
-        VerifyMethod::Sigstore(args) => run_verify(
-            "sigstore",
-            model_verifier::sigstore::SigstoreVerifier::from_args(args),
-            &common,
+    let common = cmd.method.common();
+    let options = verify_options(common).map(|mut options| {
+        // With an OCI image, reports and messages name the manifest or layout as the model.
+        if let Some(source) = &options.oci {
+            options.model_path = pathlib(source.path());
+        }
+        options
+    });
+    let report = Report {
+        model: options.as_ref().map_or_else(
+            |_| pathlib(&common.walk.model_path),
+            |o| o.model_path.clone(),
         ),
+        output: common.output,
+        termination_log: common.termination_log.as_deref(),
+        warn_only: common.warn_only,
+    };
+    let options = match options {
+        Ok(options) => options,
+        Err(e) => return report.outcome(cmd.method.name(), Err(VerifyError::from(e).into())),
+    };
+    let method = cmd.method.name();
+    match &cmd.method {
+        VerifyMethod::Sigstore(args) => {
+            run_verify(method, sigstore_verifier(args), &options, &report)
+        }
         VerifyMethod::Key(args) => {
             let verifier = key_verifier(args).map(|v| match common.output {
                 // Printed when they arise, as Python does, even if the model check fails.
-                OutputFormat::Text => v.warnings_to(std::sync::Arc::new(|w: &str| println!("{w}"))),
+                OutputFormat::Text => v.warnings_to(Arc::new(|w: &str| println!("{w}"))),
                 OutputFormat::Json => v,
             });
-            run_verify("key", verifier, &common)
+            run_verify(method, verifier, &options, &report)
         }
         VerifyMethod::Certificate(args) => {
-            run_verify("certificate", certificate_verifier(args), &common)
+            run_verify(method, certificate_verifier(args), &options, &report)
         }
     }
 }
 
-/// Runs a verification with a method (or the error that prevented building it) and prints the
-/// outcome: text as `model_signing` prints it, or one JSON object with `--output json`. With
-/// `--termination-log` the result is also written there as one line of JSON; with `--warn-only`
-/// a failure is reported but the exit code is 0.
-pub(crate) fn run_verify<V: SignatureVerifier, E: Display>(
+/// A failed verification: the message and its class (`usage-invalid` when the method could not
+/// be set up, else [`VerifyError::kind`]).
+pub(crate) struct Failed {
+    message: String,
+    kind: &'static str,
+}
+
+impl From<VerifyError> for Failed {
+    fn from(e: VerifyError) -> Self {
+        Self {
+            message: e.to_string(),
+            kind: e.kind(),
+        }
+    }
+}
+
+impl From<CliError> for Failed {
+    fn from(e: CliError) -> Self {
+        Self {
+            message: e.to_string(),
+            kind: "usage-invalid",
+        }
+    }
+}
+
+/// How a `verify` result is reported.
+pub(crate) struct Report<'a> {
+    /// The model as messages name it.
+    model: PathBuf,
+    output: OutputFormat,
+    termination_log: Option<&'a Path>,
+    warn_only: bool,
+}
+
+/// Runs a verification with a method (or the error that prevented building it) and reports it.
+fn run_verify<V: SignatureVerifier>(
     method: &'static str,
-    verifier: Result<V, E>,
-    common: &CommonVerifyArgs,
+    verifier: Result<V, CliError>,
+    options: &VerifyOptions,
+    report: &Report<'_>,
 ) -> ExitCode {
     let outcome = verifier
-        .map_err(|e| (e.to_string(), "usage-invalid"))
-        .and_then(|v| verify_model(&v, common).map_err(|e| (e.to_string(), e.kind())));
-    let json = common.output == OutputFormat::Json;
-    let termination = match &outcome {
-        Ok(report) => TerminationReport {
-            outcome: Outcome::Verified,
-            method: method.to_owned(),
-            root_digest: Some(report.root_digest.clone()),
-            files: Some(report.files as u64),
-            bytes: Some(report.bytes),
-            seconds: Some(report.seconds),
-            reason: None,
-            warn_only: common.warn_only,
-        },
-        Err((message, _)) => TerminationReport {
-            outcome: Outcome::Failed,
-            method: method.to_owned(),
-            root_digest: None,
-            files: None,
-            bytes: None,
-            seconds: None,
-            reason: Some(truncate(message, 1024)),
-            warn_only: common.warn_only,
-        },
-    };
-    if let Some(path) = &common.termination_log {
-        write_termination_log(path, &termination);
-    }
-    match outcome {
-        Ok(report) => {
-            if json {
-                let mut v = serde_json::to_value(&report).unwrap_or_default();
-                v["result"] = "verified".into();
-                println!("{v}");
-            } else {
-                for w in &report.warnings {
-                    println!("{w}");
-                }
-                println!("Verification succeeded");
-            }
-            ExitCode::SUCCESS
+        .map_err(Failed::from)
+        .and_then(|v| verify_model(&v, options).map_err(Failed::from));
+    report.outcome(method, outcome)
+}
+
+impl Report<'_> {
+    /// Prints the outcome: text as `model_signing` prints it, or one JSON object with
+    /// `--output json`. With `--termination-log` the result is also written there as one line of
+    /// JSON; with `--warn-only` a failure is reported but the exit code is 0.
+    fn outcome(
+        &self,
+        method: &'static str,
+        outcome: Result<model_verifier::verify::VerifyReport, Failed>,
+    ) -> ExitCode {
+        let json = self.output == OutputFormat::Json;
+        let termination = match &outcome {
+            Ok(report) => TerminationReport {
+                outcome: Outcome::Verified,
+                method: method.to_owned(),
+                root_digest: Some(report.root_digest.clone()),
+                files: Some(report.files as u64),
+                bytes: Some(report.bytes),
+                seconds: Some(report.seconds),
+                reason: None,
+                warn_only: self.warn_only,
+            },
+            Err(failed) => TerminationReport {
+                outcome: Outcome::Failed,
+                method: method.to_owned(),
+                root_digest: None,
+                files: None,
+                bytes: None,
+                seconds: None,
+                reason: Some(truncate(&failed.message, 1024)),
+                warn_only: self.warn_only,
+            },
+        };
+        if let Some(path) = self.termination_log {
+            write_termination_log(path, &termination);
         }
-        Err((message, kind)) => {
-            eprintln!("Verification failed with error: {message}");
-            if json {
-                let v = serde_json::json!({
-                    "result": "failed",
-                    "method": method,
-                    "model": common.model_path,
-                    "kind": kind,
-                    "error": message,
-                    "warnOnly": common.warn_only,
-                });
-                println!("{v}");
-            }
-            if common.warn_only {
-                eprintln!(
-                    "WARNING: --warn-only is set: the model failed verification, exiting 0 so the workload starts anyway"
-                );
+        match outcome {
+            Ok(report) => {
+                if json {
+                    let mut v = serde_json::to_value(&report).unwrap_or_default();
+                    v["result"] = "verified".into();
+                    println!("{v}");
+                } else {
+                    for w in &report.warnings {
+                        println!("{w}");
+                    }
+                    println!("Verification succeeded");
+                }
                 ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            }
+            Err(Failed { message, kind }) => {
+                eprintln!("Verification failed with error: {message}");
+                if json {
+                    let v = serde_json::json!({
+                        "result": "failed",
+                        "method": method,
+                        "model": self.model,
+                        "kind": kind,
+                        "error": message,
+                        "warnOnly": self.warn_only,
+                    });
+                    println!("{v}");
+                }
+                if self.warn_only {
+                    eprintln!(
+                        "WARNING: --warn-only is set: the model failed verification, exiting 0 so the workload starts anyway"
+                    );
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
             }
         }
     }
@@ -385,21 +463,40 @@ pub(crate) fn sign(method: SignMethod) -> ExitCode {
             println!("Signing succeeded");
             ExitCode::SUCCESS
         }
-        Err(message) => {
-            eprintln!("Signing failed with error: {message}");
+        Err(e) => {
+            eprintln!("Signing failed with error: {e}");
             ExitCode::from(1)
         }
     }
 }
 
-/// Reads an input file; errors are worded like Python's `OSError`.
-fn read_input(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    model_verifier::verify::read_small_file(&pathlib(path))
+/// Reads an input file named on the command line.
+fn read_input(path: &Path) -> Result<Vec<u8>, InputError> {
+    input::read_small_file(&pathlib(path))
 }
 
-pub(crate) fn key_verifier(args: &mv_shared::verify::KeyArgs) -> Result<KeyVerifier, String> {
-    let pem = read_input(&args.public_key)?;
-    KeyVerifier::from_pem(&pem).map_err(|e| e.to_string())
+/// Reads and concatenates the PEM files of repeated `--certificate_chain` flags.
+fn read_inputs(paths: &[PathBuf]) -> Result<Vec<u8>, InputError> {
+    input::read_concatenated(&paths.iter().map(|p| pathlib(p)).collect::<Vec<_>>())
+}
+
+/// The `sigstore` method: `--trust_config` if given, else the embedded staging root with
+/// `--use_staging`, else the embedded public-good root.
+pub(crate) fn sigstore_verifier(args: &SigstoreArgs) -> Result<SigstoreVerifier, CliError> {
+    let trust = match (&args.trust_config, args.use_staging) {
+        (Some(path), _) => TrustMaterial::from_file(path)?,
+        (None, true) => TrustMaterial::staging()?,
+        (None, false) => TrustMaterial::public_good()?,
+    };
+    let policy = IdentityPolicy {
+        identity: args.identity.clone(),
+        issuer: args.identity_provider.clone(),
+    };
+    Ok(SigstoreVerifier::new(policy, trust)?)
+}
+
+pub(crate) fn key_verifier(args: &KeyArgs) -> Result<KeyVerifier, CliError> {
+    Ok(KeyVerifier::from_pem(&read_input(&args.public_key)?)?)
 }
 
 /// The CA bundles tried when `verify certificate` gets no `--certificate_chain` (Python then
@@ -411,26 +508,34 @@ pub(crate) const SYSTEM_CA_BUNDLES: [&str; 4] = [
     "/etc/ssl/ca-bundle.pem",
 ];
 
-pub(crate) fn certificate_verifier(
-    args: &mv_shared::verify::CertificateArgs,
-) -> Result<CertificateVerifier, String> {
-    let verifier = if args.certificate_chain.is_empty() {
-        let env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-        let pem = env
+/// The files the `certificate` method trusts: `--certificate_chain`, else `SSL_CERT_FILE` and
+/// the system bundles (the first readable one is used).
+pub(crate) fn certificate_trust_paths(args: &CertificateArgs) -> Vec<PathBuf> {
+    if args.certificate_chain.is_empty() {
+        std::env::var_os("SSL_CERT_FILE")
+            .map(PathBuf::from)
             .into_iter()
             .chain(SYSTEM_CA_BUNDLES.iter().map(PathBuf::from))
-            .find_map(|p| model_verifier::verify::read_small_file(&p).ok())
+            .collect()
+    } else {
+        args.certificate_chain.clone()
+    }
+}
+
+pub(crate) fn certificate_verifier(
+    args: &CertificateArgs,
+) -> Result<CertificateVerifier, CliError> {
+    let verifier = if args.certificate_chain.is_empty() {
+        let pem = certificate_trust_paths(args)
+            .iter()
+            .find_map(|p| input::read_small_file(p).ok())
             .unwrap_or_default();
         CertificateVerifier::from_system_bundle(&pem)
     } else {
-        let mut pem = Vec::new();
-        for path in &args.certificate_chain {
-            pem.extend(read_input(path)?);
-        }
-        CertificateVerifier::from_pem(&pem).map_err(|e| e.to_string())?
+        CertificateVerifier::from_pem(&read_inputs(&args.certificate_chain)?)?
     };
     Ok(if args.log_fingerprints {
-        verifier.log_fingerprints(std::sync::Arc::new(|line: &str| eprintln!("{line}")))
+        verifier.log_fingerprints(Arc::new(|line: &str| eprintln!("{line}")))
     } else {
         verifier
     })
@@ -438,79 +543,69 @@ pub(crate) fn certificate_verifier(
 
 impl CommonSignArgs {
     fn spec(&self) -> ModelSpec {
-        self.walk
+        self.model
             .spec(Some(self.signature.clone()), HashingConfig::default())
     }
 
     /// The statement to sign: of the OCI image, or of the model directory.
-    fn payload(&self) -> Result<model::SigningPayload, String> {
-        match self.walk.oci_image() {
-            Some(image) => image?
-                .signing_payload(!self.walk.oci_exclude_config)
-                .map_err(|e| e.to_string()),
-            None => model::signing_payload(&self.spec()).map_err(|e| e.to_string()),
-        }
+    fn payload(&self) -> Result<model::SigningPayload, CliError> {
+        Ok(match self.model.oci_image() {
+            Some(image) => image?.signing_payload(!self.model.oci_exclude_config)?,
+            None => model::signing_payload(&self.spec())?,
+        })
     }
 
-    fn write(&self, bundle: &model_verifier::bundle::Bundle) -> Result<(), String> {
+    fn write(&self, bundle: &Bundle) -> Result<(), CliError> {
         std::fs::write(&self.signature, bundle.to_json())
-            .map_err(|e| model_verifier::verify::python_os_error(&e, &pathlib(&self.signature)))
+            .map_err(|e| InputError::os(&pathlib(&self.signature), e).into())
     }
 }
 
-fn load_signing_key(path: &std::path::Path, password: Option<&str>) -> Result<SigningKey, String> {
+fn load_signing_key(path: &Path, password: Option<&str>) -> Result<SigningKey, CliError> {
     let pem = read_input(path)?;
-    SigningKey::from_pem(&pem, password.map(str::as_bytes)).map_err(|e| e.to_string())
+    Ok(SigningKey::from_pem(&pem, password.map(str::as_bytes))?)
 }
 
-fn sign_key(args: &SignKeyArgs) -> Result<(), String> {
+fn sign_key(args: &SignKeyArgs) -> Result<(), CliError> {
     let key = load_signing_key(&args.private_key, args.password.as_deref())?;
     let payload = args.common.payload()?;
-    let bundle = sign::key_bundle(&key, &payload.payload).map_err(|e| e.to_string())?;
+    let bundle = sign::key_bundle(&key, &payload.payload)?;
     args.common.write(&bundle)
 }
 
-fn sign_certificate(args: &SignCertificateArgs) -> Result<(), String> {
+fn sign_certificate(args: &SignCertificateArgs) -> Result<(), CliError> {
     let key = load_signing_key(&args.private_key, None)?;
-    let leaf = sign::signing_certificate_from_pem(&read_input(&args.signing_certificate)?)
-        .map_err(|e| e.to_string())?;
+    let leaf = sign::signing_certificate_from_pem(&read_input(&args.signing_certificate)?)?;
     let chain = if args.certificate_chain.is_empty() {
         // model_signing 1.1.1 crashes here; HEAD records the leaf alone.
         Vec::new()
     } else {
-        let mut pem = Vec::new();
-        for path in &args.certificate_chain {
-            pem.extend(read_input(path)?);
-        }
-        sign::chain_from_pem(&pem).map_err(|e| e.to_string())?
+        sign::chain_from_pem(&read_inputs(&args.certificate_chain)?)?
     };
     // Refuse a certificate for another key before hashing the model.
-    sign::check_certificate_key(&key, &leaf).map_err(|e| e.to_string())?;
+    sign::check_certificate_key(&key, &leaf)?;
     let payload = args.common.payload()?;
-    let bundle = sign::certificate_bundle(&key, &leaf, &chain, &payload.payload)
-        .map_err(|e| e.to_string())?;
+    let bundle = sign::certificate_bundle(&key, &leaf, &chain, &payload.payload)?;
     args.common.write(&bundle)
 }
 
-pub(crate) fn digest(args: &DigestArgs) -> ExitCode {
-    let spec = args.spec();
+/// The manifest `digest` prints the root digest of.
+fn digest_manifest(args: &DigestArgs) -> Result<Manifest, CliError> {
     let default_hashing =
         args.serialization == SerializationArg::Files && args.hash == HashArg::Sha256;
-    let result = match args.walk.oci_image() {
-        Some(_) if !default_hashing => {
-            Err("an OCI image's items are SHA-256 layer digests: --serialization files --hash sha256 only".to_owned())
+    match args.model.oci_image() {
+        Some(_) if !default_hashing => Err(CliError::OciHashing),
+        Some(image) => Ok(image?.items(!args.model.oci_exclude_config)?),
+        None => {
+            let spec = args.spec();
+            let ignore = spec.ignore_set(&[])?;
+            Ok(model::compute(&spec, &ignore, Selection::Walk)?.manifest)
         }
-        Some(image) => image.and_then(|i| {
-            i.items(!args.walk.oci_exclude_config)
-                .map_err(|e| e.to_string())
-        }),
-        None => spec
-            .ignore_set(&[])
-            .and_then(|ignore| model::compute(&spec, &ignore, Selection::Walk))
-            .map(|c| c.manifest)
-            .map_err(|e| e.to_string()),
-    };
-    match result {
+    }
+}
+
+pub(crate) fn digest(args: &DigestArgs) -> ExitCode {
+    match digest_manifest(args) {
         Ok(manifest) => {
             println!("sha256:{}", hex::encode(manifest.root_digest()));
             ExitCode::SUCCESS

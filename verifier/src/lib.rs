@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod dsse;
 pub mod envelope;
 pub mod hashing;
+pub mod input;
 pub mod json_limits;
 pub mod keys;
 pub mod manifest;

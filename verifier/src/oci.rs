@@ -546,14 +546,11 @@ impl OciImage {
         Self::parse(&bytes, path, name)
     }
 
-    /// The image the command-line options name.
-    pub fn from_args(args: &mv_shared::verify::OciArgs) -> Result<Self, OciError> {
-        match (&args.oci_manifest, &args.oci_layout) {
-            (Some(m), _) if args.image.is_none() => Self::from_file(m),
-            (None, Some(dir)) => from_layout(dir, args.image.as_deref()),
-            (None, None) if args.image.is_some() => Err(OciError::ImageWithoutLayout),
-            // clap refuses the other combinations; refuse them here too.
-            _ => Err(OciError::ImageWithoutLayout),
+    /// Reads the image a source names.
+    pub fn open(source: &OciSource) -> Result<Self, OciError> {
+        match source {
+            OciSource::Manifest(path) => Self::from_file(path),
+            OciSource::Layout { dir, image } => from_layout(dir, image.as_deref()),
         }
     }
 
@@ -636,6 +633,48 @@ impl OciImage {
             )
         });
         Ok((local, warning))
+    }
+}
+
+/// Where an OCI image is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OciSource {
+    /// An image manifest file (`--oci-manifest`).
+    Manifest(PathBuf),
+    /// An OCI image layout directory (`--oci-layout`) and the manifest to pick (`--image`).
+    Layout {
+        /// The layout directory.
+        dir: PathBuf,
+        /// `TAG`, `sha256:<hex>` or `TAG@sha256:<hex>`; may be left out when the layout holds
+        /// exactly one manifest.
+        image: Option<String>,
+    },
+}
+
+impl OciSource {
+    /// The source from the three options, each possibly absent: `Ok(None)` when none is given;
+    /// an image reference needs a layout.
+    pub fn from_options(
+        manifest: Option<&Path>,
+        layout: Option<&Path>,
+        image: Option<&str>,
+    ) -> Result<Option<Self>, OciError> {
+        match (manifest, layout) {
+            (Some(m), None) if image.is_none() => Ok(Some(Self::Manifest(m.to_owned()))),
+            (None, Some(dir)) => Ok(Some(Self::Layout {
+                dir: dir.to_owned(),
+                image: image.map(str::to_owned),
+            })),
+            (None, None) if image.is_none() => Ok(None),
+            _ => Err(OciError::ImageWithoutLayout),
+        }
+    }
+
+    /// The manifest file or the layout directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Manifest(path) | Self::Layout { dir: path, .. } => path,
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use std::process::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use fixtures::{BIN, Chain, rust_key_pair, tiny_model, write_model};
+use model_verifier::input::MAX_SIGNATURE_BYTES;
 use model_verifier::keys::Curve;
-use model_verifier::verify::MAX_SIGNATURE_BYTES;
 
 /// The goal of issue 18 for any input.
 const MAX_RSS_KIB: u64 = 64 * 1024;

@@ -74,9 +74,9 @@ impl TrustMaterial {
     pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
         // Regular files only, opened without blocking, size-capped (a FIFO would hang).
         let bytes =
-            crate::verify::read_small_file(path).map_err(|reason| SigstoreError::TrustConfig {
+            crate::input::read_small_file(path).map_err(|e| SigstoreError::TrustConfig {
                 source_name: path.display().to_string(),
-                reason,
+                reason: e.to_string(),
             })?;
         Self::from_json_bytes(&bytes, TrustSource::File(path.to_path_buf()))
     }
