@@ -3,8 +3,7 @@
 //! FIFO for reading used to wait for a writer forever.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/key_cert_fixtures.rs"]
-mod fixtures;
+use crate::support::key_cert_fixtures as fixtures;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

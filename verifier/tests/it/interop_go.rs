@@ -15,10 +15,8 @@
 //! interop_go -- --ignored`; run that way, a missing binary fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/key_cert_fixtures.rs"]
-mod fixtures;
-#[path = "support/oci_layout.rs"]
-mod oci_layout;
+use crate::support::key_cert_fixtures as fixtures;
+use crate::support::oci_layout;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

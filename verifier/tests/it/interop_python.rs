@@ -7,8 +7,7 @@
 //! Skips loudly when the virtualenv is absent, unless `MV_REQUIRE_INTEROP=1` (then fails).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/key_cert_fixtures.rs"]
-mod fixtures;
+use crate::support::key_cert_fixtures as fixtures;
 
 use std::path::Path;
 

@@ -4,8 +4,7 @@
 //! injected container's memory limit is 512 MiB, and the verifier should need a fraction of it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/key_cert_fixtures.rs"]
-mod fixtures;
+use crate::support::key_cert_fixtures as fixtures;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,8 +4,7 @@
 //! cannot carry control characters to the terminal.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/key_cert_fixtures.rs"]
-mod fixtures;
+use crate::support::key_cert_fixtures as fixtures;
 
 use std::path::Path;
 

@@ -10,10 +10,8 @@
 //! `MV_REQUIRE_INTEROP=1`, then failed). The Go implementation is checked in `interop_go.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/key_cert_fixtures.rs"]
-mod fixtures;
-#[path = "support/oci_layout.rs"]
-mod oci_layout;
+use crate::support::key_cert_fixtures as fixtures;
+use crate::support::oci_layout;
 
 use std::path::Path;
 

@@ -4,8 +4,7 @@
 //! Python must give the same exit code on the same files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/key_cert_fixtures.rs"]
-mod fixtures;
+use crate::support::key_cert_fixtures as fixtures;
 
 use std::path::Path;
 

@@ -2,8 +2,7 @@
 //! binary, offline, and asserts exit codes and the recorded messages.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/sigstore_common.rs"]
-mod common;
+use crate::support::sigstore_common as common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

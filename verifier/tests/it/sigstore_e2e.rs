@@ -8,8 +8,7 @@
     clippy::field_reassign_with_default
 )]
 
-#[path = "support/mini_sigstore.rs"]
-mod mini;
+use crate::support::mini_sigstore as mini;
 
 use std::path::Path;
 use std::process::Command;

@@ -9,8 +9,7 @@
     clippy::field_reassign_with_default
 )]
 
-#[path = "support/mini_sigstore.rs"]
-mod mini;
+use crate::support::mini_sigstore as mini;
 
 use mini::{IDENTITY, ISSUER, MiniSigstore, Mint};
 use model_verifier::envelope::SignatureVerifier;

@@ -7,8 +7,7 @@
     clippy::field_reassign_with_default
 )]
 
-#[path = "support/mini_sigstore.rs"]
-mod mini;
+use crate::support::mini_sigstore as mini;
 
 use mini::{IDENTITY, ISSUER, MiniSigstore, Mint, T0, TsaChoice};
 use model_verifier::envelope::SignatureVerifier;

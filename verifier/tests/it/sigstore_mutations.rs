@@ -2,8 +2,7 @@
 //! panic (deterministic PRNG, so a failure reproduces).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/sigstore_common.rs"]
-mod common;
+use crate::support::sigstore_common as common;
 
 use common::*;
 use model_verifier::envelope::SignatureVerifier;

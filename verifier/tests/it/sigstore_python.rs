@@ -11,8 +11,7 @@
     clippy::field_reassign_with_default
 )]
 
-#[path = "support/mini_sigstore.rs"]
-mod mini;
+use crate::support::mini_sigstore as mini;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

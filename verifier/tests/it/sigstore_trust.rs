@@ -2,8 +2,7 @@
 //! of the trusted root is needed for (§8), with the upstream vectors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/sigstore_common.rs"]
-mod common;
+use crate::support::sigstore_common as common;
 
 use common::*;
 use model_verifier::envelope::SignatureVerifier;

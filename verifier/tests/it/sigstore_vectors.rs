@@ -2,8 +2,7 @@
 //! one-change forgery of them is rejected (§6.3 (a)–(j)).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/sigstore_common.rs"]
-mod common;
+use crate::support::sigstore_common as common;
 
 use common::*;
 use model_verifier::envelope::SignatureVerifier;
