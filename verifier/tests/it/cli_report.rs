@@ -3,13 +3,12 @@
 //! `sign key`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::BIN;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use mv_shared::verify::{Outcome, TerminationReport};
-
-const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
 
 struct Signed {
     _tmp: tempfile::TempDir,

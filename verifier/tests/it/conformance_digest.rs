@@ -13,30 +13,15 @@
 //! The vectors live in `testdata/conformance` (override: `MV_CONFORMANCE_DIR`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use crate::support::conformance_dir;
 use std::process::Command;
 
 use base64::Engine as _;
 use model_verifier::statement;
 
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MV_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance")
-        });
-    // vendored in testdata/conformance: missing vectors are a failure, never a skip
-    assert!(
-        dir.join("upstream").is_dir(),
-        "the conformance vectors are not at {} (testdata/conformance, or MV_CONFORMANCE_DIR)",
-        dir.display()
-    );
-    Some(dir)
-}
-
 #[test]
 fn root_digests_of_upstream_statements_match_the_digest_command() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     let upstream = dir.join("upstream");
     let mut checked = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(&upstream).unwrap().flatten().collect();
@@ -62,7 +47,7 @@ fn root_digests_of_upstream_statements_match_the_digest_command() {
             .resources
             .keys()
             .any(|k| k.file_name() == ".");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_model-verifier"));
+        let mut cmd = Command::new(crate::support::BIN);
         cmd.current_dir(&upstream).arg("digest");
         if single_file {
             cmd.arg(format!("{name}/signme-1"));

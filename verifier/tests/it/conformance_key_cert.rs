@@ -7,6 +7,7 @@
 //! without them every test here says loudly that it skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::{BIN, conformance_dir, copy_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,23 +15,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
 const PREFIX: &str = "Verification failed with error: ";
 const WARNING: &str = "WARNING: This model's signature uses an older verification material format. Please re-sign with an updated signer to use a public key identifier hash. ";
-
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("MV_CONFORMANCE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance"),
-    };
-    // vendored in testdata/conformance: missing vectors are a failure, never a skip
-    assert!(
-        dir.join("upstream").is_dir() && dir.join("README.md").is_file(),
-        "the conformance vectors are not at {} (testdata/conformance, or MV_CONFORMANCE_DIR)",
-        dir.display()
-    );
-    Some(dir)
-}
 
 #[derive(Debug)]
 struct Case {
@@ -180,7 +166,7 @@ fn check_case(upstream: &Path, case: &Case) {
 
 #[test]
 fn readme_key_and_certificate_blocks_replay() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     let cases: Vec<Case> = parse_readme(&readme)
         .into_iter()
@@ -260,19 +246,6 @@ impl Vector {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn failure(out: &Output) -> String {
     assert_eq!(
         out.code, 1,
@@ -310,7 +283,7 @@ fn method_of(vector: &str) -> &'static str {
 
 #[test]
 fn every_vector_verifies_from_a_copy_and_tampering_fails() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     for name in KEY_VECTORS.iter().chain(CERT_VECTORS.iter()) {
         let method = method_of(name);
         // The vectors with a single-file model sign `signme-1` itself.
@@ -371,7 +344,7 @@ fn every_vector_verifies_from_a_copy_and_tampering_fails() {
 
 #[test]
 fn bundle_strictness_and_media_type() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     for name in ["v1.1.0-elliptic-key", "v1.1.0-certificate"] {
         let method = method_of(name);
         let v = Vector::new(&dir, name);
@@ -454,7 +427,7 @@ fn bundle_strictness_and_media_type() {
 
 #[test]
 fn key_method_rules() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     let v = Vector::new(&dir, "v1.1.0-elliptic-key");
     let original = v.bundle();
     assert_eq!(
@@ -559,7 +532,7 @@ fn key_method_rules() {
 
 #[test]
 fn certificate_method_rules() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     let v = Vector::new(&dir, "v1.1.0-certificate");
 
     // The root and the intermediate together in the trust store also verify (the path
@@ -653,7 +626,7 @@ fn certificate_method_rules() {
 
 #[test]
 fn json_output_reports_method_signer_and_digest() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     let v = Vector::new(&dir, "v1.1.0-elliptic-key");
     let out = v.verify("key", &["--output", "json"]);
     assert_eq!(out.code, 0, "{:?}", out.stderr);

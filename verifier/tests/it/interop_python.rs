@@ -4,9 +4,10 @@
 //! intermediate → leaf chain made at test time; tampered copies are rejected by both; bundle
 //! mutations get the same verdict from both.
 //!
-//! Skips loudly when the virtualenv is absent, unless `MV_REQUIRE_INTEROP=1` (then fails).
+//! A missing virtualenv fails the tests (`make setup` installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::copy_dir;
 use crate::support::key_cert_fixtures as fixtures;
 
 use std::path::Path;
@@ -58,11 +59,64 @@ fn verified(out: &Output, who: &str) {
     assert_eq!(out.stdout, "Verification succeeded\n", "{who}: {out:?}");
 }
 
+/// Who signs or verifies: the Python peer or `model-verifier`.
+#[derive(Debug, Clone, Copy)]
+enum Tool {
+    Python,
+    Ours,
+}
+
+impl Tool {
+    fn run(self, py: &Python, cwd: &Path, args: &[&str]) -> Output {
+        match self {
+            Self::Python => py.model_signing(cwd, args),
+            Self::Ours => ours(cwd, args),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Python => "python",
+            Self::Ours => "ours",
+        }
+    }
+
+    /// The signature file's suffix.
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Python => "py",
+            Self::Ours => "rs",
+        }
+    }
+}
+
+/// Both directions: (signer, verifier).
+const DIRECTIONS: [(Tool, Tool); 2] = [(Tool::Python, Tool::Ours), (Tool::Ours, Tool::Python)];
+
+/// Signs with `signer` (`sign` arguments for a signature file), verifies with `verifier`
+/// (`verify` arguments for it); returns the signature file.
+fn sign_then_verify(
+    py: &Python,
+    root: &Path,
+    (signer, verifier): (Tool, Tool),
+    stem: &str,
+    sign: impl Fn(&str) -> Vec<String>,
+    verify: impl Fn(&str) -> Vec<String>,
+) -> String {
+    let sig = format!("sigs/{stem}-{}.sig", signer.tag());
+    signed(&signer.run(py, root, &refs(&sign(&sig))), signer.name());
+    let who = format!("{} on {}'s {stem}", verifier.name(), signer.name());
+    verified(&verifier.run(py, root, &refs(&verify(&sig))), &who);
+    sig
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
 /// Both directions with the key method, for one curve, on three models.
 fn key_round_trips(curve: &str, format: &str) {
-    let Some(py) = Python::find(&format!("key interop {curve}")) else {
-        return;
-    };
+    let py = Python::find(&format!("key interop {curve}"));
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "k", curve, format, "");
@@ -73,112 +127,63 @@ fn key_round_trips(curve: &str, format: &str) {
         ("large", large_model()),
     ] {
         write_model(&root.join(name), &files);
-        let py_sig = format!("sigs/{name}-py.sig");
-        let rs_sig = format!("sigs/{name}-rs.sig");
-
-        // Python signs, we verify.
-        signed(
-            &py.model_signing(
-                root,
-                &[
-                    "sign",
-                    "key",
-                    name,
-                    "--private_key",
-                    "k.key",
-                    "--signature",
-                    &py_sig,
-                ],
-            ),
-            "python",
-        );
-        let ours_on_py = ours(
-            root,
-            &[
-                "verify",
+        let sign = |sig: &str| {
+            strings(&[
+                "sign",
                 "key",
                 name,
+                "--private_key",
+                "k.key",
                 "--signature",
-                &py_sig,
-                "--public_key",
-                "k.pub",
-            ],
-        );
-        verified(&ours_on_py, &format!("ours on python's {name}/{curve}"));
-
-        // We sign, Python verifies.
-        signed(
-            &ours(
-                root,
-                &[
-                    "sign",
-                    "key",
-                    name,
-                    "--private_key",
-                    "k.key",
-                    "--signature",
-                    &rs_sig,
-                ],
-            ),
-            "ours",
-        );
-        let py_on_ours = py.model_signing(
-            root,
-            &[
-                "verify",
-                "key",
-                name,
-                "--signature",
-                &rs_sig,
-                "--public_key",
-                "k.pub",
-            ],
-        );
-        verified(&py_on_ours, &format!("python on our {name}/{curve}"));
-
-        // Same model, same root digest, whoever signed.
-        let digest = |sig: &str| -> Value {
-            let out = ours(
-                root,
-                &[
-                    "verify",
-                    "key",
-                    name,
-                    "--signature",
-                    sig,
-                    "--public_key",
-                    "k.pub",
-                    "--output",
-                    "json",
-                ],
-            );
-            assert_eq!(out.code, 0, "{out:?}");
-            serde_json::from_str::<Value>(out.stdout.trim()).unwrap()["rootDigest"].clone()
+                sig,
+            ])
         };
-        assert_eq!(digest(&py_sig), digest(&rs_sig), "{name}/{curve}");
+        let verify = |sig: &str| {
+            strings(&[
+                "verify",
+                "key",
+                name,
+                "--signature",
+                sig,
+                "--public_key",
+                "k.pub",
+            ])
+        };
+        // Same model, same root digest, whoever signed.
+        let digests: Vec<Value> = DIRECTIONS
+            .into_iter()
+            .map(|direction| {
+                let sig = sign_then_verify(&py, root, direction, name, sign, verify);
+                let mut args = verify(&sig);
+                args.extend(strings(&["--output", "json"]));
+                let out = ours(root, &refs(&args));
+                assert_eq!(out.code, 0, "{out:?}");
+                serde_json::from_str::<Value>(out.stdout.trim()).unwrap()["rootDigest"].clone()
+            })
+            .collect();
+        assert_eq!(digests[0], digests[1], "{name}/{curve}");
     }
 }
 
-#[test]
-fn key_method_p256_both_directions() {
-    key_round_trips("P256", "pkcs8");
+/// One `#[test]` per (curve, key format) row.
+macro_rules! key_round_trip_tests {
+    ($($test:ident: $curve:literal, $format:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            key_round_trips($curve, $format);
+        }
+    )*};
 }
 
-#[test]
-fn key_method_p384_both_directions() {
-    key_round_trips("P384", "sec1");
-}
-
-#[test]
-fn key_method_p521_both_directions() {
-    key_round_trips("P521", "pkcs8");
+key_round_trip_tests! {
+    key_method_p256_both_directions: "P256", "pkcs8";
+    key_method_p384_both_directions: "P384", "sec1";
+    key_method_p521_both_directions: "P521", "pkcs8";
 }
 
 #[test]
 fn certificate_method_both_directions_with_a_generated_chain() {
-    let Some(py) = Python::find("certificate interop") else {
-        return;
-    };
+    let py = Python::find("certificate interop");
     for curve in ["P256", "P384", "P521"] {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
@@ -191,8 +196,6 @@ fn certificate_method_both_directions_with_a_generated_chain() {
         };
         for (name, files) in models {
             write_model(&root.join(name), &files);
-            let py_sig = format!("sigs/{name}-py.sig");
-            let rs_sig = format!("sigs/{name}-rs.sig");
             let sign_args = |sig: &str| -> Vec<String> {
                 [
                     "sign",
@@ -224,24 +227,12 @@ fn certificate_method_both_directions_with_a_generated_chain() {
                 .to_vec()
             };
 
-            let a = sign_args(&py_sig);
-            signed(&py.model_signing(root, &refs(&a)), "python");
-            let a = verify_args(&py_sig);
-            verified(
-                &ours(root, &refs(&a)),
-                &format!("ours on python's {name}/{curve}"),
-            );
-
-            let a = sign_args(&rs_sig);
-            signed(&ours(root, &refs(&a)), "ours");
-            let a = verify_args(&rs_sig);
-            verified(
-                &py.model_signing(root, &refs(&a)),
-                &format!("python on our {name}/{curve}"),
-            );
-
+            let sigs = DIRECTIONS.map(|direction| {
+                let stem = format!("{name}-{curve}");
+                sign_then_verify(&py, root, direction, &stem, sign_args, verify_args)
+            });
             // Both bundles record leaf then intermediate.
-            for sig in [&py_sig, &rs_sig] {
+            for sig in &sigs {
                 let b: Value =
                     serde_json::from_slice(&std::fs::read(root.join(sig)).unwrap()).unwrap();
                 let certs = b["verificationMaterial"]["x509CertificateChain"]["certificates"]
@@ -253,25 +244,9 @@ fn certificate_method_both_directions_with_a_generated_chain() {
     }
 }
 
-/// Copies `from` to `to` (a model directory).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn tampered_copies_are_rejected_by_both() {
-    let Some(py) = Python::find("tampering") else {
-        return;
-    };
+    let py = Python::find("tampering");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "k", "P256", "pkcs8", "");
@@ -394,9 +369,7 @@ fn tampered_copies_are_rejected_by_both() {
 
 #[test]
 fn signature_inside_the_model_and_recorded_ignore_paths() {
-    let Some(py) = Python::find("recorded ignore paths") else {
-        return;
-    };
+    let py = Python::find("recorded ignore paths");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "k", "P384", "pkcs8", "");
@@ -470,9 +443,7 @@ fn signature_inside_the_model_and_recorded_ignore_paths() {
 
 #[test]
 fn encrypted_private_keys_sign_with_a_password() {
-    let Some(py) = Python::find("encrypted keys") else {
-        return;
-    };
+    let py = Python::find("encrypted keys");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "enc", "P256", "encrypted", "s3cret pässword");
@@ -535,7 +506,8 @@ fn encrypted_private_keys_sign_with_a_password() {
             .contains("Password was given but private key is not encrypted.")
     );
 
-    // openssl's own encrypted PKCS#8 (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC), when available.
+    // openssl's own encrypted PKCS#8 (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC); the openssl CLI
+    // is installed by .ci/install.sh.
     let openssl = std::process::Command::new("openssl")
         .args([
             "genpkey",
@@ -551,7 +523,8 @@ fn encrypted_private_keys_sign_with_a_password() {
         .arg(root.join("ossl.key"))
         .output();
     match openssl {
-        Ok(o) if o.status.success() => {
+        Ok(o) => {
+            assert!(o.status.success(), "openssl genpkey: {o:?}");
             let out = std::process::Command::new("openssl")
                 .args(["pkey", "-passin", "pass:pw", "-pubout", "-in"])
                 .arg(root.join("ossl.key"))
@@ -588,17 +561,13 @@ fn encrypted_private_keys_sign_with_a_password() {
             ];
             verified(&py.model_signing(root, &args), "python");
         }
-        _ => {
-            eprintln!("note: openssl CLI not available; the openssl-encrypted key case was not run")
-        }
+        Err(e) => panic!("the openssl CLI is needed (installed by .ci/install.sh): {e}"),
     }
 }
 
 #[test]
 fn both_signers_refuse_a_certificate_for_another_key() {
-    let Some(py) = Python::find("certificate key mismatch") else {
-        return;
-    };
+    let py = Python::find("certificate key mismatch");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     Chain::standard("P256").write(&root.join("pki"));
@@ -634,9 +603,7 @@ fn both_signers_refuse_a_certificate_for_another_key() {
 /// Mutations of a bundle, applied to a Python-made signature; both verifiers must agree.
 #[test]
 fn bundle_mutations_get_the_same_verdict_from_both() {
-    let Some(py) = Python::find("differential bundle mutations") else {
-        return;
-    };
+    let py = Python::find("differential bundle mutations");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "k", "P256", "pkcs8", "");
@@ -884,9 +851,7 @@ fn shape(v: &Value) -> String {
 
 #[test]
 fn our_bundles_have_the_layout_python_writes() {
-    let Some(py) = Python::find("bundle layout") else {
-        return;
-    };
+    let py = Python::find("bundle layout");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "k", "P256", "pkcs8", "");
@@ -967,9 +932,7 @@ fn our_bundles_have_the_layout_python_writes() {
 /// every one. Exercises Python's lenient base64 (skipped characters) and strict JSON model.
 #[test]
 fn random_bundle_corruptions_get_the_same_verdict() {
-    let Some(py) = Python::find("random bundle corruptions") else {
-        return;
-    };
+    let py = Python::find("random bundle corruptions");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "k", "P256", "pkcs8", "");
@@ -1048,9 +1011,7 @@ fn random_bundle_corruptions_get_the_same_verdict() {
 
 #[test]
 fn single_file_model_both_directions() {
-    let Some(py) = Python::find("single-file model") else {
-        return;
-    };
+    let py = Python::find("single-file model");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     python_key(&py, root, "k", "P521", "pkcs8", "");
@@ -1109,9 +1070,7 @@ fn single_file_model_both_directions() {
 /// always hashes files with SHA-256 and rejects them). A tampered copy still fails.
 #[test]
 fn python_api_serializations_verify_with_the_signed_serialization() {
-    let Some(py) = Python::find("python API serializations") else {
-        return;
-    };
+    let py = Python::find("python API serializations");
     const CODE: &str = r#"
 import sys
 import model_signing

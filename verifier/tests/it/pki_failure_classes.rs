@@ -1,7 +1,7 @@
 //! Each failure class of the key and certificate methods (`model-signing-format.md` §6.1,
 //! §6.2), with certificates generated at test time (rcgen): the binary must give the expected
-//! exit code and message, and — when the Python `model_signing` 1.1.1 virtualenv is present —
-//! Python must give the same exit code on the same files.
+//! exit code and message, and the Python `model_signing` 1.1.1 peer must give the same exit code
+//! on the same files (a missing peer fails the tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::key_cert_fixtures as fixtures;
@@ -91,6 +91,50 @@ fn standard() -> (CertSpec, CertSpec, CertSpec) {
 
 fn no_tweak(_: &mut CertificateParams, _: &mut CertificateParams, _: &mut CertificateParams) {}
 
+fn no_change(_: &mut CertSpec, _: &mut CertSpec, _: &mut CertSpec) {}
+
+/// Changes the specs of the standard root, intermediate and leaf.
+type SpecChange = fn(&mut CertSpec, &mut CertSpec, &mut CertSpec);
+/// Changes the generated parameters of the root, intermediate and leaf.
+type ParamsChange = fn(&mut CertificateParams, &mut CertificateParams, &mut CertificateParams);
+
+/// One row of a table of chain cases: the standard root → intermediate → leaf with `specs` and
+/// `params` applied, the bundle carrying the intermediate and the root trusted; `failure` is
+/// the expected message prefix (`None`: it verifies). Python must agree on the exit code.
+struct ChainCase {
+    what: &'static str,
+    specs: SpecChange,
+    params: ParamsChange,
+    failure: Option<&'static str>,
+}
+
+impl ChainCase {
+    const fn new(what: &'static str, specs: SpecChange, failure: Option<&'static str>) -> Self {
+        Self {
+            what,
+            specs,
+            params: no_tweak,
+            failure,
+        }
+    }
+}
+
+fn run_chain_cases(py: &Python, cases: &[ChainCase]) {
+    for c in cases {
+        let (mut r, mut i, mut l) = standard();
+        (c.specs)(&mut r, &mut i, &mut l);
+        let p = pki(r, i, l, c.params);
+        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
+        expect(
+            &case,
+            py,
+            c.what,
+            c.failure.is_none(),
+            c.failure.unwrap_or(""),
+        );
+    }
+}
+
 /// A case directory: model `m`, `model.sig`, `trust.pem`.
 struct Case {
     tmp: tempfile::TempDir,
@@ -171,7 +215,7 @@ impl Case {
 }
 
 /// Runs one certificate case: our exit code and message prefix, and Python's exit code.
-fn expect(case: &Case, py: Option<&Python>, what: &str, ok: bool, message: &str) {
+fn expect(case: &Case, py: &Python, what: &str, ok: bool, message: &str) {
     let out = case.verify_certificate();
     if ok {
         assert_eq!(out.code, 0, "{what}: {out:?}");
@@ -184,13 +228,11 @@ fn expect(case: &Case, py: Option<&Python>, what: &str, ok: bool, message: &str)
             out.failure()
         );
     }
-    if let Some(py) = py {
-        let theirs = case.python_certificate(py);
-        assert_eq!(
-            theirs.code, out.code,
-            "{what}: python disagrees: {theirs:?}"
-        );
-    }
+    let theirs = case.python_certificate(py);
+    assert_eq!(
+        theirs.code, out.code,
+        "{what}: python disagrees: {theirs:?}"
+    );
 }
 
 /// Signs with the leaf's own key and writes the bundle and the trust file.
@@ -204,7 +246,7 @@ fn standard_case(p: &Pki, chain: &[&str], trust: &[&str]) -> Case {
 #[test]
 fn valid_chains_verify() {
     let py = Python::find("pki failure classes (valid chains)");
-    let py = py.as_ref();
+    let py = &py;
     let (r, i, l) = standard();
     let p = pki(r, i, l, no_tweak);
     let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
@@ -212,48 +254,53 @@ fn valid_chains_verify() {
     // The bundle may carry the root too.
     let case = standard_case(&p, &[&p.intermediate_pem, &p.root_pem], &[&p.root_pem]);
     expect(&case, py, "chain including the root", true, "");
-    // Leaf curves P-384 and P-521, an Ed25519 intermediate.
-    for (int_curve, leaf_curve) in [("P384", "P384"), ("ED25519", "P521")] {
-        let (r, mut i, mut l) = standard();
-        i.curve = int_curve;
-        l.curve = leaf_curve;
-        let p = pki(r, i, l, no_tweak);
-        let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-        expect(
-            &case,
-            py,
-            &format!("{int_curve} intermediate, {leaf_curve} leaf"),
-            true,
-            "",
-        );
-    }
-    // A CA:TRUE leaf is accepted (OpenSSL does not require an end entity).
-    let (r, i, mut l) = standard();
-    l.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    l.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(&case, py, "CA:TRUE leaf", true, "");
-    // pathLen 1 on the root allows the one intermediate.
-    let (mut r, i, l) = standard();
-    r.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(&case, py, "pathLen 1", true, "");
+    run_chain_cases(
+        py,
+        &[
+            // Leaf curves P-384 and P-521, an Ed25519 intermediate.
+            ChainCase::new(
+                "P384 intermediate, P384 leaf",
+                |_, i, l| (i.curve, l.curve) = ("P384", "P384"),
+                None,
+            ),
+            ChainCase::new(
+                "ED25519 intermediate, P521 leaf",
+                |_, i, l| (i.curve, l.curve) = ("ED25519", "P521"),
+                None,
+            ),
+            // A CA:TRUE leaf is accepted (OpenSSL does not require an end entity).
+            ChainCase::new(
+                "CA:TRUE leaf",
+                |_, _, l| {
+                    l.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                    l.key_usages = vec![
+                        KeyUsagePurpose::DigitalSignature,
+                        KeyUsagePurpose::KeyCertSign,
+                    ];
+                },
+                None,
+            ),
+            // pathLen 1 on the root allows the one intermediate.
+            ChainCase::new(
+                "pathLen 1",
+                |r, _, _| r.is_ca = IsCa::Ca(BasicConstraints::Constrained(1)),
+                None,
+            ),
+        ],
+    );
 }
 
 #[test]
 fn expired_leaf_is_accepted() {
     let py = Python::find("pki failure classes (expired leaf)");
-    let (r, i, mut l) = standard();
-    l.not_before = (2024, 7, 1);
-    l.not_after = (2024, 7, 2);
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(&case, py.as_ref(), "leaf expired long ago", true, "");
+    run_chain_cases(
+        &py,
+        &[ChainCase::new(
+            "leaf expired long ago",
+            |_, _, l| (l.not_before, l.not_after) = ((2024, 7, 1), (2024, 7, 2)),
+            None,
+        )],
+    );
 }
 
 /// Issue 18 (high): the path must end at a certificate of the trust store, not at a bundle
@@ -264,7 +311,7 @@ fn expired_leaf_is_accepted() {
 fn a_forged_copy_of_the_root_in_the_bundle_is_no_trust_anchor() {
     use rcgen::{GeneralSubtree, NameConstraints, SanType};
     let py = Python::find("pki failure classes (forged root)");
-    let py = py.as_ref();
+    let py = &py;
     // (what, root/intermediate specs, root/leaf parameters, expected failure)
     type Specs = fn(&mut CertSpec, &mut CertSpec);
     type Params = fn(&mut CertificateParams, &mut CertificateParams);
@@ -344,7 +391,7 @@ fn a_forged_copy_of_the_root_in_the_bundle_is_no_trust_anchor() {
 #[test]
 fn wrong_key_wrong_curve_and_tampered_payload_fail() {
     let py = Python::find("pki failure classes (signature)");
-    let py = py.as_ref();
+    let py = &py;
     let (r, i, l) = standard();
     let p = pki(r, i, l, no_tweak);
     // Wrong key: another P-256 key signed the envelope.
@@ -381,7 +428,7 @@ fn wrong_key_wrong_curve_and_tampered_payload_fail() {
 #[test]
 fn wrong_root_and_missing_intermediate_fail() {
     let py = Python::find("pki failure classes (path)");
-    let py = py.as_ref();
+    let py = &py;
     let (r, i, l) = standard();
     let p = pki(r, i, l, no_tweak);
     // A different root with the same name: the intermediate's authority key identifier
@@ -472,7 +519,7 @@ fn wrong_root_and_missing_intermediate_fail() {
 #[test]
 fn leaf_without_signing_capability_fails() {
     let py = Python::find("pki failure classes (leaf usage)");
-    let py = py.as_ref();
+    let py = &py;
     let cases: [(
         &str,
         Vec<KeyUsagePurpose>,
@@ -524,109 +571,81 @@ fn leaf_without_signing_capability_fails() {
 #[test]
 fn issuer_not_a_ca_fails() {
     let py = Python::find("pki failure classes (CA checks)");
-    let py = py.as_ref();
-    // basicConstraints CA:FALSE on the intermediate (rcgen writes it explicitly; OpenSSL
-    // tolerates that encoding on issuers).
-    let (r, mut i, l) = standard();
-    i.is_ca = IsCa::ExplicitNoCa;
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(
-        &case,
+    let py = &py;
+    const INVALID_CA: Option<&str> = Some("invalid CA certificate");
+    run_chain_cases(
         py,
-        "intermediate CA:FALSE",
-        false,
-        "invalid CA certificate",
-    );
-    // No basicConstraints and no keyUsage.
-    let (r, mut i, l) = standard();
-    i.is_ca = IsCa::NoCa;
-    i.key_usages = vec![];
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(
-        &case,
-        py,
-        "intermediate without basicConstraints",
-        false,
-        "invalid CA certificate",
-    );
-    // CA:TRUE but keyUsage without keyCertSign.
-    let (r, mut i, l) = standard();
-    i.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(
-        &case,
-        py,
-        "intermediate without keyCertSign",
-        false,
-        "invalid CA certificate",
-    );
-    // pathLen 0 on the root forbids the intermediate CA.
-    let (mut r, i, l) = standard();
-    r.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(
-        &case,
-        py,
-        "pathLen 0",
-        false,
-        "path length constraint exceeded",
-    );
-    // An unknown critical extension on the intermediate.
-    let (r, i, l) = standard();
-    let p = pki(r, i, l, |_, ip, _| {
-        let mut ext =
-            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
-        ext.set_criticality(true);
-        ip.custom_extensions.push(ext);
-    });
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(
-        &case,
-        py,
-        "unknown critical extension",
-        false,
-        "unhandled critical extension",
+        &[
+            // basicConstraints CA:FALSE on the intermediate (rcgen writes it explicitly;
+            // OpenSSL tolerates that encoding on issuers).
+            ChainCase::new(
+                "intermediate CA:FALSE",
+                |_, i, _| i.is_ca = IsCa::ExplicitNoCa,
+                INVALID_CA,
+            ),
+            // No basicConstraints and no keyUsage.
+            ChainCase::new(
+                "intermediate without basicConstraints",
+                |_, i, _| (i.is_ca, i.key_usages) = (IsCa::NoCa, vec![]),
+                INVALID_CA,
+            ),
+            // CA:TRUE but keyUsage without keyCertSign.
+            ChainCase::new(
+                "intermediate without keyCertSign",
+                |_, i, _| i.key_usages = vec![KeyUsagePurpose::DigitalSignature],
+                INVALID_CA,
+            ),
+            // pathLen 0 on the root forbids the intermediate CA.
+            ChainCase::new(
+                "pathLen 0",
+                |r, _, _| r.is_ca = IsCa::Ca(BasicConstraints::Constrained(0)),
+                Some("path length constraint exceeded"),
+            ),
+            // An unknown critical extension on the intermediate.
+            ChainCase {
+                what: "unknown critical extension",
+                specs: no_change,
+                params: |_, ip, _| {
+                    let mut ext = CustomExtension::from_oid_content(
+                        &[1, 3, 6, 1, 4, 1, 55555, 1],
+                        vec![0x05, 0x00],
+                    );
+                    ext.set_criticality(true);
+                    ip.custom_extensions.push(ext);
+                },
+                failure: Some("unhandled critical extension"),
+            },
+        ],
     );
 }
 
 #[test]
 fn validity_is_checked_at_the_leaf_not_before() {
     let py = Python::find("pki failure classes (validity)");
-    let py = py.as_ref();
-    // The leaf starts before its issuer.
-    let (r, i, mut l) = standard();
-    l.not_before = (2024, 1, 15);
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(
-        &case,
+    let py = &py;
+    run_chain_cases(
         py,
-        "leaf older than its issuer",
-        false,
-        "certificate is not yet valid",
-    );
-    // The intermediate expired before the leaf was issued.
-    let (r, mut i, l) = standard();
-    i.not_after = (2024, 12, 31);
-    let p = pki(r, i, l, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.root_pem]);
-    expect(
-        &case,
-        py,
-        "intermediate expired at signing",
-        false,
-        "certificate has expired",
+        &[
+            // The leaf starts before its issuer.
+            ChainCase::new(
+                "leaf older than its issuer",
+                |_, _, l| l.not_before = (2024, 1, 15),
+                Some("certificate is not yet valid"),
+            ),
+            // The intermediate expired before the leaf was issued.
+            ChainCase::new(
+                "intermediate expired at signing",
+                |_, i, _| i.not_after = (2024, 12, 31),
+                Some("certificate has expired"),
+            ),
+        ],
     );
 }
 
 #[test]
 fn self_signed_leaves() {
     let py = Python::find("pki failure classes (self-signed leaf)");
-    let py = py.as_ref();
+    let py = &py;
     let mut spec = CertSpec::leaf("self-signed signer", "P256");
     spec.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     spec.key_usages = vec![
@@ -685,7 +704,7 @@ fn self_signed_leaves() {
 #[test]
 fn compat_pae_in_the_certificate_method_needs_sha256() {
     let py = Python::find("pki failure classes (compat PAE)");
-    let py = py.as_ref();
+    let py = &py;
     for (curve, ok) in [("P256", true), ("P384", false)] {
         // Signed over the compat PAE with the curve's own hash: fine for P-256 (SHA-256), not
         // for P-384, where the certificate method only tries SHA-256 on the compat PAE.
@@ -720,7 +739,7 @@ fn a_leaf_that_is_not_an_ec_key_fails() {
     case.write(&bundle, &[&p.root_pem]);
     expect(
         &case,
-        py.as_ref(),
+        &py,
         "Ed25519 leaf",
         false,
         "the signing certificate's public key cannot verify",
@@ -769,14 +788,12 @@ fn key_method_failure_classes() {
                 out.failure()
             );
         }
-        if let Some(py) = &py {
-            let theirs = py.model_signing(root, &args);
-            assert_eq!(
-                theirs.code, out.code,
-                "{what}: python disagrees: {theirs:?}"
-            );
-            assert_eq!(theirs.stdout, out.stdout, "{what}: stdout differs");
-        }
+        let theirs = py.model_signing(root, &args);
+        assert_eq!(
+            theirs.code, out.code,
+            "{what}: python disagrees: {theirs:?}"
+        );
+        assert_eq!(theirs.stdout, out.stdout, "{what}: stdout differs");
     };
     let bundle: Value =
         serde_json::from_str(&sign::key_bundle(&p256, &payload).unwrap().to_json()).unwrap();
@@ -841,20 +858,18 @@ fn key_method_failure_classes() {
     ];
     let out = ours(root, &args);
     assert_eq!(out.failure(), "Unsupported key for curve 'secp256k1'");
-    if let Some(py) = &py {
-        assert!(
-            py.model_signing(root, &args)
-                .stderr
-                .contains("Unsupported key for curve 'secp256k1'")
-        );
-    }
+    assert!(
+        py.model_signing(root, &args)
+            .stderr
+            .contains("Unsupported key for curve 'secp256k1'")
+    );
 }
 
 #[test]
 fn name_constraints_are_enforced() {
     use rcgen::{GeneralSubtree, NameConstraints, SanType};
     let py = Python::find("pki failure classes (name constraints)");
-    let py = py.as_ref();
+    let py = &py;
     type Tweak = fn(&mut CertificateParams);
     let cases: Vec<(&str, NameConstraints, Tweak, bool, &str)> = vec![
         (
@@ -932,7 +947,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 #[test]
 fn directory_name_constraints_are_enforced() {
     let py = Python::find("pki failure classes (directory name constraints)");
-    let py = py.as_ref();
+    let py = &py;
     // nameConstraints { permittedSubtrees [0] { { directoryName [4] { O=Good Org } } } }
     // (built by hand: rcgen 0.14 encodes directoryName subtrees without the [4] tag).
     let org = tlv(
@@ -1038,9 +1053,7 @@ fn corrupted_inputs_never_panic() {
 /// Python's on every one. Needs the Python peer (skips loudly without it).
 #[test]
 fn random_chains_get_the_same_verdict_as_python() {
-    let Some(py) = Python::find("random chains vs python") else {
-        return;
-    };
+    let py = Python::find("random chains vs python");
     let mut x: u64 = std::env::var("MV_PKI_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -1166,9 +1179,7 @@ fn random_chains_get_the_same_verdict_as_python() {
 /// the DSSE signature are made by Python's `cryptography` (rcgen has no secp256k1).
 #[test]
 fn secp256k1_leaf_in_the_certificate_method() {
-    let Some(py) = Python::find("secp256k1 leaf") else {
-        return;
-    };
+    let py = Python::find("secp256k1 leaf");
     const CODE: &str = r#"
 import sys, datetime
 from cryptography import x509
@@ -1222,7 +1233,7 @@ open(sys.argv[5], "wb").write(key.sign(pae, ec.ECDSA(hashes.SHA256())))
     let mut bundle = case.certificate_bundle(&leaf, &[&int_ca.pem()], &any);
     bundle["dsseEnvelope"]["signatures"][0]["sig"] = STANDARD.encode(&sig).into();
     case.write(&bundle, &[&root_ca.pem()]);
-    expect(&case, Some(&py), "secp256k1 leaf", true, "");
+    expect(&case, &py, "secp256k1 leaf", true, "");
     // And a wrong signature still fails.
     let mut bad = sig.clone();
     let n = bad.len() - 1;
@@ -1231,7 +1242,7 @@ open(sys.argv[5], "wb").write(key.sign(pae, ec.ECDSA(hashes.SHA256())))
     case.write(&bundle, &[&root_ca.pem()]);
     expect(
         &case,
-        Some(&py),
+        &py,
         "secp256k1 leaf, bad signature",
         false,
         "Invalid signature",
@@ -1243,9 +1254,7 @@ open(sys.argv[5], "wb").write(key.sign(pae, ec.ECDSA(hashes.SHA256())))
 /// must verify in both tools (and fail in both when the leaf's issuer signature is broken).
 #[test]
 fn issuer_signature_algorithms_from_cryptography() {
-    let Some(py) = Python::find("issuer signature algorithms") else {
-        return;
-    };
+    let py = Python::find("issuer signature algorithms");
     const CODE: &str = r#"
 import sys, datetime
 from cryptography import x509
@@ -1327,13 +1336,7 @@ open(out + "/sig.der", "wb").write(leaf_key.sign(pae, ec.ECDSA(hashes.SHA256()))
             bundle["dsseEnvelope"]["signatures"][0]["sig"] = STANDARD.encode(&sig).into();
             case.write(&bundle, &[&root_pem]);
             let what = format!("root {root_alg}, intermediate {int_alg}, corrupt {corrupt}");
-            expect(
-                &case,
-                Some(&py),
-                &what,
-                !corrupt,
-                "certificate signature failure",
-            );
+            expect(&case, &py, &what, !corrupt, "certificate signature failure");
         }
     }
 }
@@ -1342,7 +1345,7 @@ open(out + "/sig.der", "wb").write(leaf_key.sign(pae, ec.ECDSA(hashes.SHA256()))
 #[test]
 fn malformed_pem_files() {
     let py = Python::find("malformed PEM files");
-    let py = py.as_ref();
+    let py = &py;
     let (r, i, l) = standard();
     let p = pki(r, i, l, no_tweak);
     // A block that never ends is trailing text (cryptography's parser ignores it) ...
@@ -1411,7 +1414,5 @@ fn malformed_pem_files() {
         "{}",
         out.failure()
     );
-    if let Some(py) = py {
-        assert_eq!(py.model_signing(root, &args).code, 1);
-    }
+    assert_eq!(py.model_signing(root, &args).code, 1);
 }

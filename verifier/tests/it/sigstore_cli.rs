@@ -2,14 +2,13 @@
 //! binary, offline, and asserts exit codes and the recorded messages.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::BIN;
 use crate::support::sigstore_common as common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::conformance_dir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
 
 #[derive(Debug)]
 struct Case {
@@ -93,7 +92,7 @@ fn run(upstream: &Path, command: &str) -> (i32, Vec<String>, Vec<String>) {
 
 #[test]
 fn readme_sigstore_blocks_replay_offline() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     let upstream: PathBuf = dir.join("upstream");
     let cases: Vec<Case> = parse_readme(&readme)
@@ -142,7 +141,7 @@ fn readme_sigstore_blocks_replay_offline() {
 
 #[test]
 fn cli_trust_flags() {
-    let Some(dir) = conformance_dir() else { return };
+    let dir = conformance_dir();
     let upstream = dir.join("upstream");
     let base = "model_signing verify sigstore --identity stefanb@us.ibm.com --identity_provider https://sigstore.verify.ibm.com/oauth2 --signature ./v1.0.0-sigstore/model.sig ./v1.0.0-sigstore/";
     // The staging root does not trust public-good bundles.

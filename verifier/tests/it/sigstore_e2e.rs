@@ -8,6 +8,7 @@
     clippy::field_reassign_with_default
 )]
 
+use crate::support::BIN;
 use crate::support::mini_sigstore as mini;
 
 use std::path::Path;
@@ -15,8 +16,6 @@ use std::process::Command;
 
 use mini::{IDENTITY, ISSUER, MiniSigstore, Mint, TsaChoice};
 use model_verifier::model::{ModelSpec, signing_payload};
-
-const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
 
 fn run(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)

@@ -3,7 +3,7 @@
 //! variant of `Mint`, verified by both implementations with the same ClientTrustConfig. The
 //! verdicts must agree, except for the documented, deliberate differences listed below.
 //!
-//! Skips loudly when the virtualenv is absent, unless `MV_REQUIRE_INTEROP=1` (then fails).
+//! A missing virtualenv fails the tests (`make setup` installs it).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,7 +11,9 @@
     clippy::field_reassign_with_default
 )]
 
+use crate::support::BIN;
 use crate::support::mini_sigstore as mini;
+use crate::support::python::Python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,36 +22,6 @@ use mini::{IDENTITY, ISSUER, MiniSigstore, Mint, T0, TsaChoice};
 use model_verifier::model::{ModelSpec, signing_payload};
 use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, OtherNameValue, SanType};
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
-
-fn python_venv() -> Option<PathBuf> {
-    let venv = match std::env::var_os("MV_PYTHON_VENV") {
-        Some(v) => PathBuf::from(v),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/model-validation-operator/venv"),
-    };
-    let ok = Command::new(venv.join("bin/python"))
-        .args([
-            "-c",
-            "import model_signing, sigstore; assert model_signing.__version__ == '1.1.1'",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(venv);
-    }
-    let why = format!(
-        "Python model_signing 1.1.1 not found in the virtualenv {} (run .ci/install.sh or set \
-         MV_PYTHON_VENV)",
-        venv.display()
-    );
-    if std::env::var("MV_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("MV_REQUIRE_INTEROP=1 but {why}");
-    }
-    eprintln!("SKIPPED: {why}; this test checked nothing");
-    None
-}
 
 /// Verifies `model` with both; returns (ours exit, ours stderr, python exit, python stderr).
 fn both(venv: &Path, dir: &Path, identity: &str) -> (i32, String, i32, String) {
@@ -124,7 +96,7 @@ enum Expect {
 
 #[test]
 fn verdicts_agree_with_sigstore_python() {
-    let Some(venv) = python_venv() else { return };
+    let venv = Python::find("sigstore interop").venv;
     let ms = MiniSigstore::new();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -455,7 +427,7 @@ fn verdicts_agree_with_sigstore_python() {
 /// differences, only this verifier does).
 #[test]
 fn upstream_forgeries_rejected_by_both() {
-    let Some(venv) = python_venv() else { return };
+    let venv = Python::find("sigstore interop").venv;
     let conformance = match std::env::var_os("MV_CONFORMANCE_DIR") {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance"),

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata");
-    Command::new(env!("CARGO_BIN_EXE_model-verifier"))
+    Command::new(crate::support::BIN)
         .args(args)
         .current_dir(root)
         .output()

@@ -2,6 +2,7 @@
 //! §1–§2), through the library API and through `model-verifier digest`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::BIN;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,6 @@ use model_verifier::manifest::{Manifest, ResourceKey};
 use model_verifier::model::{self, ModelError, ModelSpec, Selection};
 use model_verifier::walk::WalkError;
 use sha2::{Digest as _, Sha256};
-
-const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
 
 /// A model directory under a temporary root.
 struct Tree {

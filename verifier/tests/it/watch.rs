@@ -6,6 +6,7 @@
 //! explain a reaction within seconds; the others use `--no-inotify` and a short interval.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::BIN;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -15,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
 /// Generous: the test machine is shared; the interval-free tests still prove inotify (1h).
 const WAIT: Duration = Duration::from_secs(15);
 

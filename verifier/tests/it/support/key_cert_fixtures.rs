@@ -8,7 +8,7 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use rcgen::{
@@ -16,100 +16,9 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, date_time_ymd,
 };
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_model-verifier");
+pub use super::BIN;
+pub use super::python::{Output, Python};
 pub const PREFIX: &str = "Verification failed with error: ";
-
-/// The real Python `model_signing` 1.1.1 (+ pyOpenSSL) from PyPI, in a virtualenv.
-#[derive(Debug, Clone)]
-pub struct Python {
-    pub venv: PathBuf,
-}
-
-impl Python {
-    /// `$MV_PYTHON_VENV` (default `$HOME/.cache/model-validation-operator/venv`, made by
-    /// `.ci/install.sh`). Absent: skip loudly, or fail when `MV_REQUIRE_INTEROP=1`.
-    pub fn find(test: &str) -> Option<Self> {
-        let venv = match std::env::var_os("MV_PYTHON_VENV") {
-            Some(v) => PathBuf::from(v),
-            None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/model-validation-operator/venv"),
-        };
-        let ok = Command::new(venv.join("bin/python"))
-            .args([
-                "-c",
-                "import model_signing, OpenSSL; assert model_signing.__version__ == '1.1.1', model_signing.__version__",
-            ])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return Some(Self { venv });
-        }
-        let why = format!(
-            "{test}: Python model_signing 1.1.1 + pyOpenSSL not found in the virtualenv {} \
-             (run .ci/install.sh or set MV_PYTHON_VENV)",
-            venv.display()
-        );
-        if std::env::var("MV_REQUIRE_INTEROP").as_deref() == Ok("1") {
-            panic!("MV_REQUIRE_INTEROP=1 but {why}");
-        }
-        eprintln!("SKIPPED: {why}; this test checked nothing");
-        None
-    }
-
-    /// Runs `model_signing <args>` in `cwd`.
-    pub fn model_signing(&self, cwd: &Path, args: &[&str]) -> Output {
-        let out = Command::new(self.venv.join("bin/model_signing"))
-            .args(args)
-            .current_dir(cwd)
-            .env("PYTHONWARNINGS", "ignore")
-            .output()
-            .unwrap();
-        Output::from(out)
-    }
-
-    /// Runs a Python snippet with `args` in `sys.argv[1:]`.
-    pub fn script(&self, code: &str, args: &[&str]) -> Output {
-        let out = Command::new(self.venv.join("bin/python"))
-            .arg("-c")
-            .arg(code)
-            .args(args)
-            .output()
-            .unwrap();
-        Output::from(out)
-    }
-}
-
-#[derive(Debug)]
-pub struct Output {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<std::process::Output> for Output {
-    fn from(out: std::process::Output) -> Self {
-        Self {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-impl Output {
-    /// The message after `Verification failed with error: `.
-    pub fn failure(&self) -> &str {
-        self.stderr
-            .lines()
-            .find_map(|l| l.strip_prefix(PREFIX))
-            .unwrap_or_else(|| panic!("no failure line: {self:?}"))
-    }
-
-    pub fn assert_ok(&self, what: &str) {
-        assert_eq!(self.code, 0, "{what}: {self:?}");
-    }
-}
 
 /// Runs `model-verifier <args>` in `cwd`.
 pub fn ours(cwd: &Path, args: &[&str]) -> Output {

@@ -8,8 +8,6 @@
     clippy::panic
 )]
 
-use std::path::PathBuf;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use model_verifier::envelope::SignatureVerifier;
@@ -20,28 +18,14 @@ use serde_json::Value;
 
 pub const IDENTITY: &str = "stefanb@us.ibm.com";
 pub const ISSUER: &str = "https://sigstore.verify.ibm.com/oauth2";
+pub use super::conformance_dir;
+
 pub const VECTORS: [&str; 4] = [
     "v0.3.1-sigstore",
     "v1.0.0-sigstore",
     "v1.0.1-sigstore",
     "v1.1.0-sigstore",
 ];
-
-/// `MV_CONFORMANCE_DIR`, default `testdata/conformance`; `None` (after saying so
-/// loudly on stderr) when absent.
-pub fn conformance_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("MV_CONFORMANCE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance"),
-    };
-    // vendored in testdata/conformance: missing vectors are a failure, never a skip
-    assert!(
-        dir.join("upstream").is_dir(),
-        "the conformance vectors are not at {} (testdata/conformance, or MV_CONFORMANCE_DIR)",
-        dir.display()
-    );
-    Some(dir)
-}
 
 pub fn bundle_bytes(dir: &std::path::Path, vector: &str) -> Vec<u8> {
     std::fs::read(dir.join("upstream").join(vector).join("model.sig")).unwrap()
