@@ -115,16 +115,19 @@ pub fn read_small_file(path: &Path) -> Result<Vec<u8>, InputError> {
             what,
         });
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_SIGNATURE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(os)?;
-    if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
-        return Err(InputError::TooLarge {
+    read_at_most(file, MAX_SIGNATURE_BYTES)
+        .map_err(os)?
+        .ok_or_else(|| InputError::TooLarge {
             path: path.to_owned(),
-        });
-    }
-    Ok(bytes)
+        })
+}
+
+/// Reads at most `max` bytes; `None` when there are more (the excess is never buffered beyond
+/// one byte).
+pub(crate) fn read_at_most(reader: impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(max + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 /// Reads each file in turn and concatenates them (PEM certificate lists given as several

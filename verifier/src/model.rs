@@ -127,7 +127,7 @@ pub struct Plan {
 }
 
 /// Walks (or lists) the model: names and sizes only, nothing is read.
-pub fn plan(
+pub(crate) fn plan(
     spec: &ModelSpec,
     ignore: &IgnoreSet,
     selection: Selection<'_>,

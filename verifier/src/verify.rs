@@ -191,7 +191,7 @@ impl SignedModel {
 
 /// The signature stage of a verification: reads and checks the signature file and parses the
 /// signed statement; the model itself is not read.
-pub fn verify_signature<V: SignatureVerifier>(
+pub(crate) fn verify_signature<V: SignatureVerifier>(
     verifier: &V,
     args: &VerifyOptions,
 ) -> Result<SignedModel, VerifyError> {
