@@ -1,7 +1,6 @@
 //! The operator-facing extensions of `verify`: `--termination-log` (one line of JSON on success
 //! and failure), `--warn-only` (report, exit 0) and `--output json`, on a model signed by our own
 //! `sign key`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::BIN;
 use std::fs;

@@ -2,7 +2,6 @@
 //! page cache does not grow) or through the page cache with `--cold-reads cached` (the model
 //! stays cached). Residency is measured with util-linux `fincore`, eviction with
 //! `posix_fadvise(DONTNEED)`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::BIN;
 use std::fs::{self, File};

@@ -11,7 +11,6 @@
 //! * v0.2.0-certificate is left out: its legacy Digests/v0.1 predicate has no root digest.
 //!
 //! The vectors live in `testdata/conformance` (override: `MV_CONFORMANCE_DIR`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::conformance_dir;
 use std::process::Command;

@@ -5,7 +5,6 @@
 //!
 //! The vectors are read from `MV_CONFORMANCE_DIR` (default `testdata/conformance`);
 //! without them every test here says loudly that it skipped.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::{BIN, conformance_dir, copy_dir};
 use std::path::{Path, PathBuf};

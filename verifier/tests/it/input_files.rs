@@ -1,7 +1,6 @@
 //! Issue 18: a signature, key, certificate chain or trust config that is not a regular file (a
 //! FIFO, a device, a directory) is refused with a clear message, and nothing blocks. Opening a
 //! FIFO for reading used to wait for a writer forever.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::key_cert_fixtures as fixtures;
 

@@ -13,7 +13,6 @@
 //! `github.com/sigstore/model-signing` (403), so the peer cannot be built here. Where it can:
 //! `bash tests/interop/build-go-model-signing.sh && cargo test -p model-verifier --test
 //! interop_go -- --ignored`; run that way, a missing binary fails the test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::key_cert_fixtures as fixtures;
 use crate::support::oci_layout;

@@ -5,7 +5,6 @@
 //! mutations get the same verdict from both.
 //!
 //! A missing virtualenv fails the tests (`make setup` installs it).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::copy_dir;
 use crate::support::key_cert_fixtures as fixtures;

@@ -2,7 +2,6 @@
 //! signature just under the size cap is verified by the binary under GNU `time`, whose maximum
 //! resident set size (from `wait4`'s rusage, no cgroup needed) must stay within 64 MiB — the
 //! injected container's memory limit is 512 MiB, and the verifier should need a fraction of it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::key_cert_fixtures as fixtures;
 

@@ -2,7 +2,6 @@
 //! exactly, extra files fail before anything is hashed, an explicit "no symlinks" policy refuses
 //! a signature made with symlinks, and file names and digests in messages are readable and
 //! cannot carry control characters to the terminal.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::key_cert_fixtures as fixtures;
 

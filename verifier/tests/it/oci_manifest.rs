@@ -7,7 +7,6 @@
 //! layer digests are the files' SHA-256 digests, so an OCI-manifest signature is a valid
 //! signature of the unpacked model directory and the other way round. Both directions are
 //! checked with the Python peer (a missing peer fails the test). The Go implementation is checked in `interop_go.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::key_cert_fixtures as fixtures;
 use crate::support::oci_layout;

@@ -2,7 +2,6 @@
 //! §6.2), with certificates generated at test time (rcgen): the binary must give the expected
 //! exit code and message, and the Python `model_signing` 1.1.1 peer must give the same exit code
 //! on the same files (a missing peer fails the tests).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::key_cert_fixtures as fixtures;
 

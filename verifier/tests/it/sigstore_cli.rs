@@ -1,6 +1,5 @@
 //! Replays the `verify sigstore` command blocks of `conformance/README.md` against the built
 //! binary, offline, and asserts exit codes and the recorded messages.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::BIN;
 use crate::support::sigstore_common as common;

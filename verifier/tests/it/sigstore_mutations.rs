@@ -1,6 +1,5 @@
 //! Random single-byte mutations of the genuine upstream bundles: none may verify, none may
 //! panic (deterministic PRNG, so a failure reproduces).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::sigstore_common as common;
 

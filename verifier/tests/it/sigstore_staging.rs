@@ -2,7 +2,6 @@
 //! with a Rekor v2 `hashedrekord` 0.0.2 entry whose checkpoint carries witness cosignatures, and
 //! an RFC 3161 timestamp from the staging TSA; from sigstore-rust's public test data): it
 //! verifies with the embedded staging root (`--use_staging`) and with nothing else.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use model_verifier::envelope::SignatureVerifier;
 use model_verifier::sigstore::bundle::EntryKind;

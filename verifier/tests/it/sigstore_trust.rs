@@ -1,6 +1,5 @@
 //! Trust material: ClientTrustConfig and bare trusted roots, strict parsing, and what each part
 //! of the trusted root is needed for (§8), with the upstream vectors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::sigstore_common as common;
 

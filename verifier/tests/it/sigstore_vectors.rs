@@ -1,6 +1,5 @@
 //! The upstream Sigstore vectors verify offline with the embedded public-good root, and every
 //! one-change forgery of them is rejected (§6.3 (a)–(j)).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::sigstore_common as common;
 

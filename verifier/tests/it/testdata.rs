@@ -1,6 +1,5 @@
 //! The bundled example (`testdata/`, made by `testdata/generate.sh` with this project's own
 //! signer) verifies with both methods, and its tampered copy does not.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

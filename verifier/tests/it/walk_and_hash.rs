@@ -1,6 +1,5 @@
 //! The model walk, the ignore rules and the hashing engine on small generated trees (format
 //! §1–§2), through the library API and through `model-verifier digest`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::BIN;
 use std::fs;

@@ -4,7 +4,6 @@
 //! `--health-port 0` (it prints the port it bound), changes files and reads `/ready` with a plain
 //! `std::net` client. Tests that must see inotify use `--interval 1h`, so only inotify can
 //! explain a reaction within seconds; the others use `--no-inotify` and a short interval.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::BIN;
 use std::fs;

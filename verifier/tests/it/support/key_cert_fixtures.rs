@@ -1,12 +1,5 @@
 //! Shared helpers of the key/certificate integration tests: the Python `model_signing` peer,
 //! test models, certificate chains made with rcgen, and running both command lines.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use std::path::Path;
 use std::process::Command;

@@ -3,13 +3,6 @@
 //! inclusion proof and signed checkpoint, Fulcio-style leaf with an embedded SCT) and the
 //! matching trusted root. Every knob in [`Mint`] changes one thing, for the negatives a genuine
 //! public-good bundle cannot express.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use std::time::Duration;
 

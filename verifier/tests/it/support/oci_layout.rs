@@ -1,6 +1,6 @@
 //! OCI image layouts written blob by blob for the tests: layer bytes → `blobs/sha256/<hex>`,
 //! a config blob, the image manifest (itself a blob), `index.json` with a tag, `oci-layout`.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::path::Path;

@@ -1,12 +1,5 @@
 //! Shared helpers of the `sigstore_*` integration tests: the conformance folder and bundle
 //! surgery on genuine upstream bundles.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
