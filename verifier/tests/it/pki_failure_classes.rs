@@ -427,92 +427,108 @@ fn wrong_key_wrong_curve_and_tampered_payload_fail() {
 #[test]
 fn wrong_root_and_missing_intermediate_fail() {
     let py = Python::find("pki failure classes (path)");
-    let py = &py;
-    let (r, i, l) = standard();
-    let p = pki(r, i, l, no_tweak);
-    // A different root with the same name: the intermediate's authority key identifier
-    // points elsewhere, so there is no issuer.
-    let (r2, i2, l2) = standard();
-    let impostor = pki(r2, i2, l2, no_tweak);
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&impostor.root_pem]);
-    expect(
-        &case,
-        py,
-        "wrong root, same name",
-        false,
-        "unable to get local issuer certificate",
-    );
-    // Without key identifiers the names match and the signature check fails.
     let no_akid =
         |r: &mut CertificateParams, i: &mut CertificateParams, l: &mut CertificateParams| {
             for p in [r, i, l] {
                 p.use_authority_key_identifier_extension = false;
             }
         };
-    let (r, i, l) = standard();
-    let p2 = pki(r, i, l, no_akid);
-    let (r2, i2, l2) = standard();
-    let impostor = pki(r2, i2, l2, no_akid);
-    let case = standard_case(&p2, &[&p2.intermediate_pem], &[&impostor.root_pem]);
-    expect(
-        &case,
-        py,
-        "wrong root, same name, no AKID",
-        false,
-        "certificate signature failure",
-    );
-    // A different root with another name: no issuer at all.
-    let other = pki(
-        CertSpec::root("Other Root"),
-        CertSpec::intermediate("Other Int"),
-        CertSpec::leaf("x", "P256"),
-        no_tweak,
-    );
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&other.root_pem]);
-    expect(
-        &case,
-        py,
-        "wrong root",
-        false,
-        "unable to get local issuer certificate",
-    );
-    // The bundle lacks the intermediate.
-    let case = standard_case(&p, &[], &[&p.root_pem]);
-    expect(
-        &case,
-        py,
-        "missing intermediate",
-        false,
-        "unable to get local issuer certificate",
-    );
-    // Only the intermediate is trusted: the path must still end at a self-signed certificate.
-    let case = standard_case(&p, &[&p.intermediate_pem], &[&p.intermediate_pem]);
-    expect(
-        &case,
-        py,
-        "intermediate as trust anchor",
-        false,
-        "unable to get issuer certificate",
-    );
-    // The leaf itself trusted, nothing else: a leaf that is not self-signed is no anchor.
-    let leaf_pem = model_verifier::keys::python_pem("CERTIFICATE", &p.leaf_der);
-    let case = standard_case(&p, &[], &[&leaf_pem]);
-    expect(
-        &case,
-        py,
-        "only the leaf trusted",
-        false,
-        "unable to get local issuer certificate",
-    );
-    // The bundle carries its own (untrusted) root, the trust store another.
-    let case = standard_case(&p, &[&p.intermediate_pem, &p.root_pem], &[&other.root_pem]);
-    expect(
-        &case,
-        py,
-        "untrusted root in the bundle",
-        false,
-        "self-signed certificate in certificate chain",
-    );
+    let standard_pki = |tweak: ParamsChange| {
+        let (r, i, l) = standard();
+        pki(r, i, l, tweak)
+    };
+    let k = PathPkis {
+        p: standard_pki(no_tweak),
+        impostor: standard_pki(no_tweak),
+        p_no_akid: standard_pki(no_akid),
+        impostor_no_akid: standard_pki(no_akid),
+        other: pki(
+            CertSpec::root("Other Root"),
+            CertSpec::intermediate("Other Int"),
+            CertSpec::leaf("x", "P256"),
+            no_tweak,
+        ),
+    };
+    let leaf_pem = model_verifier::keys::python_pem("CERTIFICATE", &k.p.leaf_der);
+    const NO_ISSUER: &str = "unable to get local issuer certificate";
+    // (what, which PKI signs, what the bundle carries after the leaf, what is trusted)
+    let cases: [PathCase<'_>; 7] = [
+        // A different root with the same name: the intermediate's authority key identifier
+        // points elsewhere, so there is no issuer.
+        (
+            "wrong root, same name",
+            &k.p,
+            vec![&k.p.intermediate_pem],
+            vec![&k.impostor.root_pem],
+            NO_ISSUER,
+        ),
+        // Without key identifiers the names match and the signature check fails.
+        (
+            "wrong root, same name, no AKID",
+            &k.p_no_akid,
+            vec![&k.p_no_akid.intermediate_pem],
+            vec![&k.impostor_no_akid.root_pem],
+            "certificate signature failure",
+        ),
+        // A different root with another name: no issuer at all.
+        (
+            "wrong root",
+            &k.p,
+            vec![&k.p.intermediate_pem],
+            vec![&k.other.root_pem],
+            NO_ISSUER,
+        ),
+        // The bundle lacks the intermediate.
+        (
+            "missing intermediate",
+            &k.p,
+            vec![],
+            vec![&k.p.root_pem],
+            NO_ISSUER,
+        ),
+        // Only the intermediate is trusted: the path must still end at a self-signed
+        // certificate.
+        (
+            "intermediate as trust anchor",
+            &k.p,
+            vec![&k.p.intermediate_pem],
+            vec![&k.p.intermediate_pem],
+            "unable to get issuer certificate",
+        ),
+        // The leaf itself trusted, nothing else: a leaf that is not self-signed is no anchor.
+        (
+            "only the leaf trusted",
+            &k.p,
+            vec![],
+            vec![&leaf_pem],
+            NO_ISSUER,
+        ),
+        // The bundle carries its own (untrusted) root, the trust store another.
+        (
+            "untrusted root in the bundle",
+            &k.p,
+            vec![&k.p.intermediate_pem, &k.p.root_pem],
+            vec![&k.other.root_pem],
+            "self-signed certificate in certificate chain",
+        ),
+    ];
+    for (what, signer, chain, trust, message) in cases {
+        let case = standard_case(signer, &chain, &trust);
+        expect(&case, &py, what, false, message);
+    }
+}
+
+/// (what, which PKI signs, the bundle's certificates after the leaf, the trust store, the
+/// expected message prefix)
+type PathCase<'a> = (&'a str, &'a Pki, Vec<&'a str>, Vec<&'a str>, &'a str);
+
+/// The PKIs the path cases take their bundles and trust stores from.
+struct PathPkis {
+    p: Pki,
+    impostor: Pki,
+    p_no_akid: Pki,
+    impostor_no_akid: Pki,
+    other: Pki,
 }
 
 #[test]
