@@ -113,6 +113,33 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
 
+/// `sign key|certificate MODEL … --signature SIG` with the key `k.key` or the chain in `pki/`.
+fn sign_args(method: &str, model: &str, sig: &str) -> Vec<String> {
+    let mut args = vec!["sign", method, model, "--private_key"];
+    match method {
+        "key" => args.push("k.key"),
+        _ => args.extend([
+            "pki/leaf.key",
+            "--signing_certificate",
+            "pki/leaf.pem",
+            "--certificate_chain",
+            "pki/intermediate.pem",
+        ]),
+    }
+    args.extend(["--signature", sig]);
+    strings(&args)
+}
+
+/// `verify key|certificate MODEL --signature SIG` against `k.pub` or `pki/root.pem`.
+fn verify_args(method: &str, model: &str, sig: &str) -> Vec<String> {
+    let mut args = vec!["verify", method, model, "--signature", sig];
+    match method {
+        "key" => args.extend(["--public_key", "k.pub"]),
+        _ => args.extend(["--certificate_chain", "pki/root.pem"]),
+    }
+    strings(&args)
+}
+
 /// Both directions with the key method, for one curve, on three models.
 fn key_round_trips(curve: &str, format: &str) {
     let py = Python::find(&format!("key interop {curve}"));
@@ -126,28 +153,8 @@ fn key_round_trips(curve: &str, format: &str) {
         ("large", large_model()),
     ] {
         write_model(&root.join(name), &files);
-        let sign = |sig: &str| {
-            strings(&[
-                "sign",
-                "key",
-                name,
-                "--private_key",
-                "k.key",
-                "--signature",
-                sig,
-            ])
-        };
-        let verify = |sig: &str| {
-            strings(&[
-                "verify",
-                "key",
-                name,
-                "--signature",
-                sig,
-                "--public_key",
-                "k.pub",
-            ])
-        };
+        let sign = |sig: &str| sign_args("key", name, sig);
+        let verify = |sig: &str| verify_args("key", name, sig);
         // Same model, same root digest, whoever signed.
         let digests: Vec<Value> = DIRECTIONS
             .into_iter()
@@ -195,40 +202,11 @@ fn certificate_method_both_directions_with_a_generated_chain() {
         };
         for (name, files) in models {
             write_model(&root.join(name), &files);
-            let sign_args = |sig: &str| -> Vec<String> {
-                [
-                    "sign",
-                    "certificate",
-                    name,
-                    "--private_key",
-                    "pki/leaf.key",
-                    "--signing_certificate",
-                    "pki/leaf.pem",
-                    "--certificate_chain",
-                    "pki/intermediate.pem",
-                    "--signature",
-                    sig,
-                ]
-                .map(String::from)
-                .to_vec()
-            };
-            let verify_args = |sig: &str| -> Vec<String> {
-                [
-                    "verify",
-                    "certificate",
-                    name,
-                    "--signature",
-                    sig,
-                    "--certificate_chain",
-                    "pki/root.pem",
-                ]
-                .map(String::from)
-                .to_vec()
-            };
-
             let sigs = DIRECTIONS.map(|direction| {
                 let stem = format!("{name}-{curve}");
-                sign_then_verify(&py, root, direction, &stem, sign_args, verify_args)
+                let sign = |sig: &str| sign_args("certificate", name, sig);
+                let verify = |sig: &str| verify_args("certificate", name, sig);
+                sign_then_verify(&py, root, direction, &stem, sign, verify)
             });
             // Both bundles record leaf then intermediate.
             for sig in &sigs {
@@ -252,59 +230,19 @@ fn tampered_copies_are_rejected_by_both() {
     Chain::standard("P384").write(&root.join("pki"));
     write_model(&root.join("model"), &nested_unicode_model());
     std::fs::create_dir(root.join("sigs")).unwrap();
-    let key_sign = |sig: &str| {
-        vec![
-            "sign",
-            "key",
-            "model",
-            "--private_key",
-            "k.key",
-            "--signature",
-            sig,
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>()
-    };
-    let cert_sign = |sig: &str| {
-        vec![
-            "sign",
-            "certificate",
-            "model",
-            "--private_key",
-            "pki/leaf.key",
-            "--signing_certificate",
-            "pki/leaf.pem",
-            "--certificate_chain",
-            "pki/intermediate.pem",
-            "--signature",
-            sig,
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>()
-    };
     // (method, signature file): made by Python and by us.
     let mut sigs = Vec::new();
-    for (method, sign) in [
-        ("key", &key_sign as &dyn Fn(&str) -> Vec<String>),
-        ("certificate", &cert_sign),
-    ] {
+    for method in ["key", "certificate"] {
         let py_sig = format!("sigs/{method}-py.sig");
         let rs_sig = format!("sigs/{method}-rs.sig");
+        let sign = |sig: &str| sign_args(method, "model", sig);
         signed(&py.model_signing(root, &refs(&sign(&py_sig))), "python");
         signed(&ours(root, &refs(&sign(&rs_sig))), "ours");
         sigs.push((method, py_sig));
         sigs.push((method, rs_sig));
     }
-    let verify = |method: &str, sig: &str, model: &str| -> Vec<String> {
-        let mut v = vec!["verify", method, model, "--signature", sig];
-        match method {
-            "key" => v.extend(["--public_key", "k.pub"]),
-            _ => v.extend(["--certificate_chain", "pki/root.pem"]),
-        }
-        v.into_iter().map(String::from).collect()
-    };
+    let verify = |method: &str, sig: &str, model: &str| verify_args(method, model, sig);
+
     // The untouched model verifies everywhere.
     for (method, sig) in &sigs {
         verified(&ours(root, &refs(&verify(method, sig, "model"))), "ours");
@@ -856,40 +794,8 @@ fn our_bundles_have_the_layout_python_writes() {
     python_key(&py, root, "k", "P256", "pkcs8", "");
     Chain::standard("P256").write(&root.join("pki"));
     write_model(&root.join("m"), &tiny_model());
-    let key = |sig: &str| -> Vec<String> {
-        [
-            "sign",
-            "key",
-            "m",
-            "--private_key",
-            "k.key",
-            "--signature",
-            sig,
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let cert = |sig: &str| -> Vec<String> {
-        [
-            "sign",
-            "certificate",
-            "m",
-            "--private_key",
-            "pki/leaf.key",
-            "--signing_certificate",
-            "pki/leaf.pem",
-            "--certificate_chain",
-            "pki/intermediate.pem",
-            "--signature",
-            sig,
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    for (what, args) in [
-        ("key", &key as &dyn Fn(&str) -> Vec<String>),
-        ("certificate", &cert),
-    ] {
+    for what in ["key", "certificate"] {
+        let args = |sig: &str| sign_args(what, "m", sig);
         signed(&py.model_signing(root, &refs(&args("py.sig"))), "python");
         signed(&ours(root, &refs(&args("rs.sig"))), "ours");
         let read = |f: &str| -> (String, Value) {
