@@ -6,9 +6,9 @@
 //! the page cache is not charged to our RSS, and a file truncated while we read it is an error.
 //! Several items in flight keep the disk busy while other threads hash. A large item that is
 //! not in the page cache is read on a helper thread, with direct I/O, while its hashing thread
-//! hashes ([`crate::stream`]): reading overlaps with hashing and the kernel spends almost no CPU
+//! hashes (`crate::stream`): reading overlaps with hashing and the kernel spends almost no CPU
 //! on the page cache. BLAKE3 is faster than the copy out of the page cache, so large BLAKE3 items
-//! are hashed through bounded memory maps instead ([`crate::mmap`]), each window on several
+//! are hashed through bounded memory maps instead (`crate::mmap`), each window on several
 //! threads.
 
 use std::cell::RefCell;
@@ -293,7 +293,7 @@ pub(crate) fn hash_item(
         return hash_mapped(item, &file, end, progress);
     }
     // A large item not (wholly) in the page cache is read on a helper thread, directly from the
-    // device where possible, while this thread hashes ([`crate::stream`]).
+    // device where possible, while this thread hashes (`crate::stream`).
     if direct_io
         && len >= PIPELINE_MIN
         && end <= size

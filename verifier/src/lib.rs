@@ -3,7 +3,10 @@
 //! The pipeline: a signature method ([`envelope::SignatureVerifier`]) checks the bundle and
 //! yields the signed in-toto statement; [`statement`] parses it into the expected
 //! [`manifest::Manifest`]; [`walk`] and [`hashing`] rebuild the local manifest from the model
-//! directory; [`manifest`] compares the two.
+//! directory; [`manifest`] compares the two. The entry point is
+//! [`verify::verify_model`]`(&verifier, &`[`verify::VerifyOptions`]`)`: plain options, no
+//! command-line types (the `model-verifier` binary owns its clap parser); [`input`] reads the
+//! small input files and words OS errors as Python does.
 
 pub mod bundle;
 pub mod dsse;

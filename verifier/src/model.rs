@@ -152,7 +152,7 @@ pub(crate) fn plan(
     })
 }
 
-/// Hashes what [`plan`] found into a manifest.
+/// Hashes what `plan` found into a manifest.
 pub fn hash(spec: &ModelSpec, plan: Plan) -> Result<Computed, ModelError> {
     let Plan {
         keys,

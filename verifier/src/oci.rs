@@ -37,13 +37,13 @@ pub use source::OciSource;
 
 /// Manifests and indexes larger than this are refused (registries commonly cap manifests at
 /// 4 MiB; a manifest of 10,000 layers is about 2 MiB).
-pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// The layer annotation that names a layer's item.
 pub(crate) const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 /// The `index.json` annotation that holds a manifest's tag.
 pub(crate) const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 /// The item name of the config blob.
-pub(crate) const CONFIG_ITEM: &str = "config.json";
+pub const CONFIG_ITEM: &str = "config.json";
 /// OCI image manifest.
 pub(crate) const MEDIA_TYPE_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Docker image manifest, schema 2 (what `skopeo inspect --raw` shows for most Docker images).
