@@ -157,6 +157,29 @@ pub(crate) fn watch(args: WatchArgs) -> ExitCode {
     }
 }
 
+/// Starts the inotify watcher that wakes the main loop; `None` (said on stderr) when inotify is
+/// not available.
+fn start_inotify(tx: &mpsc::Sender<Wake>, interval: Duration) -> Option<DirWatch> {
+    let (notify, failed) = (tx.clone(), tx.clone());
+    match DirWatch::start(
+        move || {
+            let _ = notify.send(Wake::Changed);
+        },
+        move |e| {
+            let _ = failed.send(Wake::InotifyFailed(e));
+        },
+    ) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            eprintln!(
+                "{AGENT_NAME}: inotify is not available ({e}); checking every {} only",
+                show_duration(interval)
+            );
+            None
+        }
+    }
+}
+
 /// Why the main loop woke up.
 enum Wake {
     /// inotify saw something.
@@ -198,24 +221,7 @@ where
     let mut dir_watch = if args.no_inotify {
         None
     } else {
-        let (notify, failed) = (tx.clone(), tx.clone());
-        match DirWatch::start(
-            move || {
-                let _ = notify.send(Wake::Changed);
-            },
-            move |e| {
-                let _ = failed.send(Wake::InotifyFailed(e));
-            },
-        ) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                eprintln!(
-                    "{AGENT_NAME}: inotify is not available ({e}); checking every {} only",
-                    show_duration(args.interval)
-                );
-                None
-            }
-        }
+        start_inotify(&tx, args.interval)
     };
 
     let model_path = options.model_path.clone();
