@@ -7,9 +7,8 @@ help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 # The tests use the real Python model_signing as an interoperability peer: `make test` installs it
-# (and cargo-nextest, fincore) first, and a missing peer fails the tests instead of skipping them.
+# (and cargo-nextest, fincore) first; a missing peer fails the tests (they never skip).
 export MV_PYTHON_VENV ?= $(HOME)/.cache/model-validation-operator/venv
-export MV_REQUIRE_INTEROP ?= 1
 
 test: setup lint unit ## Everything CI runs before the end-to-end suite (installs what it needs first)
 setup: ## Install what `make test` needs (idempotent): cargo-nextest, fincore, the Python peer

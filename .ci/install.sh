@@ -26,6 +26,10 @@ command -v make >/dev/null || need_apt+=(make)
 command -v openssl >/dev/null || need_apt+=(openssl)
 [ -x /usr/bin/time ] || need_apt+=(time)
 command -v fincore >/dev/null || need_apt+=(util-linux-extra)  # page-cache residency in the cold-read tests
+command -v umoci >/dev/null || need_apt+=(umoci)    # OCI layouts built by real tools (verifier tests)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import ensurepip' 2>/dev/null || need_apt+=(python3-venv)  # the Python peer's virtualenv
 if ((${#need_apt[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

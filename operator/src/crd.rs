@@ -533,7 +533,7 @@ impl ModelValidationSpec {
     ) -> Result<VerifyCommand, SpecError> {
         let method = self.check()?;
         let mut common = CommonVerifyArgs::new(&self.model.path, self.signature_path());
-        common.ignore_paths = self
+        common.walk.ignore_paths = self
             .model
             .ignore_paths
             .iter()
@@ -541,12 +541,12 @@ impl ModelValidationSpec {
             .map(PathBuf::from)
             .collect();
         // model_signing ignores the git paths by default; only "false" needs a flag.
-        common.no_ignore_git_paths = self.model.ignore_git_paths == Some(false);
+        common.walk.no_ignore_git_paths = self.model.ignore_git_paths == Some(false);
         common.ignore_unsigned_files = self.model.ignore_unsigned_files == Some(true);
         // unset: the policy recorded in the signature applies (OMS v1.0); false: an explicit
         // "no symlinks" that refuses a signature recorded with allow_symlinks: true
-        common.allow_symlinks = self.model.allow_symlinks == Some(true);
-        common.no_allow_symlinks = self.model.allow_symlinks == Some(false);
+        common.walk.allow_symlinks = self.model.allow_symlinks == Some(true);
+        common.walk.no_allow_symlinks = self.model.allow_symlinks == Some(false);
         common.termination_log = termination_log.map(Path::to_path_buf);
         common.warn_only = self.mode == Mode::Warn;
         let method = match method {
@@ -1158,7 +1158,7 @@ mod tests {
             );
             let back = VerifyCommand::try_parse_args(args).unwrap();
             assert_eq!(
-                back.method.common().symlink_policy(),
+                back.method.common().walk.symlink_policy(),
                 allow.as_bool(),
                 "{allow}"
             );

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::walk::{ColdReads, OciArgs, WalkArgs};
+
 /// The verification methods, as named on the command line.
 pub const METHODS: [&str; 3] = ["sigstore", "key", "certificate"];
 
@@ -110,74 +112,15 @@ pub enum OutputFormat {
     Json,
 }
 
-/// How parts of the model that are not in the page cache are read (`--cold-reads`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum ColdReads {
-    /// Read them with direct I/O (`O_DIRECT`) on a helper thread while hashing: faster, little
-    /// kernel CPU, and the page cache (charged to the container's memory cgroup) does not grow.
-    #[default]
-    Direct,
-    /// Read them through the page cache, which leaves the model cached for a program that loads
-    /// it next on the same machine.
-    Cached,
-}
-
 /// Options every `verify` method takes.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct CommonVerifyArgs {
-    /// The model: a directory, or a single file. Not given with `--oci-manifest`/`--oci-layout`.
-    #[arg(
-        value_name = "MODEL_PATH",
-        required_unless_present_any = ["oci_manifest", "oci_layout"],
-        conflicts_with_all = ["oci_manifest", "oci_layout"],
-        default_value = ".",
-        hide_default_value = true
-    )]
-    pub model_path: PathBuf,
-    /// Extension: the model is an OCI image instead of a directory.
+    /// The model and how it is walked.
     #[command(flatten)]
-    pub oci: OciArgs,
+    pub walk: WalkArgs,
     /// The signature (a Sigstore bundle, usually `model.sig`).
     #[arg(long, value_name = "PATH")]
     pub signature: PathBuf,
-    /// A file or directory to leave out, relative to the current directory (as `model_signing`
-    /// does), dropped when outside the model. Repeat the flag for several paths.
-    #[arg(
-        long = "ignore-paths",
-        visible_alias = "ignore_paths",
-        value_name = "PATH"
-    )]
-    pub ignore_paths: Vec<PathBuf>,
-    /// Leave out the top-level `.git`, `.gitattributes`, `.github` and `.gitignore` (default).
-    #[arg(
-        long = "ignore-git-paths",
-        visible_alias = "ignore_git_paths",
-        overrides_with = "no_ignore_git_paths"
-    )]
-    pub ignore_git_paths: bool,
-    /// Hash the top-level git files too.
-    #[arg(
-        long = "no-ignore-git-paths",
-        visible_alias = "no_ignore_git_paths",
-        overrides_with = "ignore_git_paths"
-    )]
-    pub no_ignore_git_paths: bool,
-    /// Follow symbolic links to files (a link to a directory contributes nothing).
-    #[arg(
-        long = "allow_symlinks",
-        visible_alias = "allow-symlinks",
-        overrides_with = "no_allow_symlinks"
-    )]
-    pub allow_symlinks: bool,
-    /// Extension: an explicit "no symlinks" policy. A signature that records
-    /// `allow_symlinks: true` is refused instead of being verified with symlinks followed.
-    /// Without either flag the policy recorded in the signature applies (OMS v1.0 §6.1.1).
-    #[arg(
-        long = "no-allow_symlinks",
-        visible_alias = "no-allow-symlinks",
-        overrides_with = "allow_symlinks"
-    )]
-    pub no_allow_symlinks: bool,
     /// Only check the files the signature lists; unsigned extra files are not looked at.
     #[arg(
         long = "ignore_unsigned_files",
@@ -209,99 +152,19 @@ pub struct CommonVerifyArgs {
     /// exit 2.
     #[arg(long = "warn-only", visible_alias = "warn_only")]
     pub warn_only: bool,
-    /// Extension: how files not in the page cache are read (files in it are always read from
-    /// it). `direct` reads them with direct I/O while hashing; `cached` through the page cache.
-    #[arg(
-        long = "cold-reads",
-        visible_alias = "cold_reads",
-        value_enum,
-        default_value_t = ColdReads::Direct,
-        value_name = "HOW"
-    )]
-    pub cold_reads: ColdReads,
-}
-
-/// Extension: an OCI image as the model (`model-verifier` only; `model_signing` 1.1.1 has no
-/// such flags). The signed items are the image manifest's layers (and its config blob), named
-/// as the Go `model-signing` names them; no model directory is read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
-pub struct OciArgs {
-    /// An OCI image manifest (JSON, e.g. from `skopeo inspect --raw`) whose layer digests are
-    /// the model's items.
-    #[arg(
-        long = "oci-manifest",
-        visible_alias = "oci_manifest",
-        value_name = "MANIFEST_JSON",
-        conflicts_with = "oci_layout"
-    )]
-    pub oci_manifest: Option<PathBuf>,
-    /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/`); the manifest is the
-    /// one `--image` names.
-    #[arg(long = "oci-layout", visible_alias = "oci_layout", value_name = "DIR")]
-    pub oci_layout: Option<PathBuf>,
-    /// With `--oci-layout`: `TAG`, `sha256:<hex>` or `TAG@sha256:<hex>` (the tag is the
-    /// `org.opencontainers.image.ref.name` annotation in `index.json`). May be left out when
-    /// the layout holds exactly one manifest. Without `--oci-layout` it is refused (by the
-    /// verifier, as an unusable model source).
-    #[arg(long = "image", value_name = "REF", conflicts_with = "oci_manifest")]
-    pub image: Option<String>,
-}
-
-impl OciArgs {
-    /// Whether an OCI image replaces the model directory.
-    pub fn is_set(&self) -> bool {
-        self.oci_manifest.is_some() || self.oci_layout.is_some()
-    }
-
-    /// The flags, as `to_args` renders them.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(p) = &self.oci_manifest {
-            push_option(&mut out, "--oci-manifest", path_arg(p));
-        }
-        if let Some(p) = &self.oci_layout {
-            push_option(&mut out, "--oci-layout", path_arg(p));
-        }
-        if let Some(r) = &self.image {
-            push_option(&mut out, "--image", r.clone());
-        }
-        out
-    }
 }
 
 impl CommonVerifyArgs {
     /// Options with the defaults of `model_signing` for the given model and signature.
     pub fn new(model_path: impl Into<PathBuf>, signature: impl Into<PathBuf>) -> Self {
         Self {
-            oci: OciArgs::default(),
-            model_path: model_path.into(),
+            walk: WalkArgs::new(model_path),
             signature: signature.into(),
-            ignore_paths: Vec::new(),
-            ignore_git_paths: false,
-            no_ignore_git_paths: false,
-            allow_symlinks: false,
-            no_allow_symlinks: false,
             ignore_unsigned_files: false,
             no_ignore_unsigned_files: false,
             output: OutputFormat::Text,
             termination_log: None,
             warn_only: false,
-            cold_reads: ColdReads::Direct,
-        }
-    }
-
-    /// Whether the top-level git paths are left out (the last of the two flags wins).
-    pub fn effective_ignore_git_paths(&self) -> bool {
-        !self.no_ignore_git_paths
-    }
-
-    /// The local symlink policy: `Some(true)` with `--allow_symlinks`, `Some(false)` with
-    /// `--no-allow_symlinks` (the last of the two wins), `None` when neither is given.
-    pub fn symlink_policy(&self) -> Option<bool> {
-        match (self.allow_symlinks, self.no_allow_symlinks) {
-            (_, true) => Some(false),
-            (true, false) => Some(true),
-            (false, false) => None,
         }
     }
 
@@ -335,19 +198,20 @@ impl VerifyCommand {
     pub fn to_args(&self) -> Vec<String> {
         let mut out = vec![self.method.name().to_owned()];
         let c = self.method.common();
-        if c.oci.is_set() {
-            out.extend(c.oci.to_args());
+        let w = &c.walk;
+        if w.oci.is_set() {
+            out.extend(w.oci.to_args());
         } else {
-            out.push(path_arg(&c.model_path));
+            out.push(path_arg(&w.model_path));
         }
         push_option(&mut out, "--signature", path_arg(&c.signature));
-        for p in &c.ignore_paths {
+        for p in &w.ignore_paths {
             push_option(&mut out, "--ignore-paths", path_arg(p));
         }
-        if c.no_ignore_git_paths {
+        if w.no_ignore_git_paths {
             out.push("--no-ignore-git-paths".into());
         }
-        match c.symlink_policy() {
+        match w.symlink_policy() {
             Some(true) => out.push("--allow_symlinks".into()),
             // Not a model_signing flag: only for the native verifier.
             Some(false) => out.push("--no-allow_symlinks".into()),
@@ -366,7 +230,7 @@ impl VerifyCommand {
         if c.warn_only {
             out.push("--warn-only".into());
         }
-        match c.cold_reads {
+        match w.cold_reads {
             ColdReads::Direct => {}
             ColdReads::Cached => out.extend(["--cold-reads".into(), "cached".into()]),
         }
@@ -502,7 +366,7 @@ pub mod agent_event {
 /// documentation writes them, or one (`--flag=value`) when the value starts with `-` and would
 /// otherwise be read as an option (an OIDC issuer `--x` in a ModelValidation made a command
 /// line the verifier refused).
-fn push_option(out: &mut Vec<String>, flag: &str, value: String) {
+pub(crate) fn push_option(out: &mut Vec<String>, flag: &str, value: String) {
     if value.starts_with('-') {
         out.push(format!("{flag}={value}"));
     } else {
@@ -511,7 +375,7 @@ fn push_option(out: &mut Vec<String>, flag: &str, value: String) {
     }
 }
 
-fn path_arg(p: &std::path::Path) -> String {
+pub(crate) fn path_arg(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
@@ -545,14 +409,14 @@ mod tests {
     #[test]
     fn every_method_round_trips_through_its_arguments() {
         let mut common = CommonVerifyArgs::new("/data/model dir", "/data/model dir/model.sig");
-        common.ignore_paths = vec!["/data/model dir/ignore-me".into(), "x".into()];
-        common.no_ignore_git_paths = true;
-        common.allow_symlinks = true;
+        common.walk.ignore_paths = vec!["/data/model dir/ignore-me".into(), "x".into()];
+        common.walk.no_ignore_git_paths = true;
+        common.walk.allow_symlinks = true;
         common.ignore_unsigned_files = true;
         common.output = OutputFormat::Json;
         common.termination_log = Some("/dev/termination-log".into());
         common.warn_only = true;
-        common.cold_reads = ColdReads::Cached;
+        common.walk.cold_reads = ColdReads::Cached;
         roundtrip(&VerifyCommand {
             method: VerifyMethod::Key(KeyArgs {
                 common: common.clone(),
@@ -585,7 +449,7 @@ mod tests {
     fn values_that_look_like_flags_round_trip() {
         for value in ["--ignore_git_paths", "-x", "--", "-", "--identity=a"] {
             let mut common = CommonVerifyArgs::new("/m", value);
-            common.ignore_paths = vec![value.into()];
+            common.walk.ignore_paths = vec![value.into()];
             common.termination_log = Some(value.into());
             roundtrip(&VerifyCommand {
                 method: VerifyMethod::Sigstore(SigstoreArgs {
@@ -611,9 +475,9 @@ mod tests {
             });
             // An image replaces the model directory (which parses back as its default, `.`).
             let mut oci = common.clone();
-            oci.model_path = ".".into();
-            oci.oci.oci_layout = Some(value.into());
-            oci.oci.image = Some(value.into());
+            oci.walk.model_path = ".".into();
+            oci.walk.oci.oci_layout = Some(value.into());
+            oci.walk.oci.image = Some(value.into());
             roundtrip(&VerifyCommand {
                 method: VerifyMethod::Key(KeyArgs {
                     common: oci,
@@ -653,9 +517,9 @@ mod tests {
         ]);
         assert_eq!(a, b);
         let c = a.method.common();
-        assert!(!c.effective_ignore_git_paths());
+        assert!(!c.walk.effective_ignore_git_paths());
         assert!(c.effective_ignore_unsigned_files());
-        assert!(c.allow_symlinks);
+        assert!(c.walk.allow_symlinks);
     }
 
     #[test]
@@ -670,7 +534,7 @@ mod tests {
             "--no-ignore-git-paths",
             "--ignore-git-paths",
         ]);
-        assert!(cmd.method.common().effective_ignore_git_paths());
+        assert!(cmd.method.common().walk.effective_ignore_git_paths());
         let cmd = parse(&[
             "key",
             "m",
@@ -681,7 +545,7 @@ mod tests {
             "--ignore-git-paths",
             "--no-ignore-git-paths",
         ]);
-        assert!(!cmd.method.common().effective_ignore_git_paths());
+        assert!(!cmd.method.common().walk.effective_ignore_git_paths());
     }
 
     #[test]
@@ -700,7 +564,7 @@ mod tests {
         ] {
             let args: Vec<&str> = base.iter().chain(extra).copied().collect();
             let cmd = parse(&args);
-            assert_eq!(cmd.method.common().symlink_policy(), want, "{extra:?}");
+            assert_eq!(cmd.method.common().walk.symlink_policy(), want, "{extra:?}");
             roundtrip(&cmd);
         }
     }
@@ -717,7 +581,7 @@ mod tests {
             "b",
         ]);
         assert_eq!(cmd.method.name(), "sigstore");
-        assert_eq!(cmd.method.common().model_path, PathBuf::from("model"));
+        assert_eq!(cmd.method.common().walk.model_path, PathBuf::from("model"));
         // An option first is a usage error, as upstream.
         assert!(VerifyCommand::try_parse_args(["--signature", "s", "model"]).is_err());
     }
@@ -743,8 +607,8 @@ mod tests {
             "k",
         ]);
         let c = cmd.method.common();
-        assert_eq!(c.oci.oci_manifest, Some(PathBuf::from("m.json")));
-        assert!(c.oci.is_set());
+        assert_eq!(c.walk.oci.oci_manifest, Some(PathBuf::from("m.json")));
+        assert!(c.walk.oci.is_set());
         roundtrip(&cmd);
         let cmd = parse(&[
             "key",
@@ -758,7 +622,7 @@ mod tests {
             "k",
         ]);
         assert_eq!(
-            cmd.method.common().oci.image.as_deref(),
+            cmd.method.common().walk.oci.image.as_deref(),
             Some("v1@sha256:00")
         );
         roundtrip(&cmd);

@@ -2,7 +2,7 @@
 # Builds the CLI of the Go implementation of OpenSSF model signing (Go module
 # github.com/sigstore/model-signing, command cmd/model-signing) with the ordinary `go` client and
 # the Go module proxy, for the interoperability tests of OCI-manifest signatures
-# (verifier/tests/interop_go.rs). Nothing else is downloaded, nothing lands in the repository.
+# (verifier/tests/it/interop_go.rs). Nothing else is downloaded, nothing lands in the repository.
 #
 #   build-go-model-signing.sh           build (or reuse) the binary; print its path
 #   build-go-model-signing.sh --path    print the stable path the tests look at, and exit

@@ -6,9 +6,9 @@
 //! the page cache is not charged to our RSS, and a file truncated while we read it is an error.
 //! Several items in flight keep the disk busy while other threads hash. A large item that is
 //! not in the page cache is read on a helper thread, with direct I/O, while its hashing thread
-//! hashes ([`crate::stream`]): reading overlaps with hashing and the kernel spends almost no CPU
+//! hashes (`crate::stream`): reading overlaps with hashing and the kernel spends almost no CPU
 //! on the page cache. BLAKE3 is faster than the copy out of the page cache, so large BLAKE3 items
-//! are hashed through bounded memory maps instead ([`crate::mmap`]), each window on several
+//! are hashed through bounded memory maps instead (`crate::mmap`), each window on several
 //! threads.
 
 use std::cell::RefCell;
@@ -60,14 +60,6 @@ impl HashAlgorithm {
             Self::Sha256 => "sha256",
             Self::Blake2b => "blake2b",
             Self::Blake3 => "blake3",
-        }
-    }
-
-    /// Digest size in bytes.
-    pub fn digest_len(self) -> usize {
-        match self {
-            Self::Sha256 | Self::Blake3 => 32,
-            Self::Blake2b => 64,
         }
     }
 
@@ -151,7 +143,7 @@ impl HashingConfig {
     }
 
     /// The `algorithm` string of each resource: `sha256`, or `sha256-sharded-<size>`.
-    pub fn resource_algorithm(&self) -> String {
+    pub(crate) fn resource_algorithm(&self) -> String {
         match self.serialization {
             Serialization::Files => self.algorithm.name().to_owned(),
             Serialization::Shards { shard_size } => {
@@ -163,7 +155,7 @@ impl HashingConfig {
 
 /// An incremental hasher for one of the algorithms.
 #[derive(Debug, Clone)]
-pub enum StreamHasher {
+pub(crate) enum StreamHasher {
     /// SHA-256.
     Sha256(Sha256),
     /// BLAKE2b-512.
@@ -174,7 +166,7 @@ pub enum StreamHasher {
 
 impl StreamHasher {
     /// A fresh hasher.
-    pub fn new(algorithm: HashAlgorithm) -> Self {
+    pub(crate) fn new(algorithm: HashAlgorithm) -> Self {
         match algorithm {
             HashAlgorithm::Sha256 => Self::Sha256(Sha256::new()),
             HashAlgorithm::Blake2b => Self::Blake2b(Box::default()),
@@ -183,7 +175,7 @@ impl StreamHasher {
     }
 
     /// Feeds bytes.
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
             Self::Sha256(h) => h.update(data),
             Self::Blake2b(h) => h.update(data),
@@ -199,7 +191,7 @@ impl StreamHasher {
     }
 
     /// The digest bytes.
-    pub fn finalize(self) -> Vec<u8> {
+    pub(crate) fn finalize(self) -> Vec<u8> {
         match self {
             Self::Sha256(h) => h.finalize().to_vec(),
             Self::Blake2b(h) => h.finalize().to_vec(),
@@ -210,7 +202,7 @@ impl StreamHasher {
 
 /// One unit of hashing work: a whole file or a byte range of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HashItem {
+pub(crate) struct HashItem {
     /// The file to open (symlinks are followed).
     pub path: PathBuf,
     /// First byte.
@@ -250,7 +242,7 @@ pub enum HashError {
 
 /// The digest and byte count of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemDigest {
+pub(crate) struct ItemDigest {
     /// Raw digest bytes.
     pub digest: Vec<u8>,
     /// Bytes hashed.
@@ -284,7 +276,7 @@ thread_local! {
 
 /// Hashes one item: with a per-thread buffer, through bounded maps (BLAKE3) or, if `direct_io`
 /// and the item is large and not in the page cache, read on a helper thread.
-pub fn hash_item(
+pub(crate) fn hash_item(
     item: &HashItem,
     algorithm: HashAlgorithm,
     direct_io: bool,
@@ -301,7 +293,7 @@ pub fn hash_item(
         return hash_mapped(item, &file, end, progress);
     }
     // A large item not (wholly) in the page cache is read on a helper thread, directly from the
-    // device where possible, while this thread hashes ([`crate::stream`]).
+    // device where possible, while this thread hashes (`crate::stream`).
     if direct_io
         && len >= PIPELINE_MIN
         && end <= size
@@ -539,7 +531,7 @@ fn for_each_window(
 ///
 /// With `direct_io`, large items that are not in the page cache are read with direct I/O on a
 /// helper thread ([`crate::stream`]); without it, everything is read through the page cache.
-pub fn hash_items(
+pub(crate) fn hash_items(
     items: &[HashItem],
     algorithm: HashAlgorithm,
     direct_io: bool,
@@ -559,7 +551,7 @@ pub fn hash_items(
 
 /// The shard boundaries of a file of `size` bytes: `[0,s), [s,2s), …, [k·s, size)`.
 /// An empty file has none.
-pub fn shard_ranges(size: u64, shard_size: u64) -> impl Iterator<Item = (u64, u64)> {
+pub(crate) fn shard_ranges(size: u64, shard_size: u64) -> impl Iterator<Item = (u64, u64)> {
     let step = shard_size.max(1);
     (0..size.div_ceil(step)).map(move |k| {
         let start = k * step;

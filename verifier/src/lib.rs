@@ -3,12 +3,19 @@
 //! The pipeline: a signature method ([`method::SignatureVerifier`]) checks the bundle and
 //! yields the signed in-toto statement; [`statement`] parses it into the expected
 //! [`manifest::Manifest`]; [`walk`] and [`hashing`] rebuild the local manifest from the model
-//! directory; [`manifest`] compares the two.
+//! directory; [`manifest`] compares the two. The entry point is
+//! [`verify::verify_model`]`(&verifier, &`[`verify::VerifyOptions`]`)`: plain options, no
+//! command-line types (the `model-verifier` binary owns its clap parser); [`input`] reads the
+//! small input files and words OS errors as Python does.
+
+// House rule (issue 19): no function over 120 lines of code outside tests.
+#![cfg_attr(not(test), deny(clippy::too_many_lines))]
 
 pub mod bundle;
 mod der;
 pub mod dsse;
 pub mod hashing;
+pub mod input;
 pub mod json_limits;
 pub mod keys;
 pub mod manifest;

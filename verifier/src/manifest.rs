@@ -124,7 +124,7 @@ impl Manifest {
     }
 
     /// Compares with the signed manifest; `Err` carries the `Signature mismatch: [...]` message.
-    pub fn check_against(&self, expected: &Manifest) -> Result<(), Mismatch> {
+    pub(crate) fn check_against(&self, expected: &Manifest) -> Result<(), Mismatch> {
         let extra = extra_keys(self.resources.keys(), expected);
         let missing = missing_keys(|k| self.resources.contains_key(k), expected);
         let changed: Vec<(String, &Digest, &Digest)> = expected
@@ -141,7 +141,7 @@ impl Manifest {
     /// The name check that runs before any byte is hashed: the local resources (`keys`, from
     /// the walk and the file sizes) against the signed ones. Extra or missing resources fail
     /// here, so an unsigned file is never read (a huge extra file costs nothing).
-    pub fn check_names<'k>(
+    pub(crate) fn check_names<'k>(
         model_name: &str,
         keys: impl IntoIterator<Item = &'k ResourceKey> + Clone,
         expected: &Manifest,

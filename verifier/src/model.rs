@@ -127,7 +127,7 @@ pub struct Plan {
 }
 
 /// Walks (or lists) the model: names and sizes only, nothing is read.
-pub fn plan(
+pub(crate) fn plan(
     spec: &ModelSpec,
     ignore: &IgnoreSet,
     selection: Selection<'_>,
@@ -152,7 +152,7 @@ pub fn plan(
     })
 }
 
-/// Hashes what [`plan`] found into a manifest.
+/// Hashes what `plan` found into a manifest.
 pub fn hash(spec: &ModelSpec, plan: Plan) -> Result<Computed, ModelError> {
     let Plan {
         keys,

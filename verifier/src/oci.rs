@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,19 +27,28 @@ use crate::hashing::{HashAlgorithm, HashingConfig, Serialization};
 use crate::manifest::{Digest, Manifest, ResourceKey};
 use crate::posix;
 
+mod layout;
+mod source;
+
+use layout::from_layout;
+#[cfg(test)]
+use layout::parse_reference;
+pub use source::OciSource;
+
 /// Manifests and indexes larger than this are refused (registries commonly cap manifests at
 /// 4 MiB; a manifest of 10,000 layers is about 2 MiB).
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// The layer annotation that names a layer's item.
-pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
+pub(crate) const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 /// The `index.json` annotation that holds a manifest's tag.
-pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+pub(crate) const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 /// The item name of the config blob.
 pub const CONFIG_ITEM: &str = "config.json";
 /// OCI image manifest.
-pub const MEDIA_TYPE_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const MEDIA_TYPE_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Docker image manifest, schema 2 (what `skopeo inspect --raw` shows for most Docker images).
-pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const MEDIA_TYPE_DOCKER_MANIFEST: &str =
+    "application/vnd.docker.distribution.manifest.v2+json";
 const INDEX_MEDIA_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -316,7 +324,7 @@ fn truncated(s: &str, max: usize) -> String {
 }
 
 /// `sha256:<64 lower-case hex>` → the raw digest.
-pub fn parse_sha256_digest(s: &str) -> Option<[u8; 32]> {
+pub(crate) fn parse_sha256_digest(s: &str) -> Option<[u8; 32]> {
     let hex_part = s.strip_prefix("sha256:")?;
     if hex_part.len() != 64
         || !hex_part
@@ -332,7 +340,7 @@ pub fn parse_sha256_digest(s: &str) -> Option<[u8; 32]> {
 
 /// The OCI image spec's media type grammar (RFC 6838 names): `type/subtype`, each 1 to 127
 /// characters of `A-Za-z0-9!#$&^_.+-`, starting with a letter or digit.
-pub fn is_media_type(s: &str) -> bool {
+pub(crate) fn is_media_type(s: &str) -> bool {
     fn part(p: &str) -> bool {
         let b = p.as_bytes();
         !b.is_empty()
@@ -355,7 +363,7 @@ fn is_plain_title(t: &str) -> bool {
 }
 
 /// The name of layer `index` without a title: `layer_000.tar.gz`, `layer_001.tar.gz`, ...
-pub fn default_layer_name(index: usize) -> String {
+pub(crate) fn default_layer_name(index: usize) -> String {
     format!("layer_{index:03}.tar.gz")
 }
 
@@ -546,14 +554,11 @@ impl OciImage {
         Self::parse(&bytes, path, name)
     }
 
-    /// The image the command-line options name.
-    pub fn from_args(args: &mv_shared::verify::OciArgs) -> Result<Self, OciError> {
-        match (&args.oci_manifest, &args.oci_layout) {
-            (Some(m), _) if args.image.is_none() => Self::from_file(m),
-            (None, Some(dir)) => from_layout(dir, args.image.as_deref()),
-            (None, None) if args.image.is_some() => Err(OciError::ImageWithoutLayout),
-            // clap refuses the other combinations; refuse them here too.
-            _ => Err(OciError::ImageWithoutLayout),
+    /// Reads the image a source names.
+    pub fn open(source: &OciSource) -> Result<Self, OciError> {
+        match source {
+            OciSource::Manifest(path) => Self::from_file(path),
+            OciSource::Layout { dir, image } => from_layout(dir, image.as_deref()),
         }
     }
 
@@ -600,7 +605,7 @@ impl OciImage {
     /// signature lists it, without the signer's recorded `ignore_paths`, and only the signed
     /// names when `only_signed` (`--ignore_unsigned_files`). Refuses a signature that is not
     /// files/SHA-256. The second value is a warning when the config blob is not covered.
-    pub fn local_manifest(
+    pub(crate) fn local_manifest(
         &self,
         signed: &crate::statement::SignedStatement,
         only_signed: bool,
@@ -646,138 +651,11 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, OciError> {
         source,
     };
     let file = File::open(path).map_err(read_err)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_MANIFEST_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(OciError::TooLarge {
+    crate::input::read_at_most(file, MAX_MANIFEST_BYTES)
+        .map_err(read_err)?
+        .ok_or_else(|| OciError::TooLarge {
             path: path.to_owned(),
-        });
-    }
-    Ok(bytes)
-}
-
-/// `TAG`, `sha256:<hex>`, `@sha256:<hex>` or `TAG@sha256:<hex>`.
-fn parse_reference(reference: &str) -> Result<(Option<&str>, Option<[u8; 32]>), OciError> {
-    let bad = || OciError::Reference {
-        reference: truncated(reference, 200),
-    };
-    let (tag, digest) = match reference.split_once('@') {
-        Some((tag, digest)) => (tag, Some(digest)),
-        None if reference.starts_with("sha256:") => ("", Some(reference)),
-        None => (reference, None),
-    };
-    let digest = match digest {
-        Some(d) => Some(parse_sha256_digest(d).ok_or_else(bad)?),
-        None => None,
-    };
-    if tag.chars().any(char::is_control) || (tag.is_empty() && digest.is_none()) {
-        return Err(bad());
-    }
-    Ok(((!tag.is_empty()).then_some(tag), digest))
-}
-
-/// Resolves `reference` in an OCI image layout directory and parses that manifest (its blob
-/// is checked against the digest it is stored under).
-pub fn from_layout(dir: &Path, reference: Option<&str>) -> Result<OciImage, OciError> {
-    let not_layout = |problem| OciError::NotALayout {
-        dir: dir.to_owned(),
-        problem,
-    };
-    let marker_path = dir.join("oci-layout");
-    if !marker_path.is_file() {
-        return Err(not_layout("no oci-layout file"));
-    }
-    let marker: Value = parse_json(&read_bounded(&marker_path)?, &marker_path, "layout marker")?;
-    if !marker["imageLayoutVersion"]
-        .as_str()
-        .is_some_and(|v| v.starts_with("1."))
-    {
-        return Err(not_layout("oci-layout has no imageLayoutVersion 1.x"));
-    }
-    let index_path = dir.join("index.json");
-    let index: Value = parse_json(&read_bounded(&index_path)?, &index_path, "image index")?;
-    let ctx = Ctx { path: &index_path };
-    let entries = index["manifests"]
-        .as_array()
-        .ok_or_else(|| ctx.field("manifests", "must be a list"))?;
-    let mut listed = Vec::with_capacity(entries.len());
-    for (i, e) in entries.iter().enumerate() {
-        let d = ctx.descriptor(e, &format!("manifests[{i}]"))?;
-        let tag = d.annotations.get(REF_NAME_ANNOTATION).cloned();
-        listed.push((d.media_type, d.digest, d.size, tag));
-    }
-    let tags = listed
-        .iter()
-        .filter_map(|l| l.3.clone())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let resolve = |problem: String| OciError::Resolve {
-        dir: dir.to_owned(),
-        problem,
-        tags: tags.clone(),
-    };
-    let (tag, digest) = match reference {
-        Some(r) => parse_reference(r)?,
-        None => (None, None),
-    };
-    let candidates: Vec<_> = listed
-        .iter()
-        .filter(|l| tag.is_none_or(|t| l.3.as_deref() == Some(t)))
-        .filter(|l| digest.is_none_or(|d| l.1 == d))
-        .collect();
-    let (media_type, digest, size) = match (candidates.as_slice(), tag, digest) {
-        ([one], _, _) => (Some(one.0.clone()), one.1, Some(one.2)),
-        // A digest that index.json does not list directly (e.g. one platform of a listed
-        // index): read its blob; the digest check below still binds it.
-        ([], None, Some(d)) => (None, d, None),
-        ([], Some(t), _) => {
-            return Err(resolve(format!(
-                "no manifest tagged '{t}'{}",
-                match digest {
-                    Some(d) => format!(" with digest sha256:{}", hex::encode(d)),
-                    None => String::new(),
-                }
-            )));
-        }
-        ([], None, None) => return Err(resolve("index.json lists no manifest".to_owned())),
-        (many, _, _) => {
-            return Err(resolve(format!(
-                "{} manifests match{}; name one with --image TAG or --image sha256:<hex>",
-                many.len(),
-                reference.map(|r| format!(" '{r}'")).unwrap_or_default()
-            )));
-        }
-    };
-    if let Some(mt) = &media_type
-        && INDEX_MEDIA_TYPES.contains(&mt.as_str())
-    {
-        return Err(OciError::IsIndex {
-            path: dir.join(format!("blobs/sha256/{}", hex::encode(digest))),
-            media_type: mt.clone(),
-        });
-    }
-    let blob_path = dir.join("blobs/sha256").join(hex::encode(digest));
-    let bytes = read_bounded(&blob_path)?;
-    let found: [u8; 32] = Sha256::digest(&bytes).into();
-    if found != digest || size.is_some_and(|s| s != bytes.len() as u64) {
-        return Err(OciError::Blob {
-            path: blob_path,
-            expected: format!(
-                "sha256:{}{}",
-                hex::encode(digest),
-                size.map(|s| format!(", {s} bytes")).unwrap_or_default()
-            ),
-            found: format!("sha256:{}, {} bytes", hex::encode(found), bytes.len()),
-        });
-    }
-    let name = tag.map(str::to_owned).unwrap_or_else(|| {
-        dir.file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "oci-image".to_owned())
-    });
-    OciImage::parse(&bytes, &blob_path, name)
+        })
 }
 
 #[cfg(test)]

@@ -1,30 +1,58 @@
 //! Verifying a model: signature method → signed statement → local manifest → comparison.
 
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use mv_shared::verify::{ColdReads, CommonVerifyArgs};
 use serde::Serialize;
 
-use crate::dsse::IN_TOTO_PAYLOAD_TYPE as PAYLOAD_TYPE;
+use crate::dsse::{WrongPayloadType, check_in_toto_payload_type};
+use crate::input::{self, InputError};
 use crate::manifest::{Manifest, Mismatch};
 use crate::method::{SignatureVerifier, VerifiedEnvelope};
 use crate::model::{self, ModelError, ModelSpec, Selection};
+use crate::oci::OciSource;
 use crate::posix;
 use crate::statement::{self, StatementError};
 use crate::walk::IgnoreSet;
 
-/// Signature (and key, certificate, trust) files larger than this are refused before parsing.
-///
-/// Why 8 MiB: the bulk of a bundle is the statement, about 130 bytes per file of the model
-/// (200 bytes as base64), so 8 MiB carries the signature of a model of about 40,000 files, more
-/// than real models have (a 100-file model signs in about 20 KiB). The cap bounds the verifier's
-/// memory: the Sigstore method holds the file, a JSON tree of its strings, the decoded payload
-/// and the keyless engine's copy at once, about 5 times the file, which must fit in the 64 MiB
-/// peak that `tests/memory_limits.rs` measures (issue 18: the cap was 64 MiB, and a crafted
-/// 63 MiB signature peaked at 2.4 GB).
-pub const MAX_SIGNATURE_BYTES: u64 = 8 << 20;
+/// What to verify and how: the model, the signature and the walk options (plain data; the
+/// binary builds it from its command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// The model directory or single file, as messages name it.
+    pub model_path: PathBuf,
+    /// The signature file.
+    pub signature: PathBuf,
+    /// An OCI image instead of a model directory: its manifest's layers are the items.
+    pub oci: Option<OciSource>,
+    /// Paths to leave out, relative to the current directory (dropped when outside the model).
+    pub ignore_paths: Vec<PathBuf>,
+    /// Leave out the top-level git names.
+    pub ignore_git_paths: bool,
+    /// The local symlink policy: `Some(true)` follow, `Some(false)` refuse a signature made with
+    /// symlinks followed, `None` as the signature recorded.
+    pub symlinks: Option<bool>,
+    /// Only check the files the signature lists.
+    pub ignore_unsigned_files: bool,
+    /// Read large files that are not in the page cache with direct I/O.
+    pub direct_io: bool,
+}
+
+impl VerifyOptions {
+    /// `model_signing`'s defaults for the given model and signature.
+    pub fn new(model_path: impl Into<PathBuf>, signature: impl Into<PathBuf>) -> Self {
+        Self {
+            model_path: model_path.into(),
+            signature: signature.into(),
+            oci: None,
+            ignore_paths: Vec::new(),
+            ignore_git_paths: true,
+            symlinks: None,
+            ignore_unsigned_files: false,
+            direct_io: true,
+        }
+    }
+}
 
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,19 +83,14 @@ pub struct VerifyReport {
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The signature file cannot be read.
-    #[error("{message}")]
-    ReadSignature {
-        /// The file.
-        path: PathBuf,
-        /// `[Errno 2] No such file or directory: '<path>'`, as Python words it.
-        message: String,
-    },
+    #[error(transparent)]
+    ReadSignature(InputError),
     /// The signature method rejected the bundle.
     #[error(transparent)]
     Signature(Box<dyn std::error::Error + Send + Sync>),
     /// The envelope does not carry an in-toto statement.
-    #[error("Expected DSSE payload {PAYLOAD_TYPE}, but got {0}")]
-    PayloadType(String),
+    #[error(transparent)]
+    PayloadType(#[from] WrongPayloadType),
     /// The statement is malformed.
     #[error(transparent)]
     Statement(#[from] StatementError),
@@ -101,7 +124,7 @@ impl VerifyError {
     /// A short machine-readable class for reports and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::ReadSignature { .. } => "signature-unreadable",
+            Self::ReadSignature(_) => "signature-unreadable",
             Self::Signature(_) => "signature-invalid",
             Self::PayloadType(_) | Self::Statement(_) | Self::EmptyManifest { .. } => {
                 "statement-invalid"
@@ -111,78 +134,6 @@ impl VerifyError {
             Self::Mismatch(_) => "model-mismatch",
         }
     }
-}
-
-/// `[Errno N] <strerror>: '<path>'`, the way Python reports an `OSError`.
-pub fn python_os_error(e: &io::Error, path: &Path) -> String {
-    let shown = posix::repr_str(&path.to_string_lossy());
-    match e.raw_os_error() {
-        Some(n) => {
-            let text = e.to_string();
-            let text = text
-                .strip_suffix(&format!(" (os error {n})"))
-                .unwrap_or(&text)
-                .to_owned();
-            format!("[Errno {n}] {text}: {shown}")
-        }
-        None => format!("{e}: {shown}"),
-    }
-}
-
-/// Reads a small input file (signature, key, certificate chain, trust config), refusing anything
-/// over [`MAX_SIGNATURE_BYTES`]; errors are worded like Python's `OSError`.
-///
-/// The file is opened with `O_NONBLOCK` and refused unless it is a regular file: opening a FIFO
-/// for reading would otherwise block until a writer appears (forever), and a device or
-/// directory is never a signature (issue 18).
-pub fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
-    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| python_os_error(&e, path))?;
-    let meta = file.metadata().map_err(|e| python_os_error(&e, path))?;
-    let kind = meta.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_fifo() {
-            "a FIFO (named pipe)"
-        } else if kind.is_socket() {
-            "a socket"
-        } else if kind.is_char_device() {
-            "a character device"
-        } else if kind.is_block_device() {
-            "a block device"
-        } else {
-            "not a regular file"
-        };
-        return Err(format!(
-            "{} is {what}; signatures, keys, certificates and trust configs must be regular files",
-            posix::repr_str(&path.to_string_lossy())
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_SIGNATURE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| python_os_error(&e, path))?;
-    if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
-        return Err(format!(
-            "{} is larger than {} MiB; signatures, keys and certificates are a few KiB",
-            posix::repr_str(&path.to_string_lossy()),
-            MAX_SIGNATURE_BYTES >> 20
-        ));
-    }
-    Ok(bytes)
-}
-
-/// Reads the signature file.
-pub fn read_signature(path: &Path) -> Result<Vec<u8>, VerifyError> {
-    read_small_file(path).map_err(|message| VerifyError::ReadSignature {
-        path: path.to_owned(),
-        message,
-    })
 }
 
 /// A signature that verified, and the model check it asks for: the signed manifest and how to
@@ -241,9 +192,9 @@ impl SignedModel {
 
 /// The signature stage of a verification: reads and checks the signature file and parses the
 /// signed statement; the model itself is not read.
-pub fn verify_signature<V: SignatureVerifier>(
+pub(crate) fn verify_signature<V: SignatureVerifier>(
     verifier: &V,
-    args: &CommonVerifyArgs,
+    args: &VerifyOptions,
 ) -> Result<SignedModel, VerifyError> {
     let (signed, signer, warnings) = verify_statement(verifier, args)?;
     signed_model(verifier.method(), args, signed, signer, warnings)
@@ -252,9 +203,9 @@ pub fn verify_signature<V: SignatureVerifier>(
 /// Reads and checks the signature file and parses the signed statement.
 fn verify_statement<V: SignatureVerifier>(
     verifier: &V,
-    args: &CommonVerifyArgs,
+    args: &VerifyOptions,
 ) -> Result<(statement::SignedStatement, String, Vec<String>), VerifyError> {
-    let bundle = read_signature(&args.signature)?;
+    let bundle = input::read_small_file(&args.signature).map_err(VerifyError::ReadSignature)?;
     let envelope = verifier
         .verify_bundle(&bundle)
         .map_err(|e| VerifyError::Signature(Box::new(e)))?;
@@ -267,9 +218,7 @@ fn verify_statement<V: SignatureVerifier>(
         signer,
         warnings,
     } = envelope;
-    if payload_type != PAYLOAD_TYPE {
-        return Err(VerifyError::PayloadType(payload_type));
-    }
+    check_in_toto_payload_type(&payload_type)?;
     let signed = statement::parse(&payload)?;
     drop(payload);
     if signed.manifest.resources.is_empty() {
@@ -284,7 +233,7 @@ fn verify_statement<V: SignatureVerifier>(
 /// signature recorded).
 fn signed_model(
     method: &'static str,
-    args: &CommonVerifyArgs,
+    args: &VerifyOptions,
     signed: statement::SignedStatement,
     signer: String,
     warnings: Vec<String>,
@@ -299,20 +248,20 @@ fn signed_model(
         .as_ref()
         .is_some_and(|s| s.allow_symlinks);
     // A local policy can only restrict what the signature recorded (OMS v1.0 §6.1.1).
-    if args.symlink_policy() == Some(false) && recorded_symlinks {
+    if args.symlinks == Some(false) && recorded_symlinks {
         return Err(VerifyError::SymlinksNotAllowed);
     }
     let spec = ModelSpec {
         model_path: args.model_path.clone(),
         ignore_paths: args.ignore_paths.clone(),
         signature_path: Some(args.signature.clone()),
-        ignore_git_paths: args.effective_ignore_git_paths(),
-        allow_symlinks: args.symlink_policy() == Some(true) || recorded_symlinks,
+        ignore_git_paths: args.ignore_git_paths,
+        allow_symlinks: args.symlinks == Some(true) || recorded_symlinks,
         hashing: signed.hashing(),
-        direct_io: args.cold_reads == ColdReads::Direct,
+        direct_io: args.direct_io,
     };
     let ignore = spec.ignore_set(&recorded)?;
-    let listed = args.effective_ignore_unsigned_files().then(|| {
+    let listed = args.ignore_unsigned_files.then(|| {
         let mut names: Vec<String> = signed
             .manifest
             .resources
@@ -333,19 +282,19 @@ fn signed_model(
     })
 }
 
-/// Verifies a model with a signature method and the command line's options.
+/// Verifies a model with a signature method and the options.
 ///
 /// The local manifest is computed the way the signature was made: its serialization (files or
 /// shards, SHA-256/BLAKE2b/BLAKE3, shard size), its `allow_symlinks` and its recorded
 /// `ignore_paths` are honoured, on top of the command-line flags.
 pub fn verify_model<V: SignatureVerifier>(
     verifier: &V,
-    args: &CommonVerifyArgs,
+    args: &VerifyOptions,
 ) -> Result<VerifyReport, VerifyError> {
     let started = Instant::now();
     let (signed, signer, warnings) = verify_statement(verifier, args)?;
-    if args.oci.is_set() {
-        return verify_oci_image(verifier, args, &signed, signer, warnings, started);
+    if let Some(source) = &args.oci {
+        return verify_oci_image(verifier, args, source, &signed, signer, warnings, started);
     }
     let signed = signed_model(verifier.method(), args, signed, signer, warnings)?;
     let computed = signed.check()?;
@@ -366,7 +315,8 @@ pub fn verify_model<V: SignatureVerifier>(
 /// layer digests (no blob is read).
 fn verify_oci_image<V: SignatureVerifier>(
     verifier: &V,
-    args: &CommonVerifyArgs,
+    args: &VerifyOptions,
+    source: &OciSource,
     signed: &statement::SignedStatement,
     signer: String,
     mut warnings: Vec<String>,
@@ -379,19 +329,14 @@ fn verify_oci_image<V: SignatureVerifier>(
         }
         .into());
     }
-    let image = OciImage::from_args(&args.oci)?;
-    let (local, warning) = image.local_manifest(signed, args.effective_ignore_unsigned_files())?;
+    let image = OciImage::open(source)?;
+    let (local, warning) = image.local_manifest(signed, args.ignore_unsigned_files)?;
     local.check_against(&signed.manifest)?;
     warnings.extend(warning);
     Ok(VerifyReport {
         method: verifier.method().to_owned(),
         signer,
-        model: args
-            .oci
-            .oci_manifest
-            .clone()
-            .or_else(|| args.oci.oci_layout.clone())
-            .unwrap_or_default(),
+        model: source.path().to_owned(),
         root_digest: format!("sha256:{}", hex::encode(local.root_digest())),
         files: local.resources.len(),
         bytes: 0,

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::posix;
 
 /// The four top-level names left out unless `--no-ignore-git-paths`.
-pub const GIT_PATHS: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
+pub(crate) const GIT_PATHS: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
 
 /// Why a path cannot be part of a model.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,7 @@ impl IgnoreSet {
 
     /// Adds a name relative to the model (the signature's `ignore_paths`, the git names).
     /// Absolute names are skipped; `..` components are kept and so never match.
-    pub fn add_relative(&mut self, name: &str) {
+    pub(crate) fn add_relative(&mut self, name: &str) {
         let norm = posix::normalize(name);
         if norm.starts_with('/') {
             return;
@@ -110,7 +110,7 @@ impl IgnoreSet {
     /// Adds a command-line path with `model_signing`'s CLI semantics: relative to `cwd`,
     /// resolved (symlinks followed), made relative to the resolved model path, and silently
     /// dropped when it is not inside the model.
-    pub fn add_cli_path(&mut self, path: &Path, cwd: &Path, model_resolved: &Path) {
+    pub(crate) fn add_cli_path(&mut self, path: &Path, cwd: &Path, model_resolved: &Path) {
         let resolved = resolve(&cwd.join(path));
         if let Ok(rel) = resolved.strip_prefix(model_resolved) {
             let comps: Option<Vec<String>> = rel
@@ -124,14 +124,14 @@ impl IgnoreSet {
     }
 
     /// The top-level git names.
-    pub fn add_git_paths(&mut self) {
+    pub(crate) fn add_git_paths(&mut self) {
         for p in GIT_PATHS {
             self.add_relative(p);
         }
     }
 
     /// Whether a path (components relative to the model) is ignored.
-    pub fn is_ignored<S: AsRef<str>>(&self, comps: &[S]) -> bool {
+    pub(crate) fn is_ignored<S: AsRef<str>>(&self, comps: &[S]) -> bool {
         self.prefixes
             .iter()
             .any(|p| p.len() <= comps.len() && p.iter().zip(comps).all(|(a, b)| a == b.as_ref()))

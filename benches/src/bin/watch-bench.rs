@@ -20,8 +20,8 @@ use clap::Parser;
 use model_verifier::method::key::KeyVerifier;
 use model_verifier::model::{ModelSpec, signing_payload};
 use model_verifier::sign::{SigningKey, key_bundle};
+use model_verifier::verify::VerifyOptions;
 use model_verifier::watch::check::{CheckMode, Checker, Verdict};
-use mv_shared::verify::CommonVerifyArgs;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmark of model-verifier watch: re-check cost, idle cost, drift latency")]
@@ -128,7 +128,7 @@ fn bare_walk(dir: &Path) -> Result<u64> {
 
 fn in_process(m: &Model, checks: usize) -> Result<String> {
     let public = fs::read(testdata("keys/signing-key.pub"))?;
-    let args = CommonVerifyArgs::new(&m.dir, &m.sig);
+    let args = VerifyOptions::new(&m.dir, &m.sig);
     let mut checker = Checker::new(args, vec![testdata("keys/signing-key.pub")], || {
         KeyVerifier::from_pem(&public).map_err(|e| e.to_string())
     });

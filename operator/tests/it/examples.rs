@@ -93,7 +93,7 @@ fn check_example(name: &str, docs: &[Value]) {
             })
             .collect();
         let c = cmd.method.common();
-        for needed in [&c.model_path, &c.signature] {
+        for needed in [&c.walk.model_path, &c.signature] {
             assert!(
                 mounts.iter().any(|m| needed.starts_with(m)),
                 "{name}: {} not mounted in {mounts:?}",

@@ -13,11 +13,14 @@ use clap::{Args, Subcommand};
 mod report;
 use model_verifier::method::SignatureVerifier;
 use model_verifier::posix::pathlib;
+use model_verifier::verify::VerifyOptions;
 use model_verifier::watch::check::{CheckMode, Checker};
 use model_verifier::watch::inotify::DirWatch;
 use model_verifier::watch::interval::parse_interval;
 use model_verifier::watch::probe_server::{self, ProbeState};
-use mv_shared::verify::{CommonVerifyArgs, VerifyMethod};
+use mv_shared::verify::VerifyMethod;
+
+use crate::cli;
 
 /// The program name upstream's operator runs in continuous mode.
 pub(crate) const AGENT_NAME: &str = "validation-agent";
@@ -132,28 +135,47 @@ pub(crate) fn normalize_args(mut args: Vec<OsString>, at: usize) -> Vec<OsString
 /// `watch …` / `validation-agent …`.
 pub(crate) fn watch(args: WatchArgs) -> ExitCode {
     let WatchCommand::Verify { method } = &args.command;
-    let mut common = method.common().clone();
-    common.signature = pathlib(&common.signature);
-    common.model_path = pathlib(&common.model_path);
+    let options = match cli::verify_options(method.common()) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("{AGENT_NAME}: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match method {
-        VerifyMethod::Sigstore(a) => run(&args, common, a.trust_config.iter().cloned(), || {
-            model_verifier::method::sigstore::SigstoreVerifier::from_args(a)
-                .map_err(|e| e.to_string())
+        VerifyMethod::Sigstore(a) => run(&args, options, a.trust_config.iter().cloned(), || {
+            cli::sigstore_verifier(a).map_err(|e| e.to_string())
         }),
-        VerifyMethod::Key(a) => run(&args, common, [a.public_key.clone()], || {
-            crate::cli::key_verifier(a)
+        VerifyMethod::Key(a) => run(&args, options, [a.public_key.clone()], || {
+            cli::key_verifier(a).map_err(|e| e.to_string())
         }),
         VerifyMethod::Certificate(a) => {
-            let trust: Vec<PathBuf> = if a.certificate_chain.is_empty() {
-                std::env::var_os("SSL_CERT_FILE")
-                    .map(PathBuf::from)
-                    .into_iter()
-                    .chain(crate::cli::SYSTEM_CA_BUNDLES.iter().map(PathBuf::from))
-                    .collect()
-            } else {
-                a.certificate_chain.clone()
-            };
-            run(&args, common, trust, || crate::cli::certificate_verifier(a))
+            run(&args, options, cli::certificate_trust_paths(a), || {
+                cli::certificate_verifier(a).map_err(|e| e.to_string())
+            })
+        }
+    }
+}
+
+/// Starts the inotify watcher that wakes the main loop; `None` (said on stderr) when inotify is
+/// not available.
+fn start_inotify(tx: &mpsc::Sender<Wake>, interval: Duration) -> Option<DirWatch> {
+    let (notify, failed) = (tx.clone(), tx.clone());
+    match DirWatch::start(
+        move || {
+            let _ = notify.send(Wake::Changed);
+        },
+        move |e| {
+            let _ = failed.send(Wake::InotifyFailed(e));
+        },
+    ) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            eprintln!(
+                "{AGENT_NAME}: inotify is not available ({e}); checking every {} only",
+                show_duration(interval)
+            );
+            None
         }
     }
 }
@@ -168,7 +190,7 @@ enum Wake {
 
 fn run<V, F>(
     args: &WatchArgs,
-    common: CommonVerifyArgs,
+    options: VerifyOptions,
     trust: impl IntoIterator<Item = PathBuf>,
     make_verifier: F,
 ) -> ExitCode
@@ -199,29 +221,12 @@ where
     let mut dir_watch = if args.no_inotify {
         None
     } else {
-        let (notify, failed) = (tx.clone(), tx.clone());
-        match DirWatch::start(
-            move || {
-                let _ = notify.send(Wake::Changed);
-            },
-            move |e| {
-                let _ = failed.send(Wake::InotifyFailed(e));
-            },
-        ) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                eprintln!(
-                    "{AGENT_NAME}: inotify is not available ({e}); checking every {} only",
-                    show_duration(args.interval)
-                );
-                None
-            }
-        }
+        start_inotify(&tx, args.interval)
     };
 
-    let mut reporter = report::Reporter::new(method.name(), &common);
-    let model_path = common.model_path.clone();
-    let mut checker = Checker::new(common, trust, make_verifier);
+    let model_path = options.model_path.clone();
+    let mut reporter = report::Reporter::new(method.name(), model_path.clone(), method.common());
+    let mut checker = Checker::new(options, trust, make_verifier);
     let mode = if args.skip_initial {
         CheckMode::Baseline
     } else {

@@ -65,10 +65,10 @@ struct StateEvent<'a> {
 }
 
 impl Reporter {
-    pub(super) fn new(method: &'static str, common: &CommonVerifyArgs) -> Self {
+    pub(super) fn new(method: &'static str, model: PathBuf, common: &CommonVerifyArgs) -> Self {
         Self {
             method,
-            model: common.model_path.clone(),
+            model,
             output: common.output,
             termination_log: common.termination_log.clone(),
             warn_only: common.warn_only,

@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use mv_shared::verify::CommonVerifyArgs;
 
 use crate::hashing::{HashItem, Serialization, hash_items, shard_ranges};
 use crate::manifest::{Digest, Manifest, ResourceKey};
 use crate::method::SignatureVerifier;
-use crate::verify::{SignedModel, VerifyError, verify_signature};
+use crate::verify::{SignedModel, VerifyError, VerifyOptions, verify_signature};
 
 use super::scan::{self, Scan, now_ns, stamp};
 use super::snapshot::{Change, ChangeKind, FileStamp, diff};
@@ -118,7 +117,7 @@ struct ModelState {
 /// The state kept between checks of one model.
 #[derive(Debug)]
 pub struct Checker<F> {
-    args: CommonVerifyArgs,
+    args: VerifyOptions,
     trust_paths: Vec<PathBuf>,
     make_verifier: F,
     signed: Option<(SignedModel, TrustStamp)>,
@@ -169,7 +168,7 @@ where
 {
     /// A checker for the model and signature of `args`. `trust_paths` are the files the
     /// verifier is built from (key, certificates, trust config); `make_verifier` builds it.
-    pub fn new(args: CommonVerifyArgs, trust_paths: Vec<PathBuf>, make_verifier: F) -> Self {
+    pub fn new(args: VerifyOptions, trust_paths: Vec<PathBuf>, make_verifier: F) -> Self {
         let mut watched = vec![args.signature.clone()];
         watched.extend(trust_paths);
         Self {

@@ -3,7 +3,7 @@
 //! The first verification of a large model allocates a few MiB (the signed statement, two
 //! manifests) that glibc keeps in its arenas after they are freed; a long-running sidecar
 //! should not keep its peak as its idle RSS. `malloc_trim(0)` returns the free pages.
-//! This and [`crate::mmap`] are the only `unsafe` code of the verifier.
+//! This and `crate::mmap` are the only `unsafe` code of the verifier.
 #![allow(unsafe_code)]
 
 /// Returns free heap pages to the kernel (glibc); a no-op elsewhere.

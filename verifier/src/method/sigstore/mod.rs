@@ -144,23 +144,6 @@ impl SigstoreVerifier<SigstoreRsEngine> {
             engine,
         })
     }
-
-    /// The verifier the CLI builds: `--trust_config` if given, else the embedded staging root with
-    /// `--use_staging`, else the embedded public-good root.
-    pub fn from_args(args: &mv_shared::verify::SigstoreArgs) -> Result<Self, SigstoreError> {
-        let trust = match (&args.trust_config, args.use_staging) {
-            (Some(path), _) => TrustMaterial::from_file(path)?,
-            (None, true) => TrustMaterial::staging()?,
-            (None, false) => TrustMaterial::public_good()?,
-        };
-        Self::new(
-            IdentityPolicy {
-                identity: args.identity.clone(),
-                issuer: args.identity_provider.clone(),
-            },
-            trust,
-        )
-    }
 }
 
 impl<E: KeylessEngine> SigstoreVerifier<E> {

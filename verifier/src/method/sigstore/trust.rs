@@ -58,8 +58,8 @@ impl std::fmt::Display for TrustSource {
 #[non_exhaustive]
 pub enum TrustConfigError {
     /// The file could not be read (the reader's message names the OS error).
-    #[error("{0}")]
-    Read(String),
+    #[error(transparent)]
+    Read(crate::input::InputError),
     /// More JSON values than any real trust file has.
     #[error(transparent)]
     TooManyValues(#[from] crate::json_limits::TooManyValues),
@@ -122,9 +122,9 @@ impl TrustMaterial {
     pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
         // Regular files only, opened without blocking, size-capped (a FIFO would hang).
         let bytes =
-            crate::verify::read_small_file(path).map_err(|message| SigstoreError::TrustConfig {
+            crate::input::read_small_file(path).map_err(|e| SigstoreError::TrustConfig {
                 origin: TrustSource::File(path.to_path_buf()),
-                reason: TrustConfigError::Read(message),
+                reason: TrustConfigError::Read(e),
             })?;
         Self::from_json_bytes(&bytes, TrustSource::File(path.to_path_buf()))
     }
