@@ -17,13 +17,13 @@
 //! which only the operator (and whoever is granted `modelvalidations/status`) can write; any
 //! change of the spec makes a new generation and drops the records.
 
-use k8s_openapi::api::core::v1::{PodSpec, VolumeMount};
+use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use crate::crd::{MAX_VERIFIED_IMAGES, ModelValidation, VerifiedImages};
-use crate::inject::{normalise, select_mounts};
+use crate::inject::{normalise, verifier_mounts};
 
 /// The annotation the webhook writes on a pod it admitted without the verifier because its
 /// layout was verified before: the layout key.
@@ -56,12 +56,7 @@ pub fn image_layout(mv: &ModelValidation, spec: &PodSpec) -> Option<ImageLayout>
     if mv.spec.continuous_interval().is_some() {
         return None;
     }
-    let app_mounts: Vec<VolumeMount> = spec
-        .containers
-        .iter()
-        .flat_map(|c| c.volume_mounts.clone().unwrap_or_default())
-        .collect();
-    let selection = select_mounts(&app_mounts, &mv.spec.paths_needed());
+    let selection = verifier_mounts(mv, spec);
     if !selection.uncovered.is_empty() || selection.mounts.is_empty() {
         return None;
     }

@@ -179,13 +179,7 @@ pub fn injection(
         .spec
         .verify_command(Some(Path::new(TERMINATION_LOG)))
         .map_err(unusable)?;
-    // Mounts: only those that make the needed paths visible, read-only.
-    let app_mounts: Vec<VolumeMount> = spec
-        .containers
-        .iter()
-        .flat_map(|c| c.volume_mounts.clone().unwrap_or_default())
-        .collect();
-    let selection = select_mounts(&app_mounts, &mv.spec.paths_needed());
+    let selection = verifier_mounts(mv, spec);
     let mut problems = Vec::new();
     if !selection.uncovered.is_empty() {
         problems.push(InjectError::Uncovered {
@@ -216,6 +210,17 @@ pub fn injection(
         container: verifier_container(mv, spec, config, args, env, selection.mounts),
         warnings,
     })
+}
+
+/// The mounts the verifier gets for `mv` in a pod with `spec`: only those that make the paths
+/// it needs visible (as the app containers see them), read-only.
+pub fn verifier_mounts(mv: &ModelValidation, spec: &PodSpec) -> MountSelection {
+    let app_mounts: Vec<VolumeMount> = spec
+        .containers
+        .iter()
+        .flat_map(|c| c.volume_mounts.clone().unwrap_or_default())
+        .collect();
+    select_mounts(&app_mounts, &mv.spec.paths_needed())
 }
 
 /// The container itself: the one-shot verifier, or with continuous validation the same
