@@ -1,7 +1,8 @@
-//! The Sigstore bundle (`model.sig`), parsed as strictly as `sigstore_models` 0.0.6 does.
+//! The Sigstore bundle (`model.sig`): the one typed model, and its reader for the key and
+//! certificate methods, as strict as `sigstore_models` 0.0.6 ([`Profile::ModelSigning`]; the
+//! sigstore method reads the same model under [`Profile::Sigstore`]).
 //!
-//! Owns the serde model of the bundle and nothing else: no signature checks, no file I/O.
-//! The rules are those of `model-signing-format.md` §5.1:
+//! No signature checks, no file I/O. The rules are those of `model-signing-format.md` §5.1:
 //! - unknown JSON fields are errors (camelCase names, plus the snake_case spelling pydantic
 //!   also accepts);
 //! - `uint64` fields (`logIndex`, `integratedTime`, `treeSize`) are JSON **strings**;
@@ -545,7 +546,7 @@ impl<'de> Deserialize<'de> for Base64Bytes {
 /// |---|---|---|
 /// | `bytes` fields ([`Profile::base64`]) | Python's lenient `b64decode` | strict standard base64 |
 /// | `uint64` fields ([`Profile::integer`]) | Python's `int(s)` | decimal digits only |
-/// | field names ([`Profile::snake_case_names`]) | camelCase or snake_case | camelCase only |
+/// | field names (serde aliases; closed lists in the reader) | camelCase or snake_case | camelCase only |
 /// | `inclusionProof.hashes` ([`Profile::proof_hashes`]) | required | missing means `[]` |
 ///
 /// [`Bundle::from_json`] and [`Bundle::from_json_key_or_certificate`] read with
@@ -582,11 +583,6 @@ impl Profile {
             Self::ModelSigning => IntegerRule::PythonInt,
             Self::Sigstore => IntegerRule::DecimalDigits,
         }
-    }
-
-    /// Whether the snake_case spelling of a field name is accepted (pydantic does).
-    pub const fn snake_case_names(self) -> bool {
-        matches!(self, Self::ModelSigning)
     }
 
     /// Whether `inclusionProof.hashes` may be left out.

@@ -1,5 +1,5 @@
 //! Step (a) of `design/model-signing-format.md` §6.3: the bundle, read once into the one typed
-//! model ([`crate::bundle::Bundle`], under [`crate::bundle::Profile::Sigstore`], by [`read`]),
+//! model ([`crate::bundle::Bundle`], under [`crate::bundle::Profile::Sigstore`], by `read`),
 //! checked before any cryptography, and normalised for the keyless engine.
 //!
 //! sigstore-python parses bundles with strict models (unknown fields are errors, `uint64` fields

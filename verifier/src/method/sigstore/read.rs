@@ -448,7 +448,7 @@ mod tests {
                 true,
             ),
             (
-                "snake_case name (Profile::snake_case_names)",
+                "snake_case name (field names)",
                 |b| {
                     let o = b.as_object_mut().unwrap();
                     let v = o.remove("mediaType").unwrap();
