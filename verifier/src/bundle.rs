@@ -1,7 +1,8 @@
-//! The Sigstore bundle (`model.sig`), parsed as strictly as `sigstore_models` 0.0.6 does.
+//! The Sigstore bundle (`model.sig`): the one typed model, and its reader for the key and
+//! certificate methods, as strict as `sigstore_models` 0.0.6 ([`Profile::ModelSigning`]; the
+//! sigstore method reads the same model under [`Profile::Sigstore`]).
 //!
-//! Owns the serde model of the bundle and nothing else: no signature checks, no file I/O.
-//! The rules are those of `model-signing-format.md` §5.1:
+//! No signature checks, no file I/O. The rules are those of `model-signing-format.md` §5.1:
 //! - unknown JSON fields are errors (camelCase names, plus the snake_case spelling pydantic
 //!   also accepts);
 //! - `uint64` fields (`logIndex`, `integratedTime`, `treeSize`) are JSON **strings**;
@@ -530,10 +531,66 @@ impl Serialize for Base64Bytes {
 impl<'de> Deserialize<'de> for Base64Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Base64Rule::PythonLenient
+        Profile::ModelSigning
+            .base64()
             .decode(&s)
             .map(Self)
             .map_err(de::Error::custom)
+    }
+}
+
+/// Which reader of the one bundle model. The two differ on purpose, and every difference is one
+/// of the rules below (tested side by side in `method::sigstore::read`):
+///
+/// | rule | [`Profile::ModelSigning`] | [`Profile::Sigstore`] |
+/// |---|---|---|
+/// | `bytes` fields ([`Profile::base64`]) | Python's lenient `b64decode` | strict standard base64 |
+/// | `uint64` fields ([`Profile::integer`]) | Python's `int(s)` | decimal digits only |
+/// | field names (serde aliases; closed lists in the reader) | camelCase or snake_case | camelCase only |
+/// | `inclusionProof.hashes` ([`Profile::proof_hashes`]) | required | missing means `[]` |
+///
+/// [`Bundle::from_json`] and [`Bundle::from_json_key_or_certificate`] read with
+/// [`Profile::ModelSigning`]; the sigstore method reads with [`Profile::Sigstore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `model_signing`'s key and certificate methods (pydantic `sigstore_models` 0.0.6).
+    ModelSigning,
+    /// sigstore-python's protobuf JSON reader (the `sigstore` method).
+    Sigstore,
+}
+
+/// Whether a repeated member may be left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Missing is an error.
+    Required,
+    /// Missing reads as empty.
+    DefaultsToEmpty,
+}
+
+impl Profile {
+    /// How `bytes` fields are decoded.
+    pub const fn base64(self) -> Base64Rule {
+        match self {
+            Self::ModelSigning => Base64Rule::PythonLenient,
+            Self::Sigstore => Base64Rule::Strict,
+        }
+    }
+
+    /// How `uint64` strings are read.
+    pub const fn integer(self) -> IntegerRule {
+        match self {
+            Self::ModelSigning => IntegerRule::PythonInt,
+            Self::Sigstore => IntegerRule::DecimalDigits,
+        }
+    }
+
+    /// Whether `inclusionProof.hashes` may be left out.
+    pub const fn proof_hashes(self) -> Presence {
+        match self {
+            Self::ModelSigning => Presence::Required,
+            Self::Sigstore => Presence::DefaultsToEmpty,
+        }
     }
 }
 
@@ -684,7 +741,7 @@ impl<'de> Deserialize<'de> for ProtoU64 {
                 f.write_str("a protobuf uint64 as a JSON string")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<ProtoU64, E> {
-                IntegerRule::PythonInt.parse(s).map(ProtoU64).map_err(|_| {
+                Profile::ModelSigning.integer().parse(s).map(ProtoU64).map_err(|_| {
                     E::custom(format!("invalid protobuf uint64 '{s}': expected a decimal integer in the uint64 domain"))
                 })
             }

@@ -1,17 +1,22 @@
-//! Step (a) of `design/model-signing-format.md` §6.3: the bundle's shape, checked strictly before
-//! any cryptography, and normalised for the keyless engine.
+//! Step (a) of `design/model-signing-format.md` §6.3: the bundle, read once into the one typed
+//! model ([`crate::bundle::Bundle`], under [`crate::bundle::Profile::Sigstore`], by `read`),
+//! checked before any cryptography, and normalised for the keyless engine.
 //!
 //! sigstore-python parses bundles with strict models (unknown fields are errors, `uint64` fields
 //! must be JSON strings, `bytes` fields are standard base64). The Rust library is more lenient
 //! (it ignores unknown fields, accepts several entry kinds and takes intermediates from the
 //! bundle), so everything Python rejects at this stage is rejected here.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::SigstoreError;
-use super::json::{self, ShapeError, member, object, only_fields};
+use super::json::ShapeError;
+use super::read;
 use super::rekor::RekorError;
-use crate::bundle::{Base64Error, Base64Rule, BundleVersion, IntegerError, IntegerRule};
+use crate::bundle::{
+    Base64Error, Bundle, BundleVersion, InclusionProof, ProtoU64, Signature,
+    TimestampVerificationData, TransparencyLogEntry,
+};
 
 /// The Rekor entry kinds a DSSE bundle may carry (§6.3 (i)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,145 +201,65 @@ pub enum BundleShapeError {
 /// The most RFC 3161 timestamps a bundle may carry (sigstore-python's limit).
 const MAX_TIMESTAMPS: usize = 32;
 
-fn obj<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, BundleShapeError> {
-    Ok(object(v, path)?)
-}
-
-fn fields(o: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), BundleShapeError> {
-    only_fields(o, path, allowed).map_err(BundleShapeError::UnknownField)
-}
-
-fn get<'a>(
-    o: &'a Map<String, Value>,
-    key: &'static str,
-    path: &str,
-) -> Result<&'a Value, BundleShapeError> {
-    Ok(member(o, key, path)?)
-}
-
-fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, BundleShapeError> {
-    Ok(json::string(v, path)?)
-}
-
-/// A protobuf `bytes` field, under the sigstore method's rule ([`Base64Rule::Strict`]).
-fn bytes(v: &Value, path: &str) -> Result<Vec<u8>, BundleShapeError> {
-    Base64Rule::Strict
-        .decode(string(v, path)?)
-        .map_err(|error| BundleShapeError::Base64 {
-            path: path.to_owned(),
-            error,
-        })
-}
-
-/// A protobuf `uint64` field: a JSON string, under the sigstore method's rule
-/// ([`IntegerRule::DecimalDigits`]).
-fn uint64(v: &Value, path: &str) -> Result<u64, BundleShapeError> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| BundleShapeError::IntegerNotAString {
-            path: path.to_owned(),
-        })?;
-    IntegerRule::DecimalDigits.parse(s).map_err(|e| match e {
-        IntegerError::NotAnInteger => BundleShapeError::NotAnUnsignedInteger {
-            path: path.to_owned(),
-            value: s.to_owned(),
-        },
-        IntegerError::OutOfRange => BundleShapeError::OutOfRange {
-            path: path.to_owned(),
-            value: s.to_owned(),
-        },
-    })
-}
-
-fn int64(v: &Value, path: &str) -> Result<i64, BundleShapeError> {
-    let n = uint64(v, path)?;
-    i64::try_from(n).map_err(|_| BundleShapeError::OutOfRangeI64 {
-        path: path.to_owned(),
-        value: n,
-    })
-}
-
-/// Step (a): parse, check and normalise.
+/// Step (a): parse once (the typed [`Bundle`] under [`crate::bundle::Profile::Sigstore`]),
+/// check what the bundle must mean, and normalise the JSON for the keyless engine.
 pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> {
     crate::json_limits::check(bundle_json, crate::json_limits::MAX_JSON_VALUES)
         .map_err(BundleShapeError::from)?;
     let mut value: Value =
         serde_json::from_slice(bundle_json).map_err(BundleShapeError::NotJson)?;
-    let top = obj(&value, "bundle")?;
-    fields(
-        top,
-        "bundle",
-        &[
-            "mediaType",
-            "verificationMaterial",
-            "dsseEnvelope",
-            "messageSignature",
-        ],
-    )?;
-    let media_type = string(get(top, "mediaType", "bundle")?, "mediaType")?;
-    let version = BundleVersion::from_media_type(media_type)
-        .ok_or_else(|| BundleShapeError::UnsupportedMediaType(media_type.to_owned()))?;
+    let (version, bundle) = read::read(&value)?;
+    let checked = view(version, bundle)?;
+    normalise(&mut value, version);
+    let engine_json = serde_json::to_string(&value).map_err(BundleShapeError::Reencode)?;
+    Ok(CheckedBundle {
+        engine_json,
+        ..checked
+    })
+}
 
-    // --- verification material
-    let vm = obj(
-        get(top, "verificationMaterial", "bundle")?,
-        "verificationMaterial",
-    )?;
-    fields(
-        vm,
-        "verificationMaterial",
-        &[
-            "publicKey",
-            "x509CertificateChain",
-            "certificate",
-            "tlogEntries",
-            "timestampVerificationData",
-        ],
-    )?;
-    let material_count = ["publicKey", "x509CertificateChain", "certificate"]
-        .iter()
-        .filter(|k| vm.contains_key(**k))
-        .count();
-    if material_count != 1 {
-        return Err(BundleShapeError::VerificationMaterialOneOf.into());
-    }
-    let leaf_der = leaf_certificate(vm, version)?;
+/// The checked Sigstore view of a bundle [`read::read`] produced (`engine_json` left empty).
+fn view(version: BundleVersion, bundle: Bundle) -> Result<CheckedBundle, SigstoreError> {
+    let Bundle {
+        verification_material: vm,
+        dsse_envelope,
+        ..
+    } = bundle;
+    let leaf_der = match (vm.certificate, vm.x509_certificate_chain) {
+        (Some(cert), _) => cert.raw_bytes.0,
+        (None, Some(chain)) => {
+            chain
+                .certificates
+                .into_iter()
+                .next()
+                .ok_or(BundleShapeError::ExpectedCertificateChain)?
+                .raw_bytes
+                .0
+        }
+        (None, None) => return Err(BundleShapeError::ExpectedCertificate.into()),
+    };
     if leaf_der.is_empty() {
         return Err(BundleShapeError::EmptyCertificate.into());
     }
-
-    let timestamp_tokens = timestamp_tokens(vm)?;
+    let timestamp_tokens = timestamp_tokens(vm.timestamp_verification_data)?;
     let timestamps = timestamp_tokens.len();
-
-    // --- the log entry
-    let entries = match vm.get("tlogEntries") {
-        Some(v) => v
-            .as_array()
-            .ok_or_else(|| {
-                BundleShapeError::from(ShapeError::NotAnArray {
-                    path: "verificationMaterial.tlogEntries".into(),
-                })
-            })?
-            .as_slice(),
-        None => &[],
+    let [entry] = <[TransparencyLogEntry; 1]>::try_from(vm.tlog_entries)
+        .map_err(|_| BundleShapeError::NotOneLogEntry)?;
+    let entry = check_entry(entry, version, timestamps)?;
+    let envelope = dsse_envelope.ok_or(BundleShapeError::Shape(ShapeError::Missing {
+        path: "bundle".into(),
+        key: "dsseEnvelope",
+    }))?;
+    let signature = match <[Signature; 1]>::try_from(envelope.signatures) {
+        Ok([s]) if !s.sig.is_empty() => s.sig.0,
+        _ => return Err(BundleShapeError::NotOneSignature.into()),
     };
-    if entries.len() != 1 {
-        return Err(BundleShapeError::NotOneLogEntry.into());
-    }
-    let entry = check_entry(&entries[0], version, timestamps)?;
-
-    let (payload_type, payload, signature) = dsse_content(top)?;
-
-    // --- normalise for the engine
-    normalise(&mut value, version);
-    let engine_json = serde_json::to_string(&value).map_err(BundleShapeError::Reencode)?;
-
     Ok(CheckedBundle {
-        engine_json,
+        engine_json: String::new(),
         version,
         leaf_der,
-        payload_type,
-        payload,
+        payload_type: envelope.payload_type,
+        payload: envelope.payload.0,
         signature,
         entry,
         timestamps,
@@ -342,43 +267,17 @@ pub(crate) fn check(bundle_json: &[u8]) -> Result<CheckedBundle, SigstoreError> 
     })
 }
 
+/// The meaning of the one log entry: a supported kind, a time source, a checkpoint, a proof
+/// inside its tree with 32-byte hashes.
 fn check_entry(
-    v: &Value,
+    e: TransparencyLogEntry,
     version: BundleVersion,
     timestamps: usize,
 ) -> Result<Entry, SigstoreError> {
-    let p = "tlogEntries[0]";
-    let e = obj(v, p)?;
-    fields(
-        e,
-        p,
-        &[
-            "logIndex",
-            "logId",
-            "kindVersion",
-            "integratedTime",
-            "inclusionPromise",
-            "inclusionProof",
-            "canonicalizedBody",
-        ],
-    )?;
-    let log_index = uint64(get(e, "logIndex", p)?, "tlogEntries[0].logIndex")?;
-    let log_id = obj(get(e, "logId", p)?, "tlogEntries[0].logId")?;
-    fields(log_id, "tlogEntries[0].logId", &["keyId"])?;
-    let log_id = bytes(
-        get(log_id, "keyId", "tlogEntries[0].logId")?,
-        "tlogEntries[0].logId.keyId",
-    )?;
-    let kv = obj(get(e, "kindVersion", p)?, "tlogEntries[0].kindVersion")?;
-    fields(kv, "tlogEntries[0].kindVersion", &["kind", "version"])?;
-    let kind = string(
-        get(kv, "kind", "tlogEntries[0].kindVersion")?,
-        "kindVersion.kind",
-    )?;
-    let kv_version = string(
-        get(kv, "version", "tlogEntries[0].kindVersion")?,
-        "kindVersion.version",
-    )?;
+    let (kind, kv_version) = (
+        e.kind_version.kind.as_str(),
+        e.kind_version.version.as_str(),
+    );
     if kv_version != "0.0.1" && kv_version != "0.0.2" {
         return Err(BundleShapeError::UnsupportedEntryVersion(kv_version.to_owned()).into());
     }
@@ -393,21 +292,34 @@ fn check_entry(
             .into());
         }
     };
-    let integrated_time = match e.get("integratedTime") {
-        Some(t) => Some(int64(t, "tlogEntries[0].integratedTime")?),
+    let integrated_time = match e.integrated_time {
+        Some(ProtoU64(t)) => {
+            Some(
+                i64::try_from(t).map_err(|_| BundleShapeError::OutOfRangeI64 {
+                    path: "tlogEntries[0].integratedTime".into(),
+                    value: t,
+                })?,
+            )
+        }
         None => None,
     };
-    let has_promise = has_inclusion_promise(e)?;
+    let has_promise = match e.inclusion_promise {
+        Some(promise) if promise.signed_entry_timestamp.is_empty() => {
+            return Err(BundleShapeError::Empty {
+                path: "inclusionPromise.signedEntryTimestamp".into(),
+            }
+            .into());
+        }
+        Some(_) => true,
+        None => false,
+    };
     let Proof {
         log_index: proof_index,
         tree_size,
         root_hash,
         checkpoint,
-    } = inclusion_proof(e)?;
-    let canonicalized_body = bytes(
-        get(e, "canonicalizedBody", p)?,
-        "tlogEntries[0].canonicalizedBody",
-    )?;
+    } = inclusion_proof(e.inclusion_proof)?;
+    let log_index = e.log_index.0;
 
     match version {
         BundleVersion::V0_1 if !has_promise => {
@@ -433,8 +345,8 @@ fn check_entry(
 
     Ok(Entry {
         kind,
-        log_id,
-        canonicalized_body,
+        log_id: e.log_id.key_id.0,
+        canonicalized_body: e.canonicalized_body.0,
         integrated_time,
         has_promise,
         checkpoint,
@@ -443,87 +355,25 @@ fn check_entry(
     })
 }
 
-/// The signing certificate's DER: `certificate` in v0.3, the chain's first in v0.1/v0.2.
-fn leaf_certificate(
-    vm: &Map<String, Value>,
-    version: BundleVersion,
-) -> Result<Vec<u8>, BundleShapeError> {
-    Ok(match version {
-        BundleVersion::V0_3 => {
-            let cert = vm
-                .get("certificate")
-                .ok_or(BundleShapeError::ExpectedCertificate)?;
-            let cert = obj(cert, "certificate")?;
-            fields(cert, "certificate", &["rawBytes"])?;
-            bytes(
-                get(cert, "rawBytes", "certificate")?,
-                "certificate.rawBytes",
-            )?
-        }
-        BundleVersion::V0_1 | BundleVersion::V0_2 => {
-            let chain = vm
-                .get("x509CertificateChain")
-                .ok_or(BundleShapeError::ExpectedCertificateChain)?;
-            let chain = obj(chain, "x509CertificateChain")?;
-            fields(chain, "x509CertificateChain", &["certificates"])?;
-            let certs = json::array(
-                get(chain, "certificates", "x509CertificateChain")?,
-                "x509CertificateChain.certificates",
-            )
-            .map_err(BundleShapeError::from)?;
-            let mut leaf = None;
-            for (i, c) in certs.iter().enumerate() {
-                let p = format!("x509CertificateChain.certificates[{i}]");
-                let c = obj(c, &p)?;
-                fields(c, &p, &["rawBytes"])?;
-                let der = bytes(get(c, "rawBytes", &p)?, &format!("{p}.rawBytes"))?;
-                if leaf.is_none() {
-                    leaf = Some(der);
-                }
-            }
-            leaf.ok_or(BundleShapeError::ExpectedCertificateChain)?
-        }
-    })
-}
-
-/// The DER of each RFC 3161 timestamp (at most [`MAX_TIMESTAMPS`], no duplicates).
-fn timestamp_tokens(vm: &Map<String, Value>) -> Result<Vec<Vec<u8>>, BundleShapeError> {
-    let mut timestamp_tokens = Vec::new();
-    if let Some(tvd) = vm.get("timestampVerificationData")
-        && !tvd.is_null()
-    {
-        let tvd = obj(tvd, "timestampVerificationData")?;
-        fields(tvd, "timestampVerificationData", &["rfc3161Timestamps"])?;
-        if let Some(list) = tvd.get("rfc3161Timestamps") {
-            let list = json::array(list, "timestampVerificationData.rfc3161Timestamps")
-                .map_err(BundleShapeError::from)?;
-            for (i, ts) in list.iter().enumerate() {
-                let p = format!("rfc3161Timestamps[{i}]");
-                let ts = obj(ts, &p)?;
-                fields(ts, &p, &["signedTimestamp"])?;
-                let der = bytes(
-                    get(ts, "signedTimestamp", &p)?,
-                    &format!("{p}.signedTimestamp"),
-                )?;
-                if der.is_empty() {
-                    return Err(BundleShapeError::Empty {
-                        path: format!("{p}.signedTimestamp"),
-                    });
-                }
-                timestamp_tokens.push(der);
-            }
-            if list.len() > MAX_TIMESTAMPS {
-                return Err(BundleShapeError::TooManyTimestamps { count: list.len() });
-            }
-            let mut seen = std::collections::HashSet::new();
-            for ts in list {
-                if !seen.insert(ts.to_string()) {
-                    return Err(BundleShapeError::DuplicateTimestamps);
-                }
-            }
-        }
+/// The DER of each RFC 3161 timestamp (none empty, at most [`MAX_TIMESTAMPS`], no duplicates).
+fn timestamp_tokens(
+    tvd: Option<TimestampVerificationData>,
+) -> Result<Vec<Vec<u8>>, BundleShapeError> {
+    let list = tvd.map(|t| t.rfc3161_timestamps).unwrap_or_default();
+    if let Some(i) = list.iter().position(|ts| ts.signed_timestamp.is_empty()) {
+        return Err(BundleShapeError::Empty {
+            path: format!("rfc3161Timestamps[{i}].signedTimestamp"),
+        });
     }
-    Ok(timestamp_tokens)
+    if list.len() > MAX_TIMESTAMPS {
+        return Err(BundleShapeError::TooManyTimestamps { count: list.len() });
+    }
+    // Strict base64 is one-to-one, so equal tokens are equal strings in the JSON.
+    let mut seen = std::collections::HashSet::new();
+    if !list.iter().all(|ts| seen.insert(&ts.signed_timestamp.0)) {
+        return Err(BundleShapeError::DuplicateTimestamps);
+    }
+    Ok(list.into_iter().map(|ts| ts.signed_timestamp.0).collect())
 }
 
 /// The inclusion proof's checked parts.
@@ -534,143 +384,38 @@ struct Proof {
     checkpoint: String,
 }
 
-/// The inclusion proof: a checkpoint, an index inside the tree, 32-byte hashes.
-fn inclusion_proof(e: &Map<String, Value>) -> Result<Proof, BundleShapeError> {
-    let proof = e
-        .get("inclusionProof")
-        .ok_or(BundleShapeError::NoCheckpoint)?;
-    let proof = obj(proof, "tlogEntries[0].inclusionProof")?;
-    fields(
-        proof,
-        "tlogEntries[0].inclusionProof",
-        &["logIndex", "rootHash", "treeSize", "hashes", "checkpoint"],
-    )?;
-    let cp = proof
-        .get("checkpoint")
-        .ok_or(BundleShapeError::NoCheckpoint)?;
-    let cp = obj(cp, "inclusionProof.checkpoint")?;
-    fields(cp, "inclusionProof.checkpoint", &["envelope"])?;
-    let checkpoint = cp
-        .get("envelope")
-        .and_then(Value::as_str)
+/// The inclusion proof: a non-empty checkpoint, an index inside the tree, 32-byte hashes.
+fn inclusion_proof(proof: InclusionProof) -> Result<Proof, BundleShapeError> {
+    let checkpoint = proof
+        .checkpoint
+        .map(|cp| cp.envelope)
         .filter(|s| !s.is_empty())
-        .ok_or(BundleShapeError::NoCheckpoint)?
-        .to_owned();
-    let proof_index = uint64(
-        get(proof, "logIndex", "inclusionProof")?,
-        "inclusionProof.logIndex",
-    )?;
-    let tree_size = uint64(
-        get(proof, "treeSize", "inclusionProof")?,
-        "inclusionProof.treeSize",
-    )?;
-    if tree_size <= proof_index {
+        .ok_or(BundleShapeError::NoCheckpoint)?;
+    let (log_index, tree_size) = (proof.log_index.0, proof.tree_size.0);
+    if tree_size <= log_index {
         return Err(BundleShapeError::ProofIndexOutsideTree {
-            log_index: proof_index,
+            log_index,
             tree_size,
         });
     }
-    let root_hash = bytes(
-        get(proof, "rootHash", "inclusionProof")?,
-        "inclusionProof.rootHash",
-    )?;
-    if root_hash.len() != 32 {
+    if proof.root_hash.len() != 32 {
         return Err(BundleShapeError::NotAHash {
             path: "inclusionProof.rootHash".into(),
         });
     }
-    if let Some(hashes) = proof.get("hashes") {
-        let hashes =
-            json::array(hashes, "inclusionProof.hashes").map_err(BundleShapeError::from)?;
-        for (i, h) in hashes.iter().enumerate() {
-            if bytes(h, &format!("inclusionProof.hashes[{i}]"))?.len() != 32 {
-                return Err(BundleShapeError::NotAHash {
-                    path: format!("inclusionProof.hashes[{i}]"),
-                });
-            }
-        }
+    if let Some(i) = proof.hashes.iter().position(|h| h.len() != 32) {
+        return Err(BundleShapeError::NotAHash {
+            path: format!("inclusionProof.hashes[{i}]"),
+        });
     }
     Ok(Proof {
-        log_index: proof_index,
+        log_index,
         tree_size,
-        root_hash,
+        root_hash: proof.root_hash.0,
         checkpoint,
     })
 }
 
-/// Whether the entry carries an inclusion promise (a non-empty SET).
-fn has_inclusion_promise(e: &Map<String, Value>) -> Result<bool, BundleShapeError> {
-    Ok(match e.get("inclusionPromise") {
-        Some(pr) => {
-            let pr = obj(pr, "tlogEntries[0].inclusionPromise")?;
-            fields(
-                pr,
-                "tlogEntries[0].inclusionPromise",
-                &["signedEntryTimestamp"],
-            )?;
-            let set = bytes(
-                get(
-                    pr,
-                    "signedEntryTimestamp",
-                    "tlogEntries[0].inclusionPromise",
-                )?,
-                "inclusionPromise.signedEntryTimestamp",
-            )?;
-            if set.is_empty() {
-                return Err(BundleShapeError::Empty {
-                    path: "inclusionPromise.signedEntryTimestamp".into(),
-                });
-            }
-            true
-        }
-        None => false,
-    })
-}
-
-/// The DSSE envelope: (payload type, payload, the one signature).
-fn dsse_content(top: &Map<String, Value>) -> Result<(String, Vec<u8>, Vec<u8>), BundleShapeError> {
-    if top.contains_key("messageSignature") {
-        return Err(BundleShapeError::MessageSignature);
-    }
-    let env = obj(get(top, "dsseEnvelope", "bundle")?, "dsseEnvelope")?;
-    fields(
-        env,
-        "dsseEnvelope",
-        &["payload", "payloadType", "signatures"],
-    )?;
-    let payload = bytes(get(env, "payload", "dsseEnvelope")?, "dsseEnvelope.payload")?;
-    let payload_type = string(
-        get(env, "payloadType", "dsseEnvelope")?,
-        "dsseEnvelope.payloadType",
-    )?
-    .to_owned();
-    let sigs = env
-        .get("signatures")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    if sigs.len() != 1 {
-        return Err(BundleShapeError::NotOneSignature);
-    }
-    let sig0 = obj(&sigs[0], "dsseEnvelope.signatures[0]")?;
-    fields(sig0, "dsseEnvelope.signatures[0]", &["sig", "keyid"])?;
-    let signature = bytes(
-        get(sig0, "sig", "dsseEnvelope.signatures[0]")?,
-        "dsseEnvelope.signatures[0].sig",
-    )?;
-    if signature.is_empty() {
-        return Err(BundleShapeError::NotOneSignature);
-    }
-    match sig0.get("keyid") {
-        None | Some(Value::Null) | Some(Value::String(_)) => {}
-        Some(_) => {
-            return Err(BundleShapeError::BadKeyId);
-        }
-    }
-    Ok((payload_type, payload, signature))
-}
-
-/// Drops `keyid: null` (the engine wants a string or nothing) and, in 0.1/0.2 chains, every
 /// certificate after the leaf: sigstore-python builds the path from the trust root alone.
 fn normalise(value: &mut Value, version: BundleVersion) {
     if let Some(sigs) = value

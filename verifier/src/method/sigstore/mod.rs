@@ -44,6 +44,7 @@ pub mod bundle;
 mod engine;
 mod json;
 mod leaf;
+mod read;
 mod rekor;
 mod subject;
 pub mod trust;
