@@ -693,10 +693,13 @@ spec:
     - {name: model, mountPath: /models/llm}
     - {name: keys, mountPath: /keys}
   volumes:
-  - {name: model, image: {reference: "$4", pullPolicy: IfNotPresent}}
-  - {name: keys, image: {reference: "$5", pullPolicy: IfNotPresent}}
+  - {name: model, image: {reference: "$4", pullPolicy: $(pull_policy "$4")}}
+  - {name: keys, image: {reference: "$5", pullPolicy: $(pull_policy "$5")}}
 EOF
 }
+# by digest: IfNotPresent; by tag: Always (the node may hold an older image under the same tag,
+# from an earlier run whose models were signed with other keys)
+pull_policy() { if [[ "$1" == *@sha256:* ]]; then echo IfNotPresent; else echo Always; fi; }
 # "GENERATION:POD " for each status.verifiedImages record
 digest_records() { jp -n "$1" modelvalidation "$2" '{range .status.verifiedImages[*]}{.generation}:{.pod}{" "}{end}'; }
 has_record() { grep -qw -- "$3" <<<"$(digest_records "$1" "$2")"; }
