@@ -171,10 +171,12 @@ fn a_cold_model_verifies_without_filling_the_page_cache_by_default() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        resident(&m.weights()),
-        BIG as u64,
-        "cached reads leave the model cached"
+    // All of it, but for what the kernel reclaims meanwhile on a busy machine (a CI run saw
+    // 8 pages of 6144 gone); a direct read leaves less than a quarter (above).
+    let cached = resident(&m.weights());
+    assert!(
+        cached >= (BIG - BIG / 16) as u64,
+        "cached reads leave the model cached: {cached} of {BIG} bytes"
     );
 
     // A warm model is read from the page cache either way (and stays there).
