@@ -53,7 +53,10 @@ pub fn pinned_digest(reference: &str) -> Option<&str> {
 /// The layout of the verifier's inputs for `mv` in a pod with `spec`, when every mount it
 /// would get is an image volume pinned by digest (see the module documentation); else `None`.
 pub fn image_layout(mv: &ModelValidation, spec: &PodSpec) -> Option<ImageLayout> {
-    if mv.spec.continuous_interval().is_some() {
+    // Most pods have no image volume: decided before any mount is looked at (every reconcile
+    // and every admission asks).
+    let has_image_volume = spec.volumes.iter().flatten().any(|v| v.image.is_some());
+    if !has_image_volume || mv.spec.continuous_interval().is_some() {
         return None;
     }
     let selection = verifier_mounts(mv, spec);

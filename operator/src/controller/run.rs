@@ -33,13 +33,17 @@ pub fn triggers_for(
         watcher::Event::Apply(pod) | watcher::Event::Delete(pod) => {
             model_validations_for_pod(&pod.pod, model_validations)
         }
-        watcher::Event::InitDone => model_validations
-            .state()
-            .iter()
-            .map(|m| ObjectRef::from_obj(m.as_ref()))
-            .collect(),
+        watcher::Event::InitDone => every(model_validations).collect(),
         watcher::Event::Init | watcher::Event::InitApply(_) => Vec::new(),
     }
+}
+
+/// References to every cached ModelValidation (after a relist, anything may have changed).
+fn every(store: &Store<ModelValidation>) -> impl Iterator<Item = ObjectRef<ModelValidation>> {
+    store
+        .state()
+        .into_iter()
+        .map(|m| ObjectRef::from_obj(m.as_ref()))
 }
 
 /// Pod events waiting for the controller; beyond this the pod watch waits (backpressure).
@@ -130,11 +134,9 @@ pub async fn run(
                 obj_ref,
                 reason: ReconcileReason::ObjectUpdated,
             }],
-            Change::All => all
-                .state()
-                .iter()
-                .map(|m| ReconcileRequest {
-                    obj_ref: ObjectRef::from_obj(m.as_ref()),
+            Change::All => every(&all)
+                .map(|obj_ref| ReconcileRequest {
+                    obj_ref,
                     reason: ReconcileReason::BulkReconcile,
                 })
                 .collect(),

@@ -137,22 +137,24 @@ async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response 
             outcome = "verified-by-digest",
             "Admission"
         ),
-        Outcome::Skipped { .. } | Outcome::Denied { .. } => {
-            let reason = match &decision.outcome {
-                Outcome::Denied { reason } => reason.to_string(),
-                Outcome::Skipped { reason } => (*reason).to_owned(),
-                _ => String::new(),
-            };
-            tracing::info!(
-                ns,
-                pod,
-                uid,
-                reason,
-                micros,
-                outcome = decision.outcome.result_label(),
-                "Admission"
-            )
-        }
+        Outcome::Skipped { reason } => tracing::info!(
+            ns,
+            pod,
+            uid,
+            reason,
+            micros,
+            outcome = "skipped",
+            "Admission"
+        ),
+        Outcome::Denied { reason } => tracing::info!(
+            ns,
+            pod,
+            uid,
+            reason = %reason,
+            micros,
+            outcome = "denied",
+            "Admission"
+        ),
         Outcome::Invalid { message } => tracing::warn!(
             ns,
             pod,
