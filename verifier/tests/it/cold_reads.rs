@@ -171,13 +171,7 @@ fn a_cold_model_verifies_without_filling_the_page_cache_by_default() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // All of it, but for what the kernel reclaims meanwhile on a busy machine (a CI run saw
-    // 8 pages of 6144 gone); a direct read leaves less than a quarter (above).
-    let cached = resident(&m.weights());
-    assert!(
-        cached >= (BIG - BIG / 16) as u64,
-        "cached reads leave the model cached: {cached} of {BIG} bytes"
-    );
+    assert_mostly_cached(&m.weights(), "cached reads leave the model cached");
 
     // A warm model is read from the page cache either way (and stays there).
     let out = m.verify(&["--cold-reads", "direct"]);
@@ -186,7 +180,18 @@ fn a_cold_model_verifies_without_filling_the_page_cache_by_default() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(resident(&m.weights()), BIG as u64);
+    assert_mostly_cached(&m.weights(), "a warm model stays cached");
+}
+
+/// All of the file is in the page cache, but for what the kernel reclaims meanwhile (this VM
+/// runs proactive reclaim, kdamond: CI runs saw 8 and 64 of 6,144 pages gone); a direct read
+/// of a cold file leaves less than a quarter.
+fn assert_mostly_cached(path: &Path, what: &str) {
+    let cached = resident(path);
+    assert!(
+        cached >= (BIG - BIG / 16) as u64,
+        "{what}: {cached} of {BIG} bytes cached"
+    );
 }
 
 #[test]
