@@ -952,7 +952,10 @@ mod tests {
         );
         let len = data.len() as u64;
         let share = cached_share(&path);
-        assert!(share < 0.25, "direct reads bypass the cache: {share} cached");
+        assert!(
+            share < 0.25,
+            "direct reads bypass the cache: {share} cached"
+        );
         // Without direct I/O the same cold file is read through the page cache.
         assert!(evict(&path));
         assert_eq!(
@@ -962,7 +965,10 @@ mod tests {
             want
         );
         let share = cached_share(&path);
-        assert!(share >= 15.0 / 16.0, "a buffered read caches: {share} cached");
+        assert!(
+            share >= 15.0 / 16.0,
+            "a buffered read caches: {share} cached"
+        );
         // Half cold, half warm: the reader takes the cached half from the page cache (what
         // reclaim takes meanwhile is read directly, so only the cold half is exact).
         assert!(evict(&path));
