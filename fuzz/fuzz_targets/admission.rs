@@ -72,9 +72,16 @@ static LOOKUP: LazyLock<StaticLookup> = LazyLock::new(|| {
                 json!({"model": {"path": "/data/model"}, "mode": "Warn",
                     "config": {"privateKeyConfig": {"keyPath": "/etc/model-keys/key.pub"}}}),
             ),
-            mv("ignored", "only", key),
+            mv("ignored", "only", key.clone()),
+            mv("required", "labelled", key.clone()),
+            mv("required", "selecting", {
+                let mut k = key;
+                k["podSelector"] = json!({"matchLabels": {"app": "llm"}});
+                k
+            }),
         ],
         ignored_namespaces: vec!["ignored".to_owned()],
+        required_namespaces: vec!["required".to_owned()],
     }
 });
 
@@ -84,6 +91,10 @@ static CONFIG: LazyLock<InjectConfig> =
 const VERIFIER: &str = mv_shared::INIT_CONTAINER_NAME;
 
 fuzz_target!(|data: &[u8]| {
+    // The workload entry only ever warns.
+    let workload = model_validation_operator::workload::review(data, &*LOOKUP, &CONFIG);
+    assert!(workload.response.allowed, "workload denied: {workload:?}");
+    assert!(workload.response.patch.is_none(), "workload patched: {workload:?}");
     let decision = admission::admit(data, &*LOOKUP, &CONFIG);
     let response = &decision.response;
     let body: Option<Value> = serde_json::from_slice(data).ok();

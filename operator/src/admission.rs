@@ -21,14 +21,12 @@
 //!    (`validation.ml.sigstore.dev/...`) are written by the webhook only: values the pod
 //!    brought are overwritten, other keys of that prefix removed.
 
-use std::sync::Arc;
-
 use json_patch::Patch;
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use kube::ResourceExt;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use mv_shared::{INIT_CONTAINER_NAME, POD_LABEL, POD_LABEL_ANY, annotations};
+use mv_shared::{INIT_CONTAINER_NAME, annotations};
 use serde_json::Value;
 
 use crate::cache::ModelValidationLookup;
@@ -38,6 +36,7 @@ use crate::fingerprint::container_differences;
 use crate::inject::{
     InjectConfig, InjectError, Injection, annotation_ops, container_ops, injection,
 };
+use crate::policy::{self, Unselectable};
 
 /// Annotation the kubelet puts on mirror pods of static pods.
 pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
@@ -50,48 +49,14 @@ pub enum Denial {
         "pod has a container named {INIT_CONTAINER_NAME:?} that is not the one this webhook injects (it injects only an init container of that name): the name is reserved for the model verifier"
     )]
     ReservedName,
-    /// The label is present but empty.
-    #[error(
-        "label {POD_LABEL} is empty: set it to \"{POD_LABEL_ANY}\" (the only ModelValidation of namespace {namespace}) or to the name of a ModelValidation"
-    )]
-    EmptyLabel {
-        /// The pod's namespace.
-        namespace: String,
-    },
     /// The ModelValidation cache has not been filled yet.
     #[error(
         "the model-validation operator is starting (its ModelValidation cache is not synced yet); retry"
     )]
     NotSynced,
-    /// Label `"true"` in a namespace without ModelValidation.
-    #[error(
-        "pod has label {POD_LABEL}=\"{POD_LABEL_ANY}\" but namespace {namespace} has no ModelValidation: create one, or remove the label"
-    )]
-    NoModelValidation {
-        /// The pod's namespace.
-        namespace: String,
-    },
-    /// Label `"true"` in a namespace with several ModelValidations.
-    #[error(
-        "pod has label {POD_LABEL}=\"{POD_LABEL_ANY}\" but namespace {namespace} has {} ModelValidations ({}): set the label to the name of the one to use",
-        names.len(), names.join(", ")
-    )]
-    SeveralModelValidations {
-        /// The pod's namespace.
-        namespace: String,
-        /// Their names, sorted.
-        names: Vec<String>,
-    },
-    /// The label names a ModelValidation the namespace does not have.
-    #[error(
-        "ModelValidation {name:?} named by label {POD_LABEL} was not found in namespace {namespace}"
-    )]
-    NotFound {
-        /// The pod's namespace.
-        namespace: String,
-        /// The name in the label.
-        name: String,
-    },
+    /// No single ModelValidation can be chosen, or a required namespace has none for the pod.
+    #[error(transparent)]
+    Policy(#[from] Unselectable),
     /// A Windows pod under an Enforce ModelValidation (or bringing a verifier container).
     #[error(
         "pod sets spec.os.name \"windows\" but the model verifier of ModelValidation {namespace}/{name} runs on Linux only: its model cannot be verified"
@@ -136,11 +101,14 @@ impl Denial {
     /// The ModelValidation this denial did not find, for a live lookup.
     pub fn cache_miss(&self) -> Option<CacheMiss> {
         match self {
-            Self::NoModelValidation { namespace } => Some(CacheMiss {
+            Self::Policy(
+                Unselectable::NoModelValidation { namespace }
+                | Unselectable::Required { namespace, .. },
+            ) => Some(CacheMiss {
                 namespace: namespace.clone(),
                 name: None,
             }),
-            Self::NotFound { namespace, name } => Some(CacheMiss {
+            Self::Policy(Unselectable::NotFound { namespace, name }) => Some(CacheMiss {
                 namespace: namespace.clone(),
                 name: Some(name.clone()),
             }),
@@ -277,8 +245,29 @@ fn invalid(uid: Option<&str>, message: String, namespace: Option<String>) -> Dec
     }
 }
 
-/// Decides on one AdmissionReview body (the bytes the API server POSTs).
+/// Which webhook entry of the configuration sent the request (each has its own path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Entry {
+    /// `/mutate-v1-pod`: pods with the label, in namespaces that are not required.
+    #[default]
+    Labelled,
+    /// `/mutate-v1-pod-required`: every pod of the namespaces labelled
+    /// `validation.ml.sigstore.dev/enforce: "true"` (the API server checked the label).
+    RequiredNamespace,
+}
+
+/// Decides on one AdmissionReview body from the labelled entry ([`admit_from`]).
 pub fn admit(body: &[u8], lookup: &dyn ModelValidationLookup, config: &InjectConfig) -> Decision {
+    admit_from(Entry::Labelled, body, lookup, config)
+}
+
+/// Decides on one AdmissionReview body (the bytes the API server POSTs to `entry`).
+pub fn admit_from(
+    entry: Entry,
+    body: &[u8],
+    lookup: &dyn ModelValidationLookup,
+    config: &InjectConfig,
+) -> Decision {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return invalid(None, format!("request body is not JSON: {e}"), None),
@@ -307,20 +296,32 @@ pub fn admit(body: &[u8], lookup: &dyn ModelValidationLookup, config: &InjectCon
             );
         }
     };
-    mutate(&request, lookup, config)
+    mutate(entry, &request, lookup, config)
 }
 
 /// A pod CREATE to decide on.
 struct PodCreate<'r> {
     request: &'r AdmissionRequest<DynamicObject>,
-    pod: Pod,
-    spec: PodSpec,
-    namespace: String,
+    candidate: Candidate,
     name: Option<String>,
 }
 
+/// The pod the rules decide on: from a pod CREATE, or a workload's pod template
+/// ([`crate::workload`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    /// The webhook entry that sent it.
+    pub(crate) entry: Entry,
+    /// The pod (a template's metadata and spec for a workload).
+    pub(crate) pod: Pod,
+    /// Its spec (empty if it had none).
+    pub(crate) spec: PodSpec,
+    /// Its namespace.
+    pub(crate) namespace: String,
+}
+
 /// What the rules decided for a pod CREATE, short of a denial.
-enum Verdict {
+pub(crate) enum Verdict {
     /// Allowed untouched (with admission warnings, if any).
     Allow {
         reason: &'static str,
@@ -343,7 +344,7 @@ impl PodCreate<'_> {
         Decision {
             response,
             outcome,
-            namespace: Some(self.namespace.clone()),
+            namespace: Some(self.candidate.namespace.clone()),
             pod: self.name.clone(),
             cache_miss,
         }
@@ -385,15 +386,16 @@ impl PodCreate<'_> {
 
 /// Decides on one admission request.
 pub fn mutate(
+    entry: Entry,
     request: &AdmissionRequest<DynamicObject>,
     lookup: &dyn ModelValidationLookup,
     config: &InjectConfig,
 ) -> Decision {
-    let create = match read_pod_create(request) {
+    let create = match read_pod_create(entry, request) {
         Ok(c) => c,
         Err(decision) => return *decision,
     };
-    match decide(&create, lookup, config) {
+    match decide(&create.candidate, lookup, config) {
         Ok(verdict) => create.answer(verdict),
         Err(denial) => create.deny(denial),
     }
@@ -401,6 +403,7 @@ pub fn mutate(
 
 /// Rule 1 and the reading of the pod: anything but a pod CREATE is allowed untouched here.
 fn read_pod_create(
+    entry: Entry,
     request: &AdmissionRequest<DynamicObject>,
 ) -> Result<PodCreate<'_>, Box<Decision>> {
     let namespace = request.namespace.clone();
@@ -447,16 +450,19 @@ fn read_pod_create(
     let spec = pod.spec.clone().unwrap_or_default();
     Ok(PodCreate {
         request,
-        pod,
-        spec,
-        namespace,
+        candidate: Candidate {
+            entry,
+            pod,
+            spec,
+            namespace,
+        },
         name,
     })
 }
 
 /// Rules 2 to 6 for a pod CREATE.
-fn decide(
-    create: &PodCreate<'_>,
+pub(crate) fn decide(
+    create: &Candidate,
     lookup: &dyn ModelValidationLookup,
     config: &InjectConfig,
 ) -> Result<Verdict, Denial> {
@@ -471,10 +477,17 @@ fn decide(
     if lookup.namespace_ignored(namespace) {
         return allow("namespace ignored");
     }
-    // (3) label
-    let Some(label) = pod.metadata.labels.as_ref().and_then(|l| l.get(POD_LABEL)) else {
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let required = (create.entry == Entry::RequiredNamespace
+        || lookup.namespace_required(namespace))
+        && !policy::NEVER_REQUIRED.contains(&namespace.as_str())
+        && config.operator_namespace.as_deref() != Some(namespace);
+    // (3) neither the label nor a required namespace: only a podSelector can cover the pod
+    // (in a cluster such pods reach the webhook only from required namespaces)
+    let labelled = labels.contains_key(mv_shared::POD_LABEL);
+    if !labelled && !required && !lookup.ready() {
         return allow("no label");
-    };
+    }
     // Mirror pods reflect a static pod on a node; changing them makes the kubelet fight back.
     if pod.annotations().contains_key(MIRROR_POD_ANNOTATION) {
         return allow("mirror pod");
@@ -483,16 +496,24 @@ fn decide(
     if crate::reserved::named_outside_init_containers(spec) {
         return Err(Denial::ReservedName);
     }
-    if label.is_empty() {
-        return Err(Denial::EmptyLabel {
+    if labels
+        .get(mv_shared::POD_LABEL)
+        .is_some_and(String::is_empty)
+    {
+        return Err(Unselectable::EmptyLabel {
             namespace: namespace.clone(),
-        });
+        }
+        .into());
     }
     if !lookup.ready() {
         return Err(Denial::NotSynced);
     }
-    // (5) which ModelValidation
-    let mv = select_model_validation(label, namespace, lookup)?;
+    // (5) which ModelValidation (README "Policy")
+    let candidates = lookup.in_namespace(namespace);
+    let Some(selected) = policy::select(&labels, namespace, &candidates, required)? else {
+        return allow("no label");
+    };
+    let mv = selected.model_validation;
     let pre_injected = spec
         .init_containers
         .iter()
@@ -515,42 +536,10 @@ fn decide(
     inject(create, &mv, pre_injected, config)
 }
 
-/// Rule 5: the ModelValidation the label names (`"true"`: the only one of the namespace).
-fn select_model_validation(
-    label: &str,
-    namespace: &str,
-    lookup: &dyn ModelValidationLookup,
-) -> Result<Arc<ModelValidation>, Denial> {
-    let candidates = lookup.in_namespace(namespace);
-    if label != POD_LABEL_ANY {
-        return candidates
-            .into_iter()
-            .find(|m| m.name_any() == label)
-            .ok_or_else(|| Denial::NotFound {
-                namespace: namespace.to_owned(),
-                name: label.to_owned(),
-            });
-    }
-    match candidates.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(Denial::NoModelValidation {
-            namespace: namespace.to_owned(),
-        }),
-        several => {
-            let mut names: Vec<String> = several.iter().map(|m| m.name_any()).collect();
-            names.sort();
-            Err(Denial::SeveralModelValidations {
-                namespace: namespace.to_owned(),
-                names,
-            })
-        }
-    }
-}
-
 /// Rule 6 (and rule 4 for re-invocation): the patch that injects the verifier for `mv`, or
 /// accepts exactly the verifier this webhook injected before.
 fn inject(
-    create: &PodCreate<'_>,
+    create: &Candidate,
     mv: &ModelValidation,
     pre_injected: Option<usize>,
     config: &InjectConfig,
@@ -650,6 +639,7 @@ mod tests {
     use crate::fingerprint::SERVICE_ACCOUNT_MOUNT;
     use crate::inject::*;
     use k8s_openapi::api::core::v1::VolumeMount;
+    use mv_shared::POD_LABEL;
     use mv_shared::TERMINATION_LOG;
     use serde_json::json;
     use std::path::{Path, PathBuf};
@@ -684,6 +674,7 @@ mod tests {
         StaticLookup {
             model_validations: mvs,
             ignored_namespaces: vec![],
+            required_namespaces: vec![],
         }
     }
 
@@ -854,6 +845,7 @@ mod tests {
         let l = StaticLookup {
             model_validations: vec![key_mv("only")],
             ignored_namespaces: vec!["models".into()],
+            required_namespaces: vec![],
         };
         assert_untouched(&run(&r, &l), "namespace ignored");
         let mut r = review();
@@ -1477,6 +1469,155 @@ mod tests {
         let body = serde_json::to_vec(&review()).unwrap();
         let d = admit(&body, &Cold, &config());
         assert_denied(&d, &["not synced yet"]);
+    }
+
+    #[test]
+    fn required_namespaces_and_pod_selectors() {
+        let selecting = mv(
+            "selecting",
+            "models",
+            json!({"model": {"path": "/data/model"}, "podSelector": {"matchLabels": {"app": "inference"}},
+                   "config": {"publicKeyConfig": {"keyPath": "/etc/model-keys/key.pub"}}}),
+        );
+        #[derive(Debug)]
+        enum Want {
+            Injected(&'static str),
+            Untouched(&'static str),
+            Denied(&'static str),
+        }
+        type Case = (
+            &'static str,
+            Entry,
+            Option<&'static str>,
+            &'static str,
+            Vec<&'static str>,
+            Vec<Arc<ModelValidation>>,
+            Want,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "required entry, nothing covers",
+                Entry::RequiredNamespace,
+                None,
+                "models",
+                vec![],
+                vec![key_mv("other")],
+                Want::Denied("namespace models requires model verification"),
+            ),
+            (
+                "required by the cache's label",
+                Entry::Labelled,
+                None,
+                "models",
+                vec!["models"],
+                vec![key_mv("other")],
+                Want::Denied("no ModelValidation covers this pod"),
+            ),
+            (
+                "required entry, label covers",
+                Entry::RequiredNamespace,
+                Some("other"),
+                "models",
+                vec![],
+                vec![key_mv("other")],
+                Want::Injected("other"),
+            ),
+            (
+                "required entry, selector covers",
+                Entry::RequiredNamespace,
+                None,
+                "models",
+                vec![],
+                vec![key_mv("other"), selecting.clone()],
+                Want::Injected("selecting"),
+            ),
+            (
+                "selector covers in any namespace the pod reaches",
+                Entry::Labelled,
+                None,
+                "models",
+                vec![],
+                vec![selecting.clone()],
+                Want::Injected("selecting"),
+            ),
+            (
+                "label against the selector",
+                Entry::Labelled,
+                Some("other"),
+                "models",
+                vec![],
+                vec![key_mv("other"), selecting.clone()],
+                Want::Denied("selects it by spec.podSelector"),
+            ),
+            (
+                "not required, nothing covers",
+                Entry::Labelled,
+                None,
+                "models",
+                vec![],
+                vec![key_mv("other")],
+                Want::Untouched("no label"),
+            ),
+            (
+                "kube-system is never required",
+                Entry::RequiredNamespace,
+                None,
+                "kube-system",
+                vec!["kube-system"],
+                vec![],
+                Want::Untouched("no label"),
+            ),
+            (
+                "the operator's namespace is never required",
+                Entry::RequiredNamespace,
+                None,
+                "mv-system",
+                vec!["mv-system"],
+                vec![],
+                Want::Untouched("no label"),
+            ),
+        ];
+        for (what, entry, label, ns, required, mvs, want) in cases {
+            let mut r = review();
+            let labels = r["request"]["object"]["metadata"]["labels"]
+                .as_object_mut()
+                .unwrap();
+            labels.remove(POD_LABEL);
+            if let Some(l) = label {
+                labels.insert(POD_LABEL.to_owned(), json!(l));
+            }
+            r["request"]["namespace"] = json!(ns);
+            r["request"]["object"]["metadata"]["namespace"] = json!(ns);
+            let mvs = mvs
+                .into_iter()
+                .map(|m| {
+                    let mut m = (*m).clone();
+                    m.metadata.namespace = Some(ns.to_owned());
+                    Arc::new(m)
+                })
+                .collect();
+            let l = StaticLookup {
+                model_validations: mvs,
+                ignored_namespaces: vec![],
+                required_namespaces: required.into_iter().map(str::to_owned).collect(),
+            };
+            let config = InjectConfig {
+                operator_namespace: Some("mv-system".to_owned()),
+                ..config()
+            };
+            let d = admit_from(entry, &serde_json::to_vec(&r).unwrap(), &l, &config);
+            match want {
+                Want::Injected(name) => assert_eq!(
+                    d.outcome,
+                    Outcome::Injected {
+                        model_validation: name.to_owned()
+                    },
+                    "{what}"
+                ),
+                Want::Untouched(reason) => assert_untouched(&d, reason),
+                Want::Denied(text) => assert_denied(&d, &[text]),
+            }
+        }
     }
 
     #[test]

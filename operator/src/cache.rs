@@ -13,7 +13,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use mv_shared::NAMESPACE_IGNORE_LABEL;
+use mv_shared::{NAMESPACE_ENFORCE_LABEL, NAMESPACE_IGNORE_LABEL};
 
 use crate::crd::ModelValidation;
 
@@ -27,6 +27,11 @@ pub trait ModelValidationLookup {
     fn namespace_ignored(&self, namespace: &str) -> bool;
     /// All `ModelValidation`s of the namespace.
     fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>>;
+    /// Whether the namespace carries `validation.ml.sigstore.dev/enforce: "true"` (the webhook
+    /// entry for required namespaces says so too; this covers pods sent by the other entry).
+    fn namespace_required(&self, _namespace: &str) -> bool {
+        false
+    }
 }
 
 /// A live read of `ModelValidation`s from the API server, for when the cache has none that
@@ -64,6 +69,9 @@ impl ModelValidationLookup for Overlay<'_> {
     fn namespace_ignored(&self, namespace: &str) -> bool {
         self.base.namespace_ignored(namespace)
     }
+    fn namespace_required(&self, namespace: &str) -> bool {
+        self.base.namespace_required(namespace)
+    }
     fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>> {
         let mut out: Vec<Arc<ModelValidation>> = self
             .extra
@@ -87,11 +95,16 @@ pub struct StaticLookup {
     pub model_validations: Vec<Arc<ModelValidation>>,
     /// Namespaces labelled ignore.
     pub ignored_namespaces: Vec<String>,
+    /// Namespaces labelled enforce.
+    pub required_namespaces: Vec<String>,
 }
 
 impl ModelValidationLookup for StaticLookup {
     fn namespace_ignored(&self, namespace: &str) -> bool {
         self.ignored_namespaces.iter().any(|n| n == namespace)
+    }
+    fn namespace_required(&self, namespace: &str) -> bool {
+        self.required_namespaces.iter().any(|n| n == namespace)
     }
     fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>> {
         self.model_validations
@@ -139,11 +152,11 @@ impl ModelValidationLookup for Caches {
     }
 
     fn namespace_ignored(&self, namespace: &str) -> bool {
-        self.namespaces
-            .get(&ObjectRef::new(namespace))
-            .is_some_and(|ns| {
-                ns.labels().get(NAMESPACE_IGNORE_LABEL).map(String::as_str) == Some("true")
-            })
+        self.namespace_label_true(namespace, NAMESPACE_IGNORE_LABEL)
+    }
+
+    fn namespace_required(&self, namespace: &str) -> bool {
+        self.namespace_label_true(namespace, NAMESPACE_ENFORCE_LABEL)
     }
 
     fn in_namespace(&self, namespace: &str) -> Vec<Arc<ModelValidation>> {
@@ -156,6 +169,22 @@ impl ModelValidationLookup for Caches {
 }
 
 impl Caches {
+    fn namespace_label_true(&self, namespace: &str, label: &str) -> bool {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .is_some_and(|ns| ns.labels().get(label).map(String::as_str) == Some("true"))
+    }
+
+    /// The labels of a namespace the cache knows.
+    pub fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Option<std::collections::BTreeMap<String, String>> {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .map(|ns| ns.labels().clone())
+    }
+
     /// Starts both reflectors on the runtime. The lookup is [`ready`](ModelValidationLookup::ready)
     /// once the ModelValidations are listed ([`Caches::wait_synced`]).
     /// RBAC: `list`, `watch` on `modelvalidations.ml.sigstore.dev` and on `namespaces`.

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, KubeSchema};
 use mv_shared::verify::{
     CertificateArgs, CommonVerifyArgs, KeyArgs, SigstoreArgs, VerifyCommand, VerifyMethod,
@@ -97,6 +98,12 @@ pub struct ModelValidationSpec {
     /// and makes the pod NotReady when it drifts (Enforce mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continuous_validation: Option<ContinuousValidation>,
+    /// Pods of this namespace the ModelValidation covers without the pod label (a standard
+    /// label selector; `{}` selects every pod). It reaches unlabelled pods in namespaces labelled
+    /// `validation.ml.sigstore.dev/enforce: "true"` (the webhook sees only labelled pods
+    /// elsewhere); a labelled pod it selects must name this ModelValidation. README "Policy".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
 }
 
 /// Upstream's continuous validation settings.
@@ -343,6 +350,14 @@ pub enum SpecError {
         /// The field, e.g. `spec.config.sigstoreConfig.certificateIdentity`.
         field: &'static str,
     },
+    /// `podSelector` is not a valid label selector.
+    #[error(
+        "spec.podSelector is not a valid label selector ({detail}): matchExpressions operators are In, NotIn (both with values), Exists and DoesNotExist"
+    )]
+    PodSelector {
+        /// What is wrong.
+        detail: Box<str>,
+    },
 }
 
 impl SpecError {
@@ -356,6 +371,7 @@ impl SpecError {
             Self::RemoteLocation { .. } => "UnsupportedRemoteLocation",
             Self::Interval { .. } => "InvalidInterval",
             Self::Empty { .. } => "EmptyField",
+            Self::PodSelector { .. } => "InvalidPodSelector",
         }
     }
 }
@@ -487,6 +503,10 @@ impl ModelValidationSpec {
                 "spec.config.clientTrustConfig.trustConfigPath",
                 &t.trust_config_path,
             )?;
+        }
+        if let Some(selector) = &self.pod_selector {
+            kube::core::Selector::try_from(selector.clone())
+                .map_err(|e| SpecError::PodSelector { detail: e.0.into() })?;
         }
         Ok(method)
     }

@@ -253,6 +253,7 @@ spec:
         let lookup = StaticLookup {
             model_validations: mvs,
             ignored_namespaces: vec![],
+            required_namespaces: vec![],
         };
         let d = admit(FIXTURE.as_bytes(), &lookup, &InjectConfig::new("v:1"));
         assert_eq!(

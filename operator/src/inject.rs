@@ -31,6 +31,8 @@ pub struct InjectConfig {
     pub verifier_command: Vec<String>,
     /// Resources when the ModelValidation sets none.
     pub default_resources: ResourceRequirements,
+    /// The operator's own namespace: never required, whatever its labels say.
+    pub operator_namespace: Option<String>,
 }
 
 impl InjectConfig {
@@ -51,6 +53,7 @@ impl InjectConfig {
                 ])),
                 ..Default::default()
             },
+            operator_namespace: None,
         }
     }
 }

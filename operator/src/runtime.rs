@@ -60,7 +60,7 @@ pub(crate) async fn run(
             readiness.set_caches_synced();
             Arc::new(StaticLookup {
                 model_validations: dev_model_validations.unwrap_or_default(),
-                ignored_namespaces: Vec::new(),
+                ..StaticLookup::default()
             })
         }
     };
@@ -70,6 +70,7 @@ pub(crate) async fn run(
         shutdown: CancellationToken::new(),
         inject: Arc::new(InjectConfig {
             verifier_command: vec![args.verifier.verifier_command],
+            operator_namespace: Some(args.controller.leader_election_namespace.clone()),
             ..InjectConfig::new(args.verifier.verifier_image)
         }),
         lookup,

@@ -28,6 +28,10 @@ pub const POD_LABEL_ANY: &str = "true";
 /// Namespace label that switches injection off for the whole namespace (value `"true"`).
 pub const NAMESPACE_IGNORE_LABEL: &str = "validation.ml.sigstore.dev/ignore";
 
+/// Namespace label that makes verification required (value `"true"`): every pod of the
+/// namespace must be covered by a `ModelValidation` (label or `spec.podSelector`), or it is denied.
+pub const NAMESPACE_ENFORCE_LABEL: &str = "validation.ml.sigstore.dev/enforce";
+
 /// Name of the init container the webhook injects.
 pub const INIT_CONTAINER_NAME: &str = "model-validation";
 

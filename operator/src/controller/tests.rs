@@ -898,6 +898,7 @@ async fn events_name_the_right_pod_after_skipping_one_in_an_ignored_namespace() 
     let lookup = Arc::new(StaticLookup {
         model_validations: vec![],
         ignored_namespaces: vec!["models".into()],
+        required_namespaces: vec![],
     });
     let s = setup_with(&[&m], pods, past(), lookup);
     let current = m.clone();

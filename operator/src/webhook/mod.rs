@@ -1,4 +1,5 @@
-//! The admission webhook's HTTPS server (`POST /mutate-v1-pod`, rustls); the plain-HTTP admin
+//! The admission webhook's HTTPS server (`POST /mutate-v1-pod`, `/mutate-v1-pod-required`,
+//! `/validate-v1-workload`; rustls); the plain-HTTP admin
 //! endpoints are in [`crate::admin`].
 //!
 //! This module owns transport only: decisions come from [`crate::admission`]. The serving
@@ -18,7 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use crate::admission::{self, Outcome};
+use crate::admission::{self, Entry, Outcome};
 use crate::cache::{LiveLookup, ModelValidationLookup, Overlay};
 use crate::inject::InjectConfig;
 use crate::metrics::Metrics;
@@ -55,19 +56,23 @@ impl std::fmt::Debug for WebhookState {
 /// The webhook's routes.
 pub fn router(state: WebhookState) -> Router {
     Router::new()
-        .route("/mutate-v1-pod", post(mutate_pod))
+        .route("/mutate-v1-pod", post(mutate_labelled_pod))
+        .route("/mutate-v1-pod-required", post(mutate_required_pod))
+        .route("/validate-v1-workload", post(validate_workload))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 /// [`admission::admit`], with a panic turned into an answer for this request only.
 fn admit_guarded(
+    entry: Route,
     body: &[u8],
     lookup: &dyn ModelValidationLookup,
     config: &InjectConfig,
 ) -> admission::Decision {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        admission::admit(body, lookup, config)
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match entry {
+        Route::Pod(entry) => admission::admit_from(entry, body, lookup, config),
+        Route::Workload => crate::workload::review(body, lookup, config),
     }))
     .unwrap_or_else(|payload| {
         let message = payload
@@ -79,9 +84,30 @@ fn admit_guarded(
     })
 }
 
-async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response {
+/// What a path decides on.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// Pod CREATEs from this webhook entry.
+    Pod(Entry),
+    /// Workloads (warnings only).
+    Workload,
+}
+
+async fn mutate_labelled_pod(state: State<WebhookState>, body: Bytes) -> Response {
+    answer(Route::Pod(Entry::Labelled), state, body).await
+}
+
+async fn mutate_required_pod(state: State<WebhookState>, body: Bytes) -> Response {
+    answer(Route::Pod(Entry::RequiredNamespace), state, body).await
+}
+
+async fn validate_workload(state: State<WebhookState>, body: Bytes) -> Response {
+    answer(Route::Workload, state, body).await
+}
+
+async fn answer(entry: Route, State(state): State<WebhookState>, body: Bytes) -> Response {
     let started = Instant::now();
-    let mut decision = admit_guarded(&body, state.lookup.as_ref(), &state.config);
+    let mut decision = admit_guarded(entry, &body, state.lookup.as_ref(), &state.config);
     if let (Some(miss), Some(live)) = (decision.cache_miss.clone(), state.live.as_ref()) {
         // The cache may lag a ModelValidation created a moment before the pod.
         match tokio::time::timeout(
@@ -95,7 +121,7 @@ async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response 
                     base: state.lookup.as_ref(),
                     extra: found,
                 };
-                decision = admit_guarded(&body, &overlay, &state.config);
+                decision = admit_guarded(entry, &body, &overlay, &state.config);
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
@@ -107,6 +133,16 @@ async fn mutate_pod(State(state): State<WebhookState>, body: Bytes) -> Response 
         }
     }
     let took = started.elapsed();
+    if let Route::Workload = entry {
+        let warnings = decision.response.warnings.as_deref().unwrap_or_default();
+        tracing::debug!(
+            ns = decision.namespace.as_deref().unwrap_or(""),
+            workload = decision.pod.as_deref().unwrap_or(""),
+            warnings = warnings.len(),
+            "Workload review"
+        );
+        return (StatusCode::OK, axum::Json(review_json(&decision))).into_response();
+    }
     state
         .metrics
         .observe_admission(decision.outcome.result_label(), took);

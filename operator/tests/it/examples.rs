@@ -49,6 +49,7 @@ fn check_example(name: &str, docs: &[Value]) {
     let lookup = StaticLookup {
         model_validations: mvs.clone(),
         ignored_namespaces: vec![],
+        required_namespaces: vec![],
     };
     let config = InjectConfig::new("localhost/model-verifier:testing");
     let pods: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Pod").collect();

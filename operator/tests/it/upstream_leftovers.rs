@@ -26,6 +26,7 @@ fn admitted(review: &Value, spec: Value) -> (Value, Value) {
     let lookup = StaticLookup {
         model_validations: vec![mv(spec)],
         ignored_namespaces: vec![],
+        required_namespaces: vec![],
     };
     let d = admit(
         &serde_json::to_vec(review).unwrap(),

@@ -95,6 +95,7 @@ async fn admission_over_real_tls() {
     let lookup = Arc::new(StaticLookup {
         model_validations: vec![key_mv()],
         ignored_namespaces: vec![],
+        required_namespaces: vec![],
     });
     let server = start(&files, lookup, Duration::from_secs(60)).await;
     let client = client_trusting(&std::fs::read(&files.cert).unwrap());
@@ -299,6 +300,7 @@ async fn graceful_shutdown_finishes_in_flight_admissions() {
         StaticLookup {
             model_validations: vec![key_mv()],
             ignored_namespaces: vec![],
+            required_namespaces: vec![],
         },
         Duration::from_millis(800),
     );
