@@ -53,6 +53,9 @@ const CEL_INTERVAL: &str = "self == '' || duration(self) >= duration('1m')";
 const CEL_EXACTLY_ONE: &str = "(has(self.sigstoreConfig) ? 1 : 0) + (has(self.pkiConfig) ? 1 : 0) + ((has(self.publicKeyConfig) || has(self.privateKeyConfig)) ? 1 : 0) == 1";
 const CEL_BOTH_KEYS: &str = "!(has(self.publicKeyConfig) && has(self.privateKeyConfig))";
 const CEL_IGNORE_ABSOLUTE: &str = "self.all(p, p.startsWith('/'))";
+const CEL_SELECTOR: &str = "!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator == 'In' || e.operator == 'NotIn') ? (has(e.values) && size(e.values) > 0) : ((e.operator == 'Exists' || e.operator == 'DoesNotExist') && (!has(e.values) || size(e.values) == 0)))";
+/// Message of the label-selector rule (CEL and Rust).
+pub const MSG_SELECTOR: &str = "matchExpressions operators are In and NotIn (with values) or Exists and DoesNotExist (without values)";
 
 /// Desired state of a `ModelValidation`: which model, how it is signed, what to do on failure.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -103,6 +106,7 @@ pub struct ModelValidationSpec {
     /// `validation.ml.sigstore.dev/enforce: "true"` (the webhook sees only labelled pods
     /// elsewhere); a labelled pod it selects must name this ModelValidation. README "Policy".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new(CEL_SELECTOR).message(MSG_SELECTOR))]
     pub pod_selector: Option<LabelSelector>,
 }
 
@@ -352,11 +356,15 @@ pub enum SpecError {
     },
     /// `podSelector` is not a valid label selector.
     #[error(
-        "spec.podSelector is not a valid label selector ({detail}): matchExpressions operators are In, NotIn (both with values), Exists and DoesNotExist"
+        "spec.podSelector.matchExpressions[{index}] (key {key:?}, operator {operator:?}) is not valid: {MSG_SELECTOR}"
     )]
     PodSelector {
-        /// What is wrong.
-        detail: Box<str>,
+        /// Which expression.
+        index: usize,
+        /// Its key.
+        key: Box<str>,
+        /// Its operator.
+        operator: Box<str>,
     },
 }
 
@@ -504,11 +512,33 @@ impl ModelValidationSpec {
                 &t.trust_config_path,
             )?;
         }
-        if let Some(selector) = &self.pod_selector {
-            kube::core::Selector::try_from(selector.clone())
-                .map_err(|e| SpecError::PodSelector { detail: e.0.into() })?;
-        }
+        self.check_pod_selector()?;
         Ok(method)
+    }
+
+    /// The podSelector's rule (CEL and Rust): In/NotIn with values, Exists/DoesNotExist without.
+    pub fn check_pod_selector(&self) -> Result<(), SpecError> {
+        for (index, e) in self
+            .pod_selector
+            .iter()
+            .flat_map(|s| s.match_expressions.iter().flatten())
+            .enumerate()
+        {
+            let values = e.values.as_ref().map_or(0, Vec::len);
+            let valid = match e.operator.as_str() {
+                "In" | "NotIn" => values > 0,
+                "Exists" | "DoesNotExist" => values == 0,
+                _ => false,
+            };
+            if !valid {
+                return Err(SpecError::PodSelector {
+                    index,
+                    key: e.key.as_str().into(),
+                    operator: e.operator.as_str().into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The re-check interval when `continuousValidation.enabled` is true (an empty interval
@@ -765,7 +795,7 @@ mod tests {
             compiled.compilation_errors()
         );
         let crd = serde_json::to_string(&ModelValidation::crd()).unwrap();
-        assert_eq!(crd.matches("x-kubernetes-validations").count(), 9);
+        assert_eq!(crd.matches("x-kubernetes-validations").count(), 10);
         assert!(!crd.contains("has(self.clientTrustConfig)"));
     }
 
@@ -964,6 +994,42 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn pod_selectors() {
+        let with = |selector: Value| {
+            let mut s = key_spec();
+            s["podSelector"] = selector;
+            s
+        };
+        for ok in [
+            json!({}),
+            json!({"matchLabels": {"app": "llm"}}),
+            json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["a", "b"]},
+                                        {"key": "tier", "operator": "NotIn", "values": ["batch"]},
+                                        {"key": "gpu", "operator": "Exists"},
+                                        {"key": "legacy", "operator": "DoesNotExist", "values": []}]}),
+        ] {
+            assert_valid(with(ok));
+        }
+        for bad in [
+            json!({"matchExpressions": [{"key": "app", "operator": "In"}]}),
+            json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": []}]}),
+            json!({"matchExpressions": [{"key": "app", "operator": "Exists", "values": ["x"]}]}),
+            json!({"matchExpressions": [{"key": "app", "operator": "Near", "values": ["x"]}]}),
+        ] {
+            assert_invalid(with(bad), MSG_SELECTOR, true);
+        }
+        let mv: ModelValidation = serde_json::from_value(cr(with(json!({"matchExpressions": [
+            {"key": "gpu", "operator": "Exists"}, {"key": "app", "operator": "in", "values": ["x"]}]}))))
+        .unwrap();
+        assert_eq!(
+            mv.spec.check().unwrap_err().to_string(),
+            format!(
+                "spec.podSelector.matchExpressions[1] (key \"app\", operator \"in\") is not valid: {MSG_SELECTOR}"
+            )
+        );
     }
 
     #[test]

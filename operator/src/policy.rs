@@ -124,6 +124,9 @@ pub fn selects(mv: &ModelValidation, pod_labels: &BTreeMap<String, String>) -> b
     let Some(selector) = &mv.spec.pod_selector else {
         return false;
     };
+    if mv.spec.check_pod_selector().is_err() {
+        return true;
+    }
     Selector::try_from(selector.clone()).map_or(true, |s| s.matches(pod_labels))
 }
 

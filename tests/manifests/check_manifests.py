@@ -296,32 +296,63 @@ def check(overlay, docs, cert_dir=None):
     return c.failures
 
 
+ENFORCE_LABEL = "validation.ml.sigstore.dev/enforce"
+SYSTEM_NAMESPACES = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-node-lease"]}
+POD_RULE = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"], "scope": "Namespaced"}
+# name -> (path, failurePolicy, rules, namespaceSelector expressions that must be there, objectSelector expressions)
+WEBHOOKS = {
+    "pods.validation.ml.sigstore.dev": (
+        "/mutate-v1-pod", "Fail", [POD_RULE],
+        [{"key": IGNORE_LABEL, "operator": "NotIn", "values": ["true"]},
+         {"key": ENFORCE_LABEL, "operator": "NotIn", "values": ["true"]}, SYSTEM_NAMESPACES],
+        [{"key": POD_LABEL, "operator": "Exists"}]),
+    "required-pods.validation.ml.sigstore.dev": (
+        "/mutate-v1-pod-required", "Fail", [POD_RULE],
+        [{"key": ENFORCE_LABEL, "operator": "In", "values": ["true"]},
+         {"key": IGNORE_LABEL, "operator": "NotIn", "values": ["true"]}, SYSTEM_NAMESPACES],
+        None),
+    "workloads.validation.ml.sigstore.dev": (
+        "/warn-v1-workload", "Ignore",
+        [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+          "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "scope": "Namespaced"},
+         {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+          "resources": ["jobs", "cronjobs"], "scope": "Namespaced"}],
+        [{"key": IGNORE_LABEL, "operator": "NotIn", "values": ["true"]}, SYSTEM_NAMESPACES],
+        None),
+}
+
+
 def check_webhook(c, mwc, ns):
+    """The three entries (README "Policy"): labelled pods, required namespaces, workload warnings."""
     hooks = mwc.get("webhooks") or []
-    if not c.expect(len(hooks) == 1, f"expected 1 webhook, found {len(hooks)}"):
+    names = [h.get("name") for h in hooks]
+    if not c.expect(names == list(WEBHOOKS), f"webhook entries {names}, expected {list(WEBHOOKS)}"):
         return
-    h = hooks[0]
-    rules = h.get("rules") or []
-    c.expect(len(rules) == 1, "expected exactly one rule")
-    for r in rules:
-        c.expect(r.get("operations") == ["CREATE"], f"webhook operations {r.get('operations')}, expected [CREATE] only")
-        c.expect(r.get("resources") == ["pods"] and r.get("apiGroups") == [""], "webhook must match core pods only")
-    c.expect(h.get("failurePolicy") == "Fail", "failurePolicy is not Fail")
-    c.expect(h.get("sideEffects") == "None", "sideEffects is not None")
-    c.expect(isinstance(h.get("timeoutSeconds"), int) and 1 <= h["timeoutSeconds"] <= 10, f"timeoutSeconds {h.get('timeoutSeconds')} is not short (1-10)")
-    c.expect(h.get("reinvocationPolicy") == "IfNeeded", "reinvocationPolicy is not IfNeeded")
-    c.expect(h.get("admissionReviewVersions") == ["v1"], "admissionReviewVersions is not [v1]")
-    exprs = (h.get("namespaceSelector") or {}).get("matchExpressions") or []
-    c.expect({"key": IGNORE_LABEL, "operator": "NotIn", "values": ["true"]} in exprs, f"namespaceSelector lacks {IGNORE_LABEL} NotIn [true]")
-    oexprs = (h.get("objectSelector") or {}).get("matchExpressions") or []
-    c.expect({"key": POD_LABEL, "operator": "Exists"} in oexprs, f"objectSelector lacks {POD_LABEL} Exists")
-    svc_ref = (h.get("clientConfig") or {}).get("service") or {}
-    c.expect(svc_ref.get("path") == "/mutate-v1-pod", "webhook path is not /mutate-v1-pod")
-    c.expect(svc_ref.get("namespace") == ns, f"webhook Service namespace {svc_ref.get('namespace')}, expected {ns}")
-    svcs = [s for s in c.of_kind("Service") if s["metadata"]["name"] == svc_ref.get("name")]
-    if c.expect(len(svcs) == 1, f"the webhook's Service {svc_ref.get('name')} is not rendered"):
-        ports = [p.get("port") for p in svcs[0]["spec"].get("ports") or []]
-        c.expect(svc_ref.get("port", 443) in ports, f"the webhook Service does not serve port {svc_ref.get('port', 443)}")
+    for h in hooks:
+        name = h["name"]
+        path, policy, rules, ns_exprs, obj_exprs = WEBHOOKS[name]
+        c.expect(h.get("rules") == rules, f"{name}: rules {h.get('rules')}, expected {rules}")
+        c.expect(h.get("failurePolicy") == policy, f"{name}: failurePolicy is not {policy}")
+        c.expect(h.get("sideEffects") == "None", f"{name}: sideEffects is not None")
+        c.expect(isinstance(h.get("timeoutSeconds"), int) and 1 <= h["timeoutSeconds"] <= 10, f"{name}: timeoutSeconds {h.get('timeoutSeconds')} is not short (1-10)")
+        if path.startswith("/mutate"):
+            c.expect(h.get("reinvocationPolicy") == "IfNeeded", f"{name}: reinvocationPolicy is not IfNeeded")
+        c.expect(h.get("admissionReviewVersions") == ["v1"], f"{name}: admissionReviewVersions is not [v1]")
+        exprs = (h.get("namespaceSelector") or {}).get("matchExpressions") or []
+        for e in ns_exprs:
+            c.expect(e in exprs, f"{name}: namespaceSelector lacks {e}")
+        oexprs = (h.get("objectSelector") or {}).get("matchExpressions") or []
+        if obj_exprs is None:
+            c.expect(not oexprs, f"{name}: has an objectSelector (it must see unlabelled pods and workloads)")
+        for e in obj_exprs or []:
+            c.expect(e in oexprs, f"{name}: objectSelector lacks {e}")
+        svc_ref = (h.get("clientConfig") or {}).get("service") or {}
+        c.expect(svc_ref.get("path") == path, f"{name}: path {svc_ref.get('path')} is not {path}")
+        c.expect(svc_ref.get("namespace") == ns, f"{name}: Service namespace {svc_ref.get('namespace')}, expected {ns}")
+        svcs = [s for s in c.of_kind("Service") if s["metadata"]["name"] == svc_ref.get("name")]
+        if c.expect(len(svcs) == 1, f"{name}: the webhook's Service {svc_ref.get('name')} is not rendered"):
+            ports = [p.get("port") for p in svcs[0]["spec"].get("ports") or []]
+            c.expect(svc_ref.get("port", 443) in ports, f"{name}: the webhook Service does not serve port {svc_ref.get('port', 443)}")
 
 
 def check_network_policy(c, np, pod_labels, container, webhook):
@@ -388,7 +419,10 @@ def check_manual_tls(c, mwc, ns, dep, cert_dir):
     data = sec.get("data") or {}
     c.expect({"tls.crt", "tls.key", "ca.crt"} <= set(data), "the TLS Secret lacks tls.crt, tls.key or ca.crt")
     c.expect(sec["metadata"]["name"] == secret_volume(dep), f"the Deployment mounts Secret {secret_volume(dep)}, not {sec['metadata']['name']}")
-    bundle = mwc["webhooks"][0].get("clientConfig", {}).get("caBundle")
+    bundles = {h.get("clientConfig", {}).get("caBundle") for h in mwc["webhooks"]}
+    if not c.expect(len(bundles) == 1, "the webhook entries have different caBundles"):
+        return
+    bundle = bundles.pop()
     if not c.expect(bool(bundle), "the webhook has no caBundle"):
         return
     ca = base64.b64decode("".join(bundle.split()))
@@ -422,6 +456,12 @@ MUTATIONS = {
     "long timeout": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][0].update(timeoutSeconds=30),
     "no objectSelector": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][0].pop("objectSelector"),
     "caBundle missing": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][0]["clientConfig"].pop("caBundle"),
+    "caBundle missing on the required entry": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][1]["clientConfig"].pop("caBundle"),
+    "required entry fails open": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][1].update(failurePolicy="Ignore"),
+    "required entry reaches every namespace": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][1]["namespaceSelector"]["matchExpressions"].pop(0),
+    "labelled entry also in required namespaces": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][0]["namespaceSelector"]["matchExpressions"].pop(1),
+    "workload warnings can block": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][2].update(failurePolicy="Fail"),
+    "workload entry reaches kube-system": lambda d: d["kind"] == "MutatingWebhookConfiguration" and d["webhooks"][2]["namespaceSelector"]["matchExpressions"].pop(1),
     "image :latest": lambda d: d["kind"] == "Deployment" and d["spec"]["template"]["spec"]["containers"][0].update(image="localhost/model-validation-operator:latest"),
     "namespace not ignored": lambda d: d["kind"] == "Namespace" and d["metadata"]["labels"].pop("validation.ml.sigstore.dev/ignore"),
     "wildcard RBAC": lambda d: d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("manager-role") and d["rules"].append({"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}),

@@ -168,6 +168,16 @@ fn selection_and_precedence() {
             Got::Refused("SeveralSelectors"),
         ),
         (
+            "In without values selects all",
+            vec![(
+                "s",
+                Some(json!({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})),
+            )],
+            vec![],
+            false,
+            Got::Covered("s", Via::PodSelector),
+        ),
+        (
             "an invalid selector selects all",
             vec![("s", broken.clone())],
             vec![("x", "y")],

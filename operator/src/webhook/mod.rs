@@ -1,5 +1,5 @@
 //! The admission webhook's HTTPS server (`POST /mutate-v1-pod`, `/mutate-v1-pod-required`,
-//! `/validate-v1-workload`; rustls); the plain-HTTP admin
+//! `/warn-v1-workload`; rustls); the plain-HTTP admin
 //! endpoints are in [`crate::admin`].
 //!
 //! This module owns transport only: decisions come from [`crate::admission`]. The serving
@@ -58,7 +58,7 @@ pub fn router(state: WebhookState) -> Router {
     Router::new()
         .route("/mutate-v1-pod", post(mutate_labelled_pod))
         .route("/mutate-v1-pod-required", post(mutate_required_pod))
-        .route("/validate-v1-workload", post(validate_workload))
+        .route("/warn-v1-workload", post(validate_workload))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
