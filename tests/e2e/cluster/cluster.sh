@@ -319,6 +319,11 @@ node_up() {
   PATH="$K8S_BIN:$PATH" bg containerd "$NODE/containerd.log" "$K8S_BIN/containerd" --config "$NODE/containerd.toml"
   for _ in $(seq 50); do CTR version >/dev/null 2>&1 && break; sleep 0.2; done
   CTR version >/dev/null 2>&1 || { tail -20 "$NODE/containerd.log" >&2; die "containerd did not start; see $NODE/containerd.log"; }
+  # The socket answers before the CRI service has recovered its state (seconds with many stale
+  # sandboxes of earlier runs); a kubelet started then exits ("server is not initialized yet").
+  for _ in $(seq 150); do grep -q "containerd successfully booted" "$NODE/containerd.log" && break; sleep 0.2; done
+  grep -q "containerd successfully booted" "$NODE/containerd.log" \
+    || { tail -20 "$NODE/containerd.log" >&2; die "containerd's CRI service did not come up in 30 s; see $NODE/containerd.log"; }
   pause_image
   # failCgroupV1: false: Kubernetes >= 1.35 refuses cgroup v1 hosts otherwise (these VMs have
   # cgroup v1, hybrid). The kubelet runs inside the cgroup it was started in.
