@@ -34,7 +34,7 @@ use crate::crd::{Mode, ModelValidation};
 use crate::digest;
 use crate::fingerprint::container_differences;
 use crate::inject::{
-    InjectConfig, InjectError, Injection, annotation_ops, container_ops, injection,
+    InjectConfig, InjectError, Injection, annotation_ops, container_ops, injection, label_op,
 };
 use crate::policy::{self, Unselectable};
 
@@ -533,7 +533,10 @@ pub(crate) fn decide(
             warnings: vec![denial.to_string()],
         });
     }
-    inject(create, &mv, pre_injected, config)
+    // a pod chosen by podSelector gets the label naming its ModelValidation
+    let stamp = (selected.via == policy::Via::PodSelector)
+        .then(|| label_op(pod.metadata.labels.as_ref(), &mv.name_any()));
+    inject(create, &mv, pre_injected, stamp, config)
 }
 
 /// Rule 6 (and rule 4 for re-invocation): the patch that injects the verifier for `mv`, or
@@ -542,6 +545,7 @@ fn inject(
     create: &Candidate,
     mv: &ModelValidation,
     pre_injected: Option<usize>,
+    stamp: Option<json_patch::PatchOperation>,
     config: &InjectConfig,
 ) -> Result<Verdict, Denial> {
     let (spec, namespace) = (&create.spec, &create.namespace);
@@ -571,11 +575,10 @@ fn inject(
         && digest::record(mv, &layout).is_some()
     {
         notes.push((digest::VERIFIED_BY_DIGEST_ANNOTATION, layout.key));
+        let mut ops = annotation_ops(create.pod.metadata.annotations.as_ref(), &notes);
+        ops.extend(stamp);
         return Ok(Verdict::Patch {
-            patch: Patch(annotation_ops(
-                create.pod.metadata.annotations.as_ref(),
-                &notes,
-            )),
+            patch: Patch(ops),
             outcome: Outcome::VerifiedByDigest {
                 model_validation: mv_name,
                 digests: layout.digests,
@@ -604,6 +607,7 @@ fn inject(
         create.pod.metadata.annotations.as_ref(),
         &notes,
     ));
+    ops.extend(stamp);
     let outcome = match (pre_injected, ops.is_empty()) {
         (None, _) => Outcome::Injected {
             model_validation: mv_name,
@@ -1607,13 +1611,23 @@ mod tests {
             };
             let d = admit_from(entry, &serde_json::to_vec(&r).unwrap(), &l, &config);
             match want {
-                Want::Injected(name) => assert_eq!(
-                    d.outcome,
-                    Outcome::Injected {
-                        model_validation: name.to_owned()
-                    },
-                    "{what}"
-                ),
+                Want::Injected(name) => {
+                    assert_eq!(
+                        d.outcome,
+                        Outcome::Injected {
+                            model_validation: name.to_owned()
+                        },
+                        "{what}"
+                    );
+                    // the pod names its ModelValidation afterwards, however it was chosen
+                    let pod = patched(&r, &d);
+                    assert_eq!(pod["metadata"]["labels"][POD_LABEL], json!(name), "{what}");
+                    assert_eq!(
+                        pod["metadata"]["labels"]["app"],
+                        json!("inference"),
+                        "{what}"
+                    );
+                }
                 Want::Untouched(reason) => assert_untouched(&d, reason),
                 Want::Denied(text) => assert_denied(&d, &[text]),
             }

@@ -500,6 +500,22 @@ pub fn container_ops(
     })
 }
 
+/// The patch operation that labels a pod `validation.ml.sigstore.dev/ml: <name>`: a pod a
+/// podSelector chose then names its ModelValidation like a labelled one (the controller watches
+/// labelled pods; a re-invocation finds the same ModelValidation).
+pub fn label_op(existing: Option<&BTreeMap<String, String>>, name: &str) -> PatchOperation {
+    match existing {
+        Some(_) => add(
+            &["metadata", "labels", mv_shared::POD_LABEL],
+            Value::String(name.to_owned()),
+        ),
+        None => add(
+            &["metadata", "labels"],
+            json!({ mv_shared::POD_LABEL: name }),
+        ),
+    }
+}
+
 /// The patch operations that make the pod's annotations of the project's prefix exactly
 /// `notes`: values the pod brought are overwritten, other keys of the prefix removed, so no
 /// pod-supplied value can pass as the webhook's.
