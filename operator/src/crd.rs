@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::{CustomResource, KubeSchema};
 use mv_shared::verify::{
-    CertificateArgs, CommonVerifyArgs, KeyArgs, SigstoreArgs, VerifyCommand, VerifyMethod,
+    CertificateArgs, CommonVerifyArgs, KeyArgs, SignerIdentity, SigstoreArgs, VerifyCommand,
+    VerifyMethod,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -552,8 +553,10 @@ impl ModelValidationSpec {
         let method = match method {
             Method::Sigstore(s) => VerifyMethod::Sigstore(SigstoreArgs {
                 common,
-                identity: s.certificate_identity.clone(),
-                identity_provider: s.certificate_oidc_issuer.clone(),
+                signers: vec![SignerIdentity::exact(
+                    s.certificate_identity.clone(),
+                    s.certificate_oidc_issuer.clone(),
+                )],
                 trust_config: self
                     .config
                     .client_trust_config
@@ -568,7 +571,7 @@ impl ModelValidationSpec {
             }),
             Method::Key(k) => VerifyMethod::Key(KeyArgs {
                 common,
-                public_key: PathBuf::from(&k.key_path),
+                public_keys: vec![PathBuf::from(&k.key_path)],
             }),
         };
         Ok(VerifyCommand { method })
