@@ -16,7 +16,8 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, KubeSchema};
 use mv_shared::verify::{
-    CertificateArgs, CommonVerifyArgs, KeyArgs, SigstoreArgs, VerifyCommand, VerifyMethod,
+    CertificateArgs, CommonVerifyArgs, KeyArgs, SignerIdentity, SigstoreArgs, VerifyCommand,
+    VerifyMethod,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -602,8 +603,10 @@ impl ModelValidationSpec {
         let method = match method {
             Method::Sigstore(s) => VerifyMethod::Sigstore(SigstoreArgs {
                 common,
-                identity: s.certificate_identity.clone(),
-                identity_provider: s.certificate_oidc_issuer.clone(),
+                signers: vec![SignerIdentity::exact(
+                    s.certificate_identity.clone(),
+                    s.certificate_oidc_issuer.clone(),
+                )],
                 trust_config: self
                     .config
                     .client_trust_config
@@ -618,7 +621,7 @@ impl ModelValidationSpec {
             }),
             Method::Key(k) => VerifyMethod::Key(KeyArgs {
                 common,
-                public_key: PathBuf::from(&k.key_path),
+                public_keys: vec![PathBuf::from(&k.key_path)],
             }),
         };
         Ok(VerifyCommand { method })

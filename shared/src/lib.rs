@@ -10,6 +10,8 @@
 // House rule (issue 19): no function over 120 lines of code outside tests.
 #![cfg_attr(not(test), deny(clippy::too_many_lines))]
 
+pub mod signer;
+mod sigstore_flags;
 pub mod verify;
 pub mod walk;
 

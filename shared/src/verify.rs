@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::signer::{Pattern, PatternError, SignerIdentity};
+pub use crate::sigstore_flags::SigstoreFlags;
 pub use crate::walk::{ColdReads, OciArgs, WalkArgs};
 
 /// The verification methods, as named on the command line.
@@ -46,31 +48,21 @@ impl VerifyMethod {
 }
 
 /// Options of `verify sigstore`.
-#[derive(Debug, Clone, PartialEq, Eq, Args)]
+///
+/// On the command line the trusted signers are pairs of flags, matched by position:
+/// the n-th `--identity` with the n-th `--identity_provider` (exact), and the n-th
+/// `--identity-regexp` with the n-th `--identity-provider-regexp` (regular expressions, whole
+/// value). At least one pair in all. Parsing goes through [`SigstoreFlags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigstoreArgs {
-    #[command(flatten)]
     pub common: CommonVerifyArgs,
-    /// The expected identity of the signer: a SAN of the Fulcio certificate (e.g. an email
-    /// address or a workflow URI). Compared for exact equality.
-    #[arg(long, value_name = "ID")]
-    pub identity: String,
-    /// The expected OIDC issuer of the signer's identity (e.g. `https://accounts.google.com`).
-    #[arg(
-        long = "identity_provider",
-        visible_alias = "identity-provider",
-        value_name = "URL"
-    )]
-    pub identity_provider: String,
+    /// The trusted signers (at least one), in command-line order: a certificate is admitted when
+    /// one of them matches both its identity and its issuer.
+    pub signers: Vec<SignerIdentity>,
     /// Trust material: a ClientTrustConfig JSON (as `model_signing` takes) or a bare
     /// `trusted_root.json`. Default: the public-good Sigstore root embedded in the binary.
-    #[arg(
-        long = "trust_config",
-        visible_alias = "trust-config",
-        value_name = "FILE"
-    )]
     pub trust_config: Option<PathBuf>,
     /// Use the embedded Sigstore staging root instead of the public-good one.
-    #[arg(long = "use_staging", visible_alias = "use-staging")]
     pub use_staging: bool,
 }
 
@@ -79,9 +71,15 @@ pub struct SigstoreArgs {
 pub struct KeyArgs {
     #[command(flatten)]
     pub common: CommonVerifyArgs,
-    /// PEM file with the EC public key (P-256, P-384 or P-521) that matches the signing key.
-    #[arg(long = "public_key", visible_alias = "public-key", value_name = "PEM")]
-    pub public_key: PathBuf,
+    /// PEM file with an EC public key (P-256, P-384 or P-521). Extension: repeat the flag to trust
+    /// several keys; the signature verifies if any of them verifies it.
+    #[arg(
+        long = "public_key",
+        visible_alias = "public-key",
+        value_name = "PEM",
+        required = true
+    )]
+    pub public_keys: Vec<PathBuf>,
 }
 
 /// Options of `verify certificate`.
@@ -236,8 +234,9 @@ impl VerifyCommand {
         }
         match &self.method {
             VerifyMethod::Sigstore(s) => {
-                push_option(&mut out, "--identity", s.identity.clone());
-                push_option(&mut out, "--identity_provider", s.identity_provider.clone());
+                for signer in &s.signers {
+                    push_signer(&mut out, signer);
+                }
                 if let Some(t) = &s.trust_config {
                     push_option(&mut out, "--trust_config", path_arg(t));
                 }
@@ -246,7 +245,9 @@ impl VerifyCommand {
                 }
             }
             VerifyMethod::Key(k) => {
-                push_option(&mut out, "--public_key", path_arg(&k.public_key));
+                for p in &k.public_keys {
+                    push_option(&mut out, "--public_key", path_arg(p));
+                }
             }
             VerifyMethod::Certificate(c) => {
                 for p in &c.certificate_chain {
@@ -375,6 +376,23 @@ pub(crate) fn push_option(out: &mut Vec<String>, flag: &str, value: String) {
     }
 }
 
+/// One signer as a pair of flags: `--identity X --identity_provider Y` when both halves are exact
+/// (`model_signing`'s flags), else `--identity-regexp`/`--identity-provider-regexp` with an exact
+/// half escaped.
+fn push_signer(out: &mut Vec<String>, signer: &SignerIdentity) {
+    if signer.is_exact() {
+        push_option(out, "--identity", signer.identity.as_str().to_owned());
+        push_option(
+            out,
+            "--identity_provider",
+            signer.issuer.as_str().to_owned(),
+        );
+    } else {
+        push_option(out, "--identity-regexp", signer.identity.to_regexp());
+        push_option(out, "--identity-provider-regexp", signer.issuer.to_regexp());
+    }
+}
+
 pub(crate) fn path_arg(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -417,12 +435,21 @@ mod tests {
         common.termination_log = Some("/dev/termination-log".into());
         common.warn_only = true;
         common.walk.cold_reads = ColdReads::Cached;
-        roundtrip(&VerifyCommand {
-            method: VerifyMethod::Key(KeyArgs {
-                common: common.clone(),
-                public_key: "/keys/key.pub".into(),
-            }),
-        });
+        for public_keys in [
+            vec!["/keys/key.pub".into()],
+            vec![
+                "/keys/a.pub".into(),
+                "/keys/b.pub".into(),
+                "/keys/a.pub".into(),
+            ],
+        ] {
+            roundtrip(&VerifyCommand {
+                method: VerifyMethod::Key(KeyArgs {
+                    common: common.clone(),
+                    public_keys,
+                }),
+            });
+        }
         roundtrip(&VerifyCommand {
             method: VerifyMethod::Certificate(CertificateArgs {
                 common: common.clone(),
@@ -430,15 +457,189 @@ mod tests {
                 log_fingerprints: true,
             }),
         });
-        roundtrip(&VerifyCommand {
+        let exact = |i: &str, p: &str| SignerIdentity::exact(i, p);
+        let re = |i: &str, p: &str| SignerIdentity::regexp(i, p);
+        for signers in [
+            vec![exact("someone@example.com", "https://accounts.example.com")],
+            vec![re(r".*@example\.com", r"https://accounts\.example\.com")],
+            // Several, exact and regexp interleaved: the order is kept.
+            vec![
+                re("b.*", "Y"),
+                exact("a@example.com", "X"),
+                re("c", "Z|W"),
+                exact("d", "X"),
+            ],
+            // The same identity from two issuers.
+            vec![exact("a", "X"), exact("a", "Y")],
+        ] {
+            roundtrip(&VerifyCommand {
+                method: VerifyMethod::Sigstore(SigstoreArgs {
+                    common: CommonVerifyArgs::new("/m", "/m/model.sig"),
+                    signers,
+                    trust_config: Some("/trust/root.json".into()),
+                    use_staging: true,
+                }),
+            });
+        }
+    }
+
+    /// A pair with one regular expression is written as a regexp pair (the exact half escaped),
+    /// so it parses back as that pair: same meaning, and the arguments are stable.
+    #[test]
+    fn a_mixed_signer_renders_as_a_regexp_pair() {
+        let mixed = SignerIdentity {
+            identity: Pattern::Exact("a.b@example.com".into()),
+            issuer: Pattern::RegExp("https://.*".into()),
+        };
+        let cmd = VerifyCommand {
             method: VerifyMethod::Sigstore(SigstoreArgs {
                 common: CommonVerifyArgs::new("/m", "/m/model.sig"),
-                identity: "someone@example.com".into(),
-                identity_provider: "https://accounts.example.com".into(),
-                trust_config: Some("/trust/root.json".into()),
-                use_staging: true,
+                signers: vec![SignerIdentity::exact("x", "y"), mixed.clone()],
+                trust_config: None,
+                use_staging: false,
             }),
-        });
+        };
+        let args = cmd.to_args();
+        let tail: Vec<&str> = args[args.len() - 8..].iter().map(String::as_str).collect();
+        assert_eq!(
+            tail,
+            [
+                "--identity",
+                "x",
+                "--identity_provider",
+                "y",
+                "--identity-regexp",
+                r"a\.b@example\.com",
+                "--identity-provider-regexp",
+                "https://.*",
+            ]
+        );
+        let back = VerifyCommand::try_parse_args(args.clone()).unwrap();
+        let VerifyMethod::Sigstore(s) = &back.method else {
+            panic!("{back:?}");
+        };
+        assert_eq!(
+            s.signers,
+            [SignerIdentity::exact("x", "y"), mixed.as_regexp_pair()]
+        );
+        assert_eq!(back.to_args(), args);
+    }
+
+    #[test]
+    fn identity_flags_pair_by_position() {
+        let base = ["sigstore", "m", "--signature", "s"];
+        let parse_signers = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            VerifyCommand::try_parse_args(args).map(|cmd| match cmd.method {
+                VerifyMethod::Sigstore(s) => s.signers,
+                other => panic!("{other:?}"),
+            })
+        };
+        let exact = |i: &str, p: &str| SignerIdentity::exact(i, p);
+        let re = |i: &str, p: &str| SignerIdentity::regexp(i, p);
+        let ok: [(&[&str], Vec<SignerIdentity>); 5] = [
+            (
+                &["--identity", "a", "--identity_provider", "X"],
+                vec![exact("a", "X")],
+            ),
+            // The n-th identity goes with the n-th provider, wherever they are.
+            (
+                &[
+                    "--identity",
+                    "a",
+                    "--identity",
+                    "b",
+                    "--identity-provider",
+                    "X",
+                    "--identity_provider",
+                    "Y",
+                ],
+                vec![exact("a", "X"), exact("b", "Y")],
+            ),
+            (
+                &[
+                    "--identity_provider",
+                    "X",
+                    "--identity-regexp",
+                    "r.*",
+                    "--identity",
+                    "a",
+                    "--identity_provider_regexp",
+                    "R",
+                ],
+                vec![re("r.*", "R"), exact("a", "X")],
+            ),
+            (
+                &[
+                    "--identity_regexp=r1",
+                    "--identity-regexp",
+                    "r2",
+                    "--identity-provider-regexp",
+                    "P1",
+                    "--identity-provider-regexp=P2",
+                ],
+                vec![re("r1", "P1"), re("r2", "P2")],
+            ),
+            // A value that looks like a flag, in the `=` form.
+            (
+                &["--identity=-a", "--identity_provider=--b"],
+                vec![exact("-a", "--b")],
+            ),
+        ];
+        for (extra, want) in ok {
+            assert_eq!(parse_signers(extra).unwrap(), want, "{extra:?}");
+        }
+        let usage_errors: [(&[&str], &str); 7] = [
+            (&[], "a trusted signer is required"),
+            (
+                &["--identity", "a"],
+                "got 1 --identity and 0 --identity_provider",
+            ),
+            (
+                &[
+                    "--identity",
+                    "a",
+                    "--identity",
+                    "b",
+                    "--identity_provider",
+                    "X",
+                ],
+                "got 2 --identity and 1 --identity_provider",
+            ),
+            (&["--identity_provider", "X"], "got 0 --identity and 1"),
+            (
+                &[
+                    "--identity-regexp",
+                    "a",
+                    "--identity-provider-regexp",
+                    "X",
+                    "--identity-regexp",
+                    "b",
+                ],
+                "--identity-regexp and --identity-provider-regexp are paired by position, so they \
+                 must be given the same number of times (got 2 --identity-regexp and 1 \
+                 --identity-provider-regexp)",
+            ),
+            (
+                &["--identity-regexp", "a(", "--identity-provider-regexp", "X"],
+                "invalid value 'a(' for '--identity-regexp <REGEXP>'",
+            ),
+            (
+                &[
+                    "--identity-regexp",
+                    "a",
+                    "--identity-provider-regexp",
+                    "a)|(b",
+                ],
+                "invalid value 'a)|(b' for '--identity-provider-regexp <REGEXP>'",
+            ),
+        ];
+        for (extra, want) in usage_errors {
+            let err = parse_signers(extra).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{extra:?}");
+            let text = err.to_string();
+            assert!(text.contains(want), "{extra:?}: {text}");
+        }
     }
 
     /// Found by the `model_validation` fuzz target: a ModelValidation whose
@@ -454,8 +655,10 @@ mod tests {
             roundtrip(&VerifyCommand {
                 method: VerifyMethod::Sigstore(SigstoreArgs {
                     common: common.clone(),
-                    identity: value.into(),
-                    identity_provider: format!("-{value}"),
+                    signers: vec![
+                        SignerIdentity::exact(value, format!("-{value}")),
+                        SignerIdentity::regexp(value, format!("-{value}")),
+                    ],
                     trust_config: Some(value.into()),
                     use_staging: false,
                 }),
@@ -463,7 +666,7 @@ mod tests {
             roundtrip(&VerifyCommand {
                 method: VerifyMethod::Key(KeyArgs {
                     common: common.clone(),
-                    public_key: value.into(),
+                    public_keys: vec![value.into(), format!("-{value}").into()],
                 }),
             });
             roundtrip(&VerifyCommand {
@@ -481,7 +684,7 @@ mod tests {
             roundtrip(&VerifyCommand {
                 method: VerifyMethod::Key(KeyArgs {
                     common: oci,
-                    public_key: "/k".into(),
+                    public_keys: vec!["/k".into()],
                 }),
             });
         }
@@ -592,6 +795,9 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         let err = VerifyCommand::try_parse_args(["key", "--signature", "s", "--public_key", "k"])
             .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        // At least one key.
+        let err = VerifyCommand::try_parse_args(["key", "m", "--signature", "s"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
     }
 

@@ -49,6 +49,9 @@ pub enum KeyError {
     /// The curve point does not decode or is not on the curve.
     #[error("invalid {0} public key: the point is malformed or not on the curve")]
     BadPoint(&'static str),
+    /// A key verifier was given no key at all.
+    #[error("no public key to verify with")]
+    NoKeys,
 }
 
 /// The curves `model_signing` knows, with their signature hash.

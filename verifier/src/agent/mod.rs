@@ -146,7 +146,7 @@ pub(crate) fn watch(args: WatchArgs) -> ExitCode {
         VerifyMethod::Sigstore(a) => run(&args, options, a.trust_config.iter().cloned(), || {
             cli::sigstore_verifier(a).map_err(|e| e.to_string())
         }),
-        VerifyMethod::Key(a) => run(&args, options, [a.public_key.clone()], || {
+        VerifyMethod::Key(a) => run(&args, options, a.public_keys.clone(), || {
             cli::key_verifier(a).map_err(|e| e.to_string())
         }),
         VerifyMethod::Certificate(a) => {

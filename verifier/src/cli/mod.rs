@@ -11,7 +11,7 @@ use model_verifier::hashing::HashingConfig;
 use model_verifier::input::{self, InputError};
 use model_verifier::keys::KeyError;
 use model_verifier::method::certificate::TrustError;
-use model_verifier::method::sigstore::SigstoreError;
+use model_verifier::method::sigstore::{PolicyError, SigstoreError};
 use model_verifier::model::{ModelError, ModelSpec};
 use model_verifier::oci::{OciError, OciImage, OciSource};
 use model_verifier::posix::pathlib;
@@ -41,6 +41,17 @@ pub(crate) enum CliError {
     /// The public key cannot be used.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// One of several `--public_key` files is not a usable key.
+    #[error("public key '{}': {source}", path.display())]
+    KeyFile {
+        /// The file, as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: KeyError,
+    },
+    /// The trusted Sigstore signers cannot be used.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// The trusted certificates cannot be used.
     #[error(transparent)]
     Trust(#[from] TrustError),

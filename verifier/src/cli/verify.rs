@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use model_verifier::input::{self};
+use model_verifier::keys::EcPublicKey;
 use model_verifier::method::SignatureVerifier;
 use model_verifier::method::certificate::CertificateVerifier;
-use model_verifier::method::key::KeyVerifier;
+use model_verifier::method::key::{KeyVerifier, check_key_curve};
 use model_verifier::method::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
 use model_verifier::posix::pathlib;
 use model_verifier::verify::{VerifyError, VerifyOptions, verify_model};
@@ -212,15 +213,33 @@ pub(crate) fn sigstore_verifier(args: &SigstoreArgs) -> Result<SigstoreVerifier,
         (None, true) => TrustMaterial::staging()?,
         (None, false) => TrustMaterial::public_good()?,
     };
-    let policy = IdentityPolicy {
-        identity: args.identity.clone(),
-        issuer: args.identity_provider.clone(),
-    };
+    let policy = IdentityPolicy::new(args.signers.clone())?;
     Ok(SigstoreVerifier::new(policy, trust)?)
 }
 
+/// The `key` method: every `--public_key` is read and parsed first, and a file that cannot be
+/// read or is not a usable key fails the set-up (exit 1, as with one key), even when another key
+/// would verify: a broken trust list is reported, never silently narrowed. With one key the
+/// messages are `model_signing`'s; with several, a key error names its file.
 pub(crate) fn key_verifier(args: &KeyArgs) -> Result<KeyVerifier, CliError> {
-    Ok(KeyVerifier::from_pem(&read_input(&args.public_key)?)?)
+    if let [path] = args.public_keys.as_slice() {
+        return Ok(KeyVerifier::from_pem(&read_input(path)?)?);
+    }
+    let keys = args
+        .public_keys
+        .iter()
+        .map(|path| {
+            let name = pathlib(path);
+            let key = EcPublicKey::from_pem(&read_input(path)?)
+                .and_then(|key| check_key_curve(&key).map(|()| key))
+                .map_err(|source| CliError::KeyFile {
+                    path: name.clone(),
+                    source,
+                })?;
+            Ok((name.display().to_string(), key))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    Ok(KeyVerifier::any_of(keys)?)
 }
 
 /// The CA bundles tried when `verify certificate` gets no `--certificate_chain` (Python then

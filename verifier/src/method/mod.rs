@@ -10,7 +10,7 @@ pub mod certificate;
 pub mod key;
 pub mod sigstore;
 
-use crate::bundle::{Bundle, BundleError, MEDIA_TYPE_V0_3};
+use crate::bundle::{Bundle, BundleError, Envelope, MEDIA_TYPE_V0_3};
 use crate::keys::{EcPublicKey, SigHash};
 
 /// A DSSE payload whose signature has been verified by one of the methods.
@@ -73,22 +73,46 @@ pub(crate) fn verify_first_signature<E: From<DsseError>>(
     invalid: impl FnOnce() -> E,
     signer: String,
 ) -> Result<VerifiedEnvelope, E> {
-    let envelope = bundle.dsse_envelope.ok_or(DsseError::NoEnvelope)?;
-    let signature = envelope.signatures.first().ok_or(DsseError::NoSignatures)?;
-    if !key.verify_dsse(
-        &envelope.payload,
-        &signature.sig,
-        key.curve().hash(),
-        compat_hash,
-    ) {
+    let envelope = signed_envelope(bundle)?;
+    if !first_signature_verifies(&envelope, key, compat_hash) {
         return Err(invalid());
     }
-    Ok(VerifiedEnvelope {
+    Ok(verified(envelope, signer))
+}
+
+/// The bundle's DSSE envelope, which must hold at least one signature.
+pub(crate) fn signed_envelope(bundle: Bundle) -> Result<Envelope, DsseError> {
+    let envelope = bundle.dsse_envelope.ok_or(DsseError::NoEnvelope)?;
+    if envelope.signatures.is_empty() {
+        return Err(DsseError::NoSignatures);
+    }
+    Ok(envelope)
+}
+
+/// Whether `signatures[0]` of `envelope` verifies with `key` (see [`verify_first_signature`]).
+pub(crate) fn first_signature_verifies(
+    envelope: &Envelope,
+    key: &EcPublicKey,
+    compat_hash: SigHash,
+) -> bool {
+    envelope.signatures.first().is_some_and(|signature| {
+        key.verify_dsse(
+            &envelope.payload,
+            &signature.sig,
+            key.curve().hash(),
+            compat_hash,
+        )
+    })
+}
+
+/// The verified payload of `envelope`, moved out of it.
+pub(crate) fn verified(envelope: Envelope, signer: String) -> VerifiedEnvelope {
+    VerifiedEnvelope {
         payload_type: envelope.payload_type,
         payload: envelope.payload.0,
         signer,
         warnings: Vec::new(),
-    })
+    }
 }
 
 /// What the verification material holds instead of the expected member (for messages).

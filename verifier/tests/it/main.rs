@@ -19,6 +19,7 @@ mod memory_limits;
 mod model_policy;
 mod oci_manifest;
 mod pki_failure_classes;
+mod several_signers;
 mod sigstore_cli;
 mod sigstore_e2e;
 mod sigstore_layers;

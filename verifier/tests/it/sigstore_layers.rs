@@ -41,10 +41,7 @@ fn layer_only(ms: &MiniSigstore, m: &Mint, times: Vec<i64>) -> Result<(), String
     )
     .unwrap();
     let v = SigstoreVerifier::with_engine(
-        IdentityPolicy {
-            identity: IDENTITY.into(),
-            issuer: ISSUER.into(),
-        },
+        IdentityPolicy::exact(IDENTITY, ISSUER),
         trust,
         ApproveAll { times },
     );
@@ -194,10 +191,7 @@ fn checkpoint_size_must_match_the_proof() {
     )
     .unwrap();
     let v = SigstoreVerifier::with_engine(
-        IdentityPolicy {
-            identity: IDENTITY.into(),
-            issuer: ISSUER.into(),
-        },
+        IdentityPolicy::exact(IDENTITY, ISSUER),
         trust,
         ApproveAll { times: vec![t] },
     );

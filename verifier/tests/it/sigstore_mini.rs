@@ -23,14 +23,7 @@ fn verifier(ms: &MiniSigstore, identity: &str, issuer: &str) -> SigstoreVerifier
         TrustSource::Bytes,
     )
     .unwrap();
-    SigstoreVerifier::new(
-        IdentityPolicy {
-            identity: identity.into(),
-            issuer: issuer.into(),
-        },
-        trust,
-    )
-    .unwrap()
+    SigstoreVerifier::new(IdentityPolicy::exact(identity, issuer), trust).unwrap()
 }
 
 fn run(ms: &MiniSigstore, m: &Mint, identity: &str, issuer: &str) -> Result<Vec<u8>, String> {
@@ -69,10 +62,7 @@ fn the_mini_sigstore_is_faithful() {
     // The same bundle is refused by the public-good root and by another mini Sigstore.
     let bundle = ms.mint(&m).to_string();
     let pg = SigstoreVerifier::new(
-        IdentityPolicy {
-            identity: IDENTITY.into(),
-            issuer: ISSUER.into(),
-        },
+        IdentityPolicy::exact(IDENTITY, ISSUER),
         TrustMaterial::public_good().unwrap(),
     )
     .unwrap();

@@ -121,10 +121,7 @@ fn staging_rekor_v2_mutations_never_verify_or_panic() {
     use model_verifier::method::sigstore::{IdentityPolicy, SigstoreVerifier, TrustMaterial};
     let genuine = include_bytes!("support/staging-rekor-v2-dsse.sigstore.json").to_vec();
     let v = SigstoreVerifier::new(
-        IdentityPolicy {
-            identity: "jku@goto.fi".into(),
-            issuer: "https://github.com/login/oauth".into(),
-        },
+        IdentityPolicy::exact("jku@goto.fi", "https://github.com/login/oauth"),
         TrustMaterial::staging().unwrap(),
     )
     .unwrap();
@@ -178,10 +175,7 @@ fn staging_decoded_field_bit_flips_never_verify_or_panic() {
     ))
     .unwrap();
     let v = SigstoreVerifier::new(
-        IdentityPolicy {
-            identity: "jku@goto.fi".into(),
-            issuer: "https://github.com/login/oauth".into(),
-        },
+        IdentityPolicy::exact("jku@goto.fi", "https://github.com/login/oauth"),
         TrustMaterial::staging().unwrap(),
     )
     .unwrap();

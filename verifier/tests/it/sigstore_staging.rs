@@ -14,10 +14,7 @@ const ISSUER: &str = "https://github.com/login/oauth";
 
 fn staging() -> SigstoreVerifier {
     SigstoreVerifier::new(
-        IdentityPolicy {
-            identity: IDENTITY.into(),
-            issuer: ISSUER.into(),
-        },
+        IdentityPolicy::exact(IDENTITY, ISSUER),
         TrustMaterial::staging().unwrap(),
     )
     .unwrap()
@@ -40,10 +37,7 @@ fn staging_rekor_v2_bundle_verifies_with_the_staging_root_only() {
     );
 
     let public_good = SigstoreVerifier::new(
-        IdentityPolicy {
-            identity: IDENTITY.into(),
-            issuer: ISSUER.into(),
-        },
+        IdentityPolicy::exact(IDENTITY, ISSUER),
         TrustMaterial::public_good().unwrap(),
     )
     .unwrap();
@@ -135,10 +129,7 @@ fn staging_rekor_v2_forgeries_are_rejected() {
     }
     // The wrong identity, with the staging root.
     let other = SigstoreVerifier::new(
-        IdentityPolicy {
-            identity: "someone@example.com".into(),
-            issuer: ISSUER.into(),
-        },
+        IdentityPolicy::exact("someone@example.com", ISSUER),
         TrustMaterial::staging().unwrap(),
     )
     .unwrap();

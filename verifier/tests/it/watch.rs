@@ -325,6 +325,38 @@ fn a_replaced_signature_or_key_is_verified_again() {
     a.wait_ready(200);
 }
 
+/// Issue 17: `--public_key` repeated under `watch`: a signature by either key keeps the model
+/// ready, one by a third key does not, and every key file is watched.
+#[test]
+fn several_keys_any_of_them_verifies_and_each_key_file_is_watched() {
+    let s = Signed::new();
+    let curve = model_verifier::keys::Curve::P384;
+    crate::support::key_cert_fixtures::rust_key_pair(&s.dir, "second", curve);
+    crate::support::key_cert_fixtures::rust_key_pair(&s.dir, "third", curve);
+    let by_first = fs::read(s.path("model.sig")).unwrap();
+    let mut a = s.watch(
+        &["--health-port", "0", "--interval", "1h"],
+        &["--public_key", "second.pub"],
+    );
+    a.wait_ready(200);
+    // (signed with, ready)
+    for (key, ready) in [("third.key", 503), ("second.key", 200), ("third.key", 503)] {
+        s.sign(key, "next.sig");
+        fs::rename(s.path("next.sig"), s.path("model.sig")).unwrap();
+        a.wait_ready(ready);
+    }
+    a.wait_stderr("none of the 2 trusted public keys verifies the signature");
+    fs::write(s.path("model.sig"), &by_first).unwrap();
+    a.wait_ready(200);
+    // The second key file is trust material too: broken, then restored.
+    let second = fs::read(s.path("second.pub")).unwrap();
+    fs::write(s.path("second.pub"), b"not a key").unwrap();
+    a.wait_ready(503);
+    a.wait_stderr("public key 'second.pub': Unable to load PEM file");
+    fs::write(s.path("second.pub"), &second).unwrap();
+    a.wait_ready(200);
+}
+
 #[test]
 fn skip_initial_trusts_the_model_until_the_first_interval_hashes_it() {
     let s = Signed::new();

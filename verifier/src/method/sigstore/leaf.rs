@@ -5,6 +5,7 @@
 //! extension; Python accepts any SAN (email, URI or the Sigstore otherName) and reads the v1
 //! extension. Both checks therefore live here, and the engine runs with an any-identity policy.
 
+use mv_shared::signer::{Matcher, PatternError, SignerIdentity, SignerMatcher};
 use x509_parser::error::X509Error;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::oid_registry::Oid;
@@ -19,13 +20,104 @@ const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
 const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
 const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
 
-/// The identity policy: `--identity` and `--identity_provider`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The identity policy: the trusted signers (`--identity`/`--identity_provider` pairs, and the
+/// `--identity-regexp`/`--identity-provider-regexp` pairs). A certificate is admitted when one
+/// signer matches both its OIDC issuer and one of its SANs.
+#[derive(Debug, Clone)]
 pub struct IdentityPolicy {
-    /// Must equal one SAN value exactly.
-    pub identity: String,
-    /// Must equal the OIDC issuer extension exactly.
-    pub issuer: String,
+    signers: Vec<SignerIdentity>,
+    matchers: Vec<SignerMatcher>,
+}
+
+impl PartialEq for IdentityPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.signers == other.signers
+    }
+}
+
+/// Why an identity policy cannot be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// No signer at all would admit nothing.
+    #[error("no trusted signer: give at least one identity and OIDC issuer")]
+    NoSigners,
+    /// A regular expression does not compile.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+}
+
+impl IdentityPolicy {
+    /// One signer, identity and issuer compared exactly (`model_signing`'s policy).
+    pub fn exact(identity: impl Into<String>, issuer: impl Into<String>) -> Self {
+        let signer = SignerIdentity::exact(identity, issuer);
+        let matcher = SignerMatcher {
+            identity: Matcher::Exact(signer.identity.as_str().to_owned()),
+            issuer: Matcher::Exact(signer.issuer.as_str().to_owned()),
+        };
+        Self {
+            signers: vec![signer],
+            matchers: vec![matcher],
+        }
+    }
+
+    /// Any of `signers` (at least one); fails if a regular expression does not compile.
+    pub fn new(signers: Vec<SignerIdentity>) -> Result<Self, PolicyError> {
+        if signers.is_empty() {
+            return Err(PolicyError::NoSigners);
+        }
+        let matchers = signers
+            .iter()
+            .map(SignerIdentity::compile)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { signers, matchers })
+    }
+
+    /// The trusted signers.
+    pub fn signers(&self) -> &[SignerIdentity] {
+        &self.signers
+    }
+
+    /// The SAN that admits a certificate with OIDC issuer `issuer` and identity SANs `sans`.
+    ///
+    /// One exact signer keeps sigstore-python's checks and messages (issuer first, then the
+    /// SANs); otherwise the first signer whose issuer AND identity both match admits it, and
+    /// when none does the error lists the certificate's issuer and SANs and every signer.
+    pub fn admit(&self, issuer: &str, sans: &[String]) -> Result<String, LeafError> {
+        if let [only] = self.signers.as_slice()
+            && only.is_exact()
+        {
+            if issuer != only.issuer.as_str() {
+                return Err(LeafError::IssuerMismatch {
+                    got: issuer.to_owned(),
+                    expected: only.issuer.as_str().to_owned(),
+                });
+            }
+            let identity = only.identity.as_str();
+            if sans.iter().any(|san| san == identity) {
+                return Ok(identity.to_owned());
+            }
+            return Err(LeafError::IdentityMismatch {
+                expected: identity.to_owned(),
+                actual: sorted(sans),
+            });
+        }
+        if let Some(san) = self.matchers.iter().find_map(|m| m.admits(issuer, sans)) {
+            return Ok(san.to_owned());
+        }
+        Err(LeafError::NoSignerMatches {
+            issuer: issuer.to_owned(),
+            sans: sorted(sans),
+            expected: self.signers.clone(),
+        })
+    }
+}
+
+fn sorted(sans: &[String]) -> Vec<String> {
+    let mut sans = sans.to_vec();
+    sans.sort();
+    sans.dedup();
+    sans
 }
 
 /// Why the signing certificate's profile or identity is not acceptable (§6.3 (e)).
@@ -108,6 +200,33 @@ pub enum LeafError {
         /// The certificate's email, URI and username SANs, sorted.
         actual: Vec<String>,
     },
+    /// Several signers (or a regular expression), and none matches both the issuer and a SAN.
+    #[error(
+        "Certificate matches no trusted signer: its OIDC issuer is '{issuer}' and its SANs are {{{}}}; trusted: {}",
+        quoted(sans),
+        signer_list(expected)
+    )]
+    NoSignerMatches {
+        /// The certificate's OIDC issuer.
+        issuer: String,
+        /// The certificate's email, URI and username SANs, sorted.
+        sans: Vec<String>,
+        /// The trusted signers, in order.
+        expected: Vec<SignerIdentity>,
+    },
+}
+
+fn signer_list(signers: &[SignerIdentity]) -> String {
+    let list = signers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if signers.iter().any(|s| !s.is_exact()) {
+        format!("{list} (a regexp must match the whole SAN or issuer, not a part of it)")
+    } else {
+        list
+    }
 }
 
 fn quoted(names: &[String]) -> String {
@@ -130,24 +249,10 @@ pub(crate) fn check_leaf(der: &[u8], policy: &IdentityPolicy) -> Result<String, 
         return Err(LeafError::TrailingBytes);
     }
     check_profile(&cert)?;
-    let got = oidc_issuer(&cert)?;
-    if got != policy.issuer {
-        return Err(LeafError::IssuerMismatch {
-            got,
-            expected: policy.issuer.clone(),
-        });
-    }
-    // Identity: exact match against any email, URI or Sigstore-username SAN.
-    let mut sans = identity_sans(&cert)?;
-    if sans.contains(&policy.identity) {
-        return Ok(policy.identity.clone());
-    }
-    sans.sort();
-    sans.dedup();
-    Err(LeafError::IdentityMismatch {
-        expected: policy.identity.clone(),
-        actual: sans,
-    })
+    let issuer = oidc_issuer(&cert)?;
+    // Identity: any email, URI or Sigstore-username SAN.
+    let sans = identity_sans(&cert)?;
+    policy.admit(&issuer, &sans)
 }
 
 /// Exactly one SCT-list extension (the SCT itself is verified by the engine), then the leaf
@@ -264,6 +369,97 @@ fn der_tlv(der: &[u8]) -> Option<(u8, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sans(names: &[&str]) -> Vec<String> {
+        names.iter().map(|&n| n.to_owned()).collect()
+    }
+
+    #[test]
+    fn signers_are_pairs_never_a_cross_product() {
+        let policy = IdentityPolicy::new(vec![
+            SignerIdentity::exact("a@example.com", "https://x"),
+            SignerIdentity::exact("b@example.com", "https://y"),
+            SignerIdentity::regexp(r"https://github\.com/org/.*", r"https://token\.actions\..*"),
+        ])
+        .unwrap();
+        let wf = "https://github.com/org/repo/.github/workflows/r.yml@refs/heads/main";
+        for (issuer, certificate_sans, want) in [
+            ("https://x", &["a@example.com"][..], Some("a@example.com")),
+            ("https://y", &["b@example.com"][..], Some("b@example.com")),
+            ("https://y", &["a@example.com"][..], None),
+            ("https://x", &["b@example.com"][..], None),
+            (
+                "https://x",
+                &["c@example.com", "a@example.com"][..],
+                Some("a@example.com"),
+            ),
+            (
+                "https://token.actions.githubusercontent.com",
+                &[wf][..],
+                Some(wf),
+            ),
+            (
+                "https://token.actions.githubusercontent.com",
+                &["a@example.com"][..],
+                None,
+            ),
+            ("https://x", &[wf][..], None),
+            ("https://x", &[][..], None),
+        ] {
+            let got = policy.admit(issuer, &sans(certificate_sans));
+            assert_eq!(
+                got.as_deref().ok(),
+                want,
+                "{certificate_sans:?} from {issuer}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn mismatch_messages() {
+        // One exact signer: sigstore-python's messages, issuer first.
+        let one = IdentityPolicy::exact("a@example.com", "https://x");
+        assert_eq!(
+            one.admit("https://y", &sans(&["a@example.com"]))
+                .unwrap_err()
+                .to_string(),
+            "Certificate's OIDCIssuer does not match (got 'https://y', expected 'https://x')"
+        );
+        assert_eq!(
+            one.admit("https://x", &sans(&["c", "b", "c"]))
+                .unwrap_err()
+                .to_string(),
+            "Certificate's SANs do not match a@example.com; actual SANs: {'b', 'c'}"
+        );
+        // Otherwise the certificate's issuer and SANs and every trusted pair.
+        let two = IdentityPolicy::new(vec![
+            SignerIdentity::exact("a@example.com", "https://x"),
+            SignerIdentity {
+                identity: mv_shared::signer::Pattern::RegExp(".*@example\\.org".into()),
+                issuer: mv_shared::signer::Pattern::Exact("https://y".into()),
+            },
+        ])
+        .unwrap();
+        assert_eq!(
+            two.admit("https://y", &sans(&["a@example.com"]))
+                .unwrap_err()
+                .to_string(),
+            "Certificate matches no trusted signer: its OIDC issuer is 'https://y' and its SANs \
+             are {'a@example.com'}; trusted: identity 'a@example.com' from issuer 'https://x'; \
+             identity regexp '.*@example\\.org' from issuer 'https://y' (a regexp must match the \
+             whole SAN or issuer, not a part of it)"
+        );
+        let re = IdentityPolicy::new(vec![SignerIdentity::regexp("a", "b")]).unwrap();
+        assert!(matches!(
+            re.admit("b", &sans(&["ab"])),
+            Err(LeafError::NoSignerMatches { .. })
+        ));
+        assert_eq!(IdentityPolicy::new(vec![]), Err(PolicyError::NoSigners));
+        assert!(matches!(
+            IdentityPolicy::new(vec![SignerIdentity::regexp("a(", "b")]),
+            Err(PolicyError::Pattern(_))
+        ));
+    }
 
     #[test]
     fn der_utf8_string_decodes_exact_tlv_only() {

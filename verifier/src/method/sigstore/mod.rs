@@ -56,7 +56,7 @@ use crate::method::{SignatureVerifier, VerifiedEnvelope};
 use bundle::{BundleShapeError, CheckedBundle};
 pub use engine::{EngineError, SigstoreRsEngine};
 pub use json::ShapeError;
-pub use leaf::{IdentityPolicy, LeafError};
+pub use leaf::{IdentityPolicy, LeafError, PolicyError};
 pub use rekor::RekorError;
 pub use subject::{PayloadError, statement_subject_sha256};
 pub use trust::{TrustConfigError, TrustMaterial, TrustSource};
@@ -136,7 +136,7 @@ pub struct SigstoreVerifier<E = SigstoreRsEngine> {
 }
 
 impl SigstoreVerifier<SigstoreRsEngine> {
-    /// A verifier for `--identity`/`--identity_provider` against `trust`.
+    /// A verifier for the trusted signers `policy` against `trust`.
     pub fn new(policy: IdentityPolicy, trust: TrustMaterial) -> Result<Self, SigstoreError> {
         let engine = SigstoreRsEngine::new(&trust)?;
         Ok(Self {

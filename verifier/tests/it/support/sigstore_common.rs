@@ -29,10 +29,7 @@ pub fn bundle_json(dir: &std::path::Path, vector: &str) -> Value {
 }
 
 pub fn policy(identity: &str, issuer: &str) -> IdentityPolicy {
-    IdentityPolicy {
-        identity: identity.into(),
-        issuer: issuer.into(),
-    }
+    IdentityPolicy::exact(identity, issuer)
 }
 
 pub fn public_good() -> SigstoreVerifier {
