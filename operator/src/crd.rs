@@ -16,8 +16,7 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, KubeSchema};
 use mv_shared::verify::{
-    CertificateArgs, CommonVerifyArgs, KeyArgs, SignerIdentity, SigstoreArgs, VerifyCommand,
-    VerifyMethod,
+    CertificateArgs, CommonVerifyArgs, KeyArgs, SigstoreArgs, VerifyCommand, VerifyMethod,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -43,7 +42,12 @@ pub const INTERVAL_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(m|h))+$";
 /// URL schemes a model location may have (accepted by the schema, not supported yet).
 pub const REMOTE_SCHEMES: [&str; 4] = ["s3://", "gs://", "http://", "https://"];
 
+pub mod config;
 pub mod status;
+pub use config::{
+    ClientTrustConfig, PkiConfig, PublicKeyConfig, SigstoreConfig, SigstoreIdentity,
+    ValidationConfig,
+};
 pub use status::{
     LEGACY_STATUS_FIELDS, MAX_VERIFIED_IMAGES, ModelValidationStatus, VerifiedImages,
 };
@@ -202,74 +206,6 @@ pub struct ModelSpec {
     pub allow_symlinks: Option<bool>,
 }
 
-/// The verification method (a union: exactly one member) and optional trust material.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(
-    validation = kube::core::Rule::new(CEL_EXACTLY_ONE).message(MSG_EXACTLY_ONE_METHOD),
-    validation = kube::core::Rule::new(CEL_BOTH_KEYS).message(MSG_BOTH_KEY_SPELLINGS)
-)]
-pub struct ValidationConfig {
-    /// Keyless Sigstore signature: the expected signer identity and OIDC issuer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sigstore_config: Option<SigstoreConfig>,
-    /// Signature made with a certificate that chains to the given certificate authority.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pki_config: Option<PkiConfig>,
-    /// Signature made with an elliptic-curve key; the public key is a file in the pod.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_key_config: Option<PublicKeyConfig>,
-    /// Deprecated spelling of `publicKeyConfig` (older manifests); same meaning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_key_config: Option<PublicKeyConfig>,
-    /// Sigstore ClientTrustConfig (or trusted_root.json) for a private Sigstore instance. Allowed
-    /// with any method, as upstream; only `sigstoreConfig` uses it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_trust_config: Option<ClientTrustConfig>,
-}
-
-/// Keyless (Sigstore) verification.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct SigstoreConfig {
-    /// Expected identity of the signer (a SAN of the Fulcio certificate), compared exactly.
-    #[schemars(length(min = 1, max = 1024))]
-    pub certificate_identity: String,
-    /// Expected OIDC issuer of that identity, e.g. `https://accounts.google.com`.
-    #[schemars(length(min = 1, max = 1024))]
-    pub certificate_oidc_issuer: String,
-}
-
-/// Certificate (PKI) verification.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct PkiConfig {
-    /// Absolute path in the pod of the PEM file with the trusted certificate authority chain.
-    #[x_kube(validation = kube::core::Rule::new(CEL_ABSOLUTE).message(MSG_ABSOLUTE_PATH))]
-    #[schemars(length(min = 1, max = 4096))]
-    pub certificate_authority: String,
-}
-
-/// Public-key verification.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct PublicKeyConfig {
-    /// Absolute path in the pod of the PEM public key.
-    #[x_kube(validation = kube::core::Rule::new(CEL_ABSOLUTE).message(MSG_ABSOLUTE_PATH))]
-    #[schemars(length(min = 1, max = 4096))]
-    pub key_path: String,
-}
-
-/// Trust material for a private Sigstore instance.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientTrustConfig {
-    /// Absolute path in the pod of the ClientTrustConfig JSON.
-    #[x_kube(validation = kube::core::Rule::new(CEL_ABSOLUTE).message(MSG_ABSOLUTE_PATH))]
-    #[schemars(length(min = 1, max = 4096))]
-    pub trust_config_path: String,
-}
-
 /// What a failed verification does to the pod.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -355,18 +291,44 @@ pub enum SpecError {
         /// The field, e.g. `spec.config.sigstoreConfig.certificateIdentity`.
         field: &'static str,
     },
-    /// `podSelector` is not a valid label selector.
-    #[error(
-        "spec.podSelector.matchExpressions[{index}] (key {key:?}, operator {operator:?}) is not valid: {MSG_SELECTOR}"
-    )]
-    PodSelector {
-        /// Which expression.
-        index: usize,
-        /// Its key.
-        key: Box<str>,
-        /// Its operator.
-        operator: Box<str>,
+    /// A Sigstore signer lacks its identity or issuer, or has both spellings of one.
+    #[error("{field}: {}", config::MSG_SIGNER_PAIR)]
+    SignerPair {
+        /// Where: `spec.config.sigstoreConfig` or `...identities`.
+        field: &'static str,
     },
+    /// The method names no signer (no identity, key or authority).
+    #[error("{message}")]
+    NoSigner {
+        /// The rule's message.
+        message: &'static str,
+    },
+    /// More signers than [`config::MAX_SIGNERS`].
+    #[error("{field} has more than {} entries", config::MAX_SIGNERS)]
+    TooManySigners {
+        /// The list.
+        field: &'static str,
+    },
+    /// A regular expression of a signer does not compile.
+    #[error(transparent)]
+    RegExp(Box<config::RegExpError>),
+    /// `podSelector` is not a valid label selector.
+    #[error(transparent)]
+    PodSelector(Box<SelectorError>),
+}
+
+/// A `podSelector` expression that is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "spec.podSelector.matchExpressions[{index}] (key {key:?}, operator {operator:?}) is not valid: {MSG_SELECTOR}"
+)]
+pub struct SelectorError {
+    /// Which expression.
+    pub index: usize,
+    /// Its key.
+    pub key: Box<str>,
+    /// Its operator.
+    pub operator: Box<str>,
 }
 
 impl SpecError {
@@ -380,7 +342,11 @@ impl SpecError {
             Self::RemoteLocation { .. } => "UnsupportedRemoteLocation",
             Self::Interval { .. } => "InvalidInterval",
             Self::Empty { .. } => "EmptyField",
-            Self::PodSelector { .. } => "InvalidPodSelector",
+            Self::PodSelector(_) => "InvalidPodSelector",
+            Self::SignerPair { .. } | Self::NoSigner { .. } | Self::TooManySigners { .. } => {
+                "InvalidSigner"
+            }
+            Self::RegExp(_) => "InvalidRegExp",
         }
     }
 }
@@ -410,14 +376,6 @@ fn location(field: &'static str, value: &str) -> Result<(), SpecError> {
             field,
             value: value.into(),
         })
-    }
-}
-
-fn non_empty(field: &'static str, value: &str) -> Result<(), SpecError> {
-    if value.is_empty() {
-        Err(SpecError::Empty { field })
-    } else {
-        Ok(())
     }
 }
 
@@ -492,20 +450,17 @@ impl ModelValidationSpec {
         }
         match method {
             Method::Sigstore(s) => {
-                non_empty(
-                    "spec.config.sigstoreConfig.certificateIdentity",
-                    &s.certificate_identity,
-                )?;
-                non_empty(
-                    "spec.config.sigstoreConfig.certificateOidcIssuer",
-                    &s.certificate_oidc_issuer,
-                )?;
+                if let Some(field) = config::empty_identity_field(s) {
+                    return Err(SpecError::Empty { field });
+                }
+                s.signers()?;
             }
-            Method::Certificate(p) => absolute(
-                "spec.config.pkiConfig.certificateAuthority",
-                &p.certificate_authority,
-            )?,
-            Method::Key(k) => absolute("spec.config.publicKeyConfig.keyPath", &k.key_path)?,
+            Method::Certificate(p) => {
+                p.authority_files()?;
+            }
+            Method::Key(k) => {
+                k.key_files()?;
+            }
         }
         if let Some(t) = &c.client_trust_config {
             absolute(
@@ -532,11 +487,11 @@ impl ModelValidationSpec {
                 _ => false,
             };
             if !valid {
-                return Err(SpecError::PodSelector {
+                return Err(SpecError::PodSelector(Box::new(SelectorError {
                     index,
                     key: e.key.as_str().into(),
                     operator: e.operator.as_str().into(),
-                });
+                })));
             }
         }
         Ok(())
@@ -558,13 +513,23 @@ impl ModelValidationSpec {
         let mut out = vec![PathBuf::from(&self.model.path), self.signature_path()];
         let c = &self.config;
         if let Some(p) = &c.pki_config {
-            out.push(PathBuf::from(&p.certificate_authority));
+            out.extend(
+                p.authority_files()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(PathBuf::from),
+            );
         }
         for k in [&c.public_key_config, &c.private_key_config]
             .into_iter()
             .flatten()
         {
-            out.push(PathBuf::from(&k.key_path));
+            out.extend(
+                k.key_files()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(PathBuf::from),
+            );
         }
         // only the Sigstore method reads it (upstream allows it with any method)
         if let Some(t) = &c.client_trust_config
@@ -603,10 +568,7 @@ impl ModelValidationSpec {
         let method = match method {
             Method::Sigstore(s) => VerifyMethod::Sigstore(SigstoreArgs {
                 common,
-                signers: vec![SignerIdentity::exact(
-                    s.certificate_identity.clone(),
-                    s.certificate_oidc_issuer.clone(),
-                )],
+                signers: s.signers()?,
                 trust_config: self
                     .config
                     .client_trust_config
@@ -616,12 +578,16 @@ impl ModelValidationSpec {
             }),
             Method::Certificate(p) => VerifyMethod::Certificate(CertificateArgs {
                 common,
-                certificate_chain: vec![PathBuf::from(&p.certificate_authority)],
+                certificate_chain: p
+                    .authority_files()?
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .collect(),
                 log_fingerprints: false,
             }),
             Method::Key(k) => VerifyMethod::Key(KeyArgs {
                 common,
-                public_keys: vec![PathBuf::from(&k.key_path)],
+                public_keys: k.key_files()?.into_iter().map(PathBuf::from).collect(),
             }),
         };
         Ok(VerifyCommand { method })
@@ -798,7 +764,7 @@ mod tests {
             compiled.compilation_errors()
         );
         let crd = serde_json::to_string(&ModelValidation::crd()).unwrap();
-        assert_eq!(crd.matches("x-kubernetes-validations").count(), 10);
+        assert_eq!(crd.matches("x-kubernetes-validations").count(), 18);
         assert!(!crd.contains("has(self.clientTrustConfig)"));
     }
 
@@ -828,9 +794,7 @@ mod tests {
         );
         assert_eq!(
             mv.spec.check().unwrap(),
-            Method::Key(&PublicKeyConfig {
-                key_path: "/k.pub".into()
-            })
+            Method::Key(&PublicKeyConfig::single("/k.pub"))
         );
     }
 
@@ -1036,6 +1000,151 @@ mod tests {
     }
 
     #[test]
+    fn several_signers() {
+        let spec = |config: Value| json!({"model": {"path": "/m"}, "config": config});
+        let args = |config: Value| -> Vec<String> {
+            let mv = assert_valid(spec(config));
+            mv.spec.verify_command(None).unwrap().to_args()
+        };
+        let has = |args: &[String], want: &[&str]| args.windows(want.len()).any(|w| w == want);
+        // keys: keyPath first, then keyPaths, without repeats
+        let a = args(
+            json!({"publicKeyConfig": {"keyPath": "/k/a.pub", "keyPaths": ["/k/b.pub", "/k/a.pub"]}}),
+        );
+        assert!(
+            has(
+                &a,
+                &["--public_key", "/k/a.pub", "--public_key", "/k/b.pub"]
+            ),
+            "{a:?}"
+        );
+        assert_eq!(
+            a.iter().filter(|x| *x == "--public_key").count(),
+            2,
+            "{a:?}"
+        );
+        let a = args(json!({"publicKeyConfig": {"keyPaths": ["/k/b.pub"]}}));
+        assert!(has(&a, &["--public_key", "/k/b.pub"]), "{a:?}");
+        // authorities
+        let a = args(
+            json!({"pkiConfig": {"certificateAuthority": "/ca/1.pem", "certificateAuthorities": ["/ca/2.pem"]}}),
+        );
+        assert!(
+            has(&a, &["--certificate_chain", "/ca/1.pem"])
+                && has(&a, &["--certificate_chain", "/ca/2.pem"]),
+            "{a:?}"
+        );
+        // signers: exact pairs keep model_signing's flags, anything with a regexp becomes a
+        // regexp pair (the exact half escaped)
+        let a = args(json!({"sigstoreConfig": {
+            "certificateIdentity": "me@example.com", "certificateOidcIssuer": "https://accounts.google.com",
+            "identities": [
+                {"certificateIdentityRegExp": "https://github.com/org/[a-z]+/.github/workflows/release.yml@refs/tags/v.*",
+                 "certificateOidcIssuer": "https://token.actions.githubusercontent.com"},
+                {"certificateIdentity": "you@example.com", "certificateOidcIssuerRegExp": "https://(a|b).example.com"}]}}));
+        assert!(
+            has(
+                &a,
+                &[
+                    "--identity",
+                    "me@example.com",
+                    "--identity_provider",
+                    "https://accounts.google.com"
+                ]
+            ),
+            "{a:?}"
+        );
+        assert!(
+            has(
+                &a,
+                &[
+                    "--identity-regexp",
+                    "https://github.com/org/[a-z]+/.github/workflows/release.yml@refs/tags/v.*",
+                    "--identity-provider-regexp",
+                    "https://token\\.actions\\.githubusercontent\\.com"
+                ]
+            ),
+            "{a:?}"
+        );
+        assert!(
+            has(
+                &a,
+                &[
+                    "--identity-regexp",
+                    "you@example\\.com",
+                    "--identity-provider-regexp",
+                    "https://(a|b).example.com"
+                ]
+            ),
+            "{a:?}"
+        );
+        // every file is mounted into the verifier
+        let mv = assert_valid(spec(
+            json!({"publicKeyConfig": {"keyPath": "/k/a.pub", "keyPaths": ["/j/b.pub"]}}),
+        ));
+        let needed = mv.spec.paths_needed();
+        assert!(
+            needed.contains(&PathBuf::from("/k/a.pub"))
+                && needed.contains(&PathBuf::from("/j/b.pub")),
+            "{needed:?}"
+        );
+
+        // refused by CEL and by the Rust twin alike
+        for (config, message) in [
+            (json!({"sigstoreConfig": {}}), config::MSG_NO_SIGNER),
+            (
+                json!({"sigstoreConfig": {"identities": []}}),
+                config::MSG_NO_SIGNER,
+            ),
+            (
+                json!({"sigstoreConfig": {"certificateIdentity": "a", "certificateIdentityRegExp": "a", "certificateOidcIssuer": "b"}}),
+                config::MSG_SIGNER_PAIR,
+            ),
+            (
+                json!({"sigstoreConfig": {"certificateOidcIssuerRegExp": "b"}}),
+                config::MSG_SIGNER_PAIR,
+            ),
+            (
+                json!({"sigstoreConfig": {"identities": [{"certificateIdentity": "a"}]}}),
+                config::MSG_SIGNER_PAIR,
+            ),
+            (
+                json!({"sigstoreConfig": {"identities": [{"certificateIdentity": "a", "certificateOidcIssuer": "b", "certificateOidcIssuerRegExp": "c"}]}}),
+                config::MSG_SIGNER_PAIR,
+            ),
+            (
+                json!({"publicKeyConfig": {"keyPaths": []}}),
+                config::MSG_NO_KEY,
+            ),
+            (json!({"pkiConfig": {}}), config::MSG_NO_CA),
+            (
+                json!({"publicKeyConfig": {"keyPaths": ["k.pub"]}}),
+                "absolute path",
+            ),
+            (
+                json!({"pkiConfig": {"certificateAuthorities": ["/ca.pem", "ca.pem"]}}),
+                "absolute path",
+            ),
+        ] {
+            assert_invalid(spec(config), message, true);
+        }
+        // what CEL cannot check: the regular expression compiles (Ready=False, webhook denies)
+        let mv: ModelValidation = serde_json::from_value(cr(spec(json!({"sigstoreConfig": {
+            "certificateIdentityRegExp": "(unclosed", "certificateOidcIssuer": "https://x"}}))))
+        .unwrap();
+        let err = mv.spec.check().unwrap_err();
+        assert_eq!(err.reason(), "InvalidRegExp");
+        assert!(err.to_string().starts_with("spec.config.sigstoreConfig.certificateIdentityRegExp \"(unclosed\" is not a valid regular expression: "), "{err}");
+        // a list beyond the limit
+        let many: Vec<String> = (0..33).map(|i| format!("/k/{i}.pub")).collect();
+        assert_invalid(
+            spec(json!({"publicKeyConfig": {"keyPaths": many}})),
+            "more than maxItems",
+            false,
+        );
+    }
+
+    #[test]
     fn method_union_violations() {
         assert_invalid(
             json!({"model": {"path": "/m"}, "config": {}}),
@@ -1130,13 +1239,13 @@ mod tests {
         );
         assert_invalid(
             json!({"model": {"path": "/m"}, "config": {"publicKeyConfig": {}}}),
-            "keyPath: Required value",
-            false,
+            config::MSG_NO_KEY,
+            true,
         );
         assert_invalid(
             json!({"model": {"path": "/m"}, "config": {"sigstoreConfig": {"certificateIdentity": "a"}}}),
-            "certificateOidcIssuer: Required value",
-            false,
+            config::MSG_SIGNER_PAIR,
+            true,
         );
         assert_invalid(
             json!({"model": {"path": "/m"}, "config": {"sigstoreConfig": {"certificateIdentity": "", "certificateOidcIssuer": "b"}}}),

@@ -70,7 +70,14 @@ fn workloads_whose_pods_would_be_denied_get_a_warning_and_are_always_allowed() {
         ("batch", "CronJob"),
     ];
     // (what, pod labels, required namespace, ModelValidations, expected warning or none)
-    let cases: Vec<(&str, Value, bool, Vec<Arc<ModelValidation>>, Option<&str>)> = vec![
+    type Case = (
+        &'static str,
+        Value,
+        bool,
+        Vec<Arc<ModelValidation>>,
+        Option<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
         ("covered", label("mv"), false, vec![key_mv("mv")], None),
         (
             "missing ModelValidation",
