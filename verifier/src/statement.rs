@@ -148,7 +148,8 @@ fn as_array<'a>(v: &'a Value, field: &str) -> Result<&'a Vec<Value>, StatementEr
 fn wrong(field: &str, expected: &'static str, got: &Value) -> StatementError {
     let mut got = got.to_string();
     if got.len() > 80 {
-        got.truncate(77);
+        // on a character boundary: the value may be any UTF-8 (a fuzzed statement panicked here)
+        got.truncate(got.floor_char_boundary(77));
         got.push_str("...");
     }
     StatementError::WrongType {
@@ -508,6 +509,18 @@ mod tests {
 
     fn files_sha256() -> Value {
         json!({"method": "files", "hash_type": "sha256", "allow_symlinks": false, "future": "x"})
+    }
+
+    #[test]
+    fn a_long_wrong_value_is_cut_on_a_character_boundary() {
+        // 76 ASCII bytes then a 2-byte character across byte 77: cutting at 77 would panic
+        for prefix in [75, 76, 77] {
+            let value = Value::String(format!("{}{}", "a".repeat(prefix), "\u{3c6}".repeat(40)));
+            let StatementError::WrongType { got, .. } = wrong("subject", "a list", &value) else {
+                panic!("not WrongType");
+            };
+            assert!(got.ends_with("...") && got.len() <= 80, "{got}");
+        }
     }
 
     #[test]
