@@ -9,6 +9,7 @@ MODEL_IMAGE="localhost/mv-e2e-models:e2e"
 VERIFIER_IMAGE="localhost/model-verifier:testing"
 POD_LABEL="validation.ml.sigstore.dev/ml"
 IGNORE_LABEL="validation.ml.sigstore.dev/ignore"
+ENFORCE_LABEL="validation.ml.sigstore.dev/enforce"
 INIT_NAME="model-validation"
 E2E_NS_LABEL="mv-e2e=true"     # every namespace the suite creates carries it (cleanup)
 # what every container of the suite's pods sets: with the pod's securityContext, the
@@ -59,17 +60,26 @@ new_ns() {
 }
 
 # mv_apply NS NAME METHOD MODEL [MODE]: a ModelValidation for /data/models/MODEL.
-# METHOD: key | wrong-key | certificate | sigstore | sigstore-wrong-identity
+# METHOD: key | wrong-key | two-keys | certificate | sigstore | sigstore-wrong-identity |
+#         sigstore-regexp | sigstore-near-miss
 mv_apply() {
   local ns="$1" name="$2" method="$3" model="$4" mode="${5:-Enforce}" config
   case "$method" in
     key) config="publicKeyConfig: {keyPath: /data/keys/key.pub}" ;;
     wrong-key) config="publicKeyConfig: {keyPath: /data/keys/wrong.pub}" ;;
+    two-keys) config="publicKeyConfig: {keyPath: /data/keys/key.pub, keyPaths: [/data/keys/wrong.pub]}" ;;
     certificate) config="pkiConfig: {certificateAuthority: /data/keys/ca-root.pem}" ;;
     sigstore|sigstore-wrong-identity)
       local id="stefanb@us.ibm.com"
       [ "$method" = sigstore ] || id="someone@example.com"
       config="sigstoreConfig: {certificateIdentity: \"$id\", certificateOidcIssuer: \"https://sigstore.verify.ibm.com/oauth2\"}
+    clientTrustConfig: {trustConfigPath: /data/keys/trust_config.json}" ;;
+    sigstore-regexp|sigstore-near-miss)
+      # the vector's identity is stefanb@us.ibm.com; the near miss would match a prefix of it if
+      # regular expressions were not anchored
+      local re='[a-z]+@us\\.ibm\\.com'
+      [ "$method" = sigstore-regexp ] || re='stefanb@us\\.ibm'
+      config="sigstoreConfig: {identities: [{certificateIdentityRegExp: \"$re\", certificateOidcIssuerRegExp: \"https://sigstore\\\\.verify\\\\.ibm\\\\.com/.*\"}]}
     clientTrustConfig: {trustConfigPath: /data/keys/trust_config.json}" ;;
     *) fail "mv_apply: unknown method $method" ;;
   esac

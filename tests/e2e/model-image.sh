@@ -5,6 +5,8 @@
 #   /payload/models/key-signed/      a small model (3 files, one of 2 MiB) + model.sig, signed
 #                                    with an EC P-256 key
 #   /payload/models/key-tampered/    the same model and signature, one byte of the weights changed
+#   /payload/models/wrong-signed/    the same model signed with the other key (wrong.pub): a second
+#                                    trusted signer
 #   /payload/models/unsigned/        the same model, no signature
 #   /payload/models/cert-signed/     signed with a certificate (leaf <- intermediate <- root)
 #   /payload/models/sigstore/        upstream's genuine Sigstore-signed vector v1.1.0-sigstore,
@@ -71,6 +73,8 @@ openssl x509 -req -in "$S/leaf.csr" -CA "$S/int.pem" -CAkey "$S/int.key" -CAcrea
 # --- signed variants (model.sig inside the model directory, the operator's default)
 cp -a "$M/unsigned" "$M/key-signed"
 "$SIGNER" sign key --private_key "$S/key.pem" --signature "$M/key-signed/model.sig" "$M/key-signed" >/dev/null
+cp -a "$M/unsigned" "$M/wrong-signed"
+"$SIGNER" sign key --private_key "$S/wrong.pem" --signature "$M/wrong-signed/model.sig" "$M/wrong-signed" >/dev/null
 cp -a "$M/key-signed" "$M/key-tampered"
 printf '\x01' | dd of="$M/key-tampered/weights.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null
 cp -a "$M/unsigned" "$M/cert-signed"
@@ -78,6 +82,7 @@ cp -a "$M/unsigned" "$M/cert-signed"
   --certificate_chain "$S/int.pem" --signature "$M/cert-signed/model.sig" "$M/cert-signed" >/dev/null
 # sanity: the reference tool accepts what it signed (a broken fixture must not look like a bug)
 "$SIGNER" verify key --public_key "$K/key.pub" --signature "$M/key-signed/model.sig" "$M/key-signed" >/dev/null
+"$SIGNER" verify key --public_key "$K/wrong.pub" --signature "$M/wrong-signed/model.sig" "$M/wrong-signed" >/dev/null
 "$SIGNER" verify certificate --certificate_chain "$K/ca-root.pem" --signature "$M/cert-signed/model.sig" "$M/cert-signed" >/dev/null
 if "$SIGNER" verify key --public_key "$K/key.pub" --signature "$M/key-tampered/model.sig" "$M/key-tampered" >/dev/null 2>&1; then
   die "the tampered model still verifies with model_signing"

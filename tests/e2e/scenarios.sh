@@ -30,6 +30,8 @@ SCENARIOS=(
   "pod-security-restricted-namespace scenario_psa_restricted e2e-psa"
   "deployment-two-replicas-verified scenario_deployment e2e-deploy"
   "deployment-missing-cr-failedcreate scenario_deployment_denied e2e-deploy-denied"
+  "several-signers-keys-and-identity-regexp scenario_several_signers e2e-signers"
+  "required-namespace-and-pod-selector scenario_required_namespace e2e-required"
   "native-sidecar-and-download-init scenario_native_sidecar e2e-sidecar"
   "image-volume-by-digest scenario_image_volume e2e-imgvol"
   "verify-once-per-digest scenario_digest_cache e2e-digest"
@@ -581,11 +583,82 @@ replicaset_of() { jp -n "$1" replicasets -l "app=$2" '{.items[0].metadata.name}'
 
 scenario_deployment_denied() {
   new_ns e2e-deploy-denied
-  deploy_yaml e2e-deploy-denied orphan does-not-exist 1 | k apply -f - >/dev/null
+  # kubectl apply prints the webhook's warning, and the Deployment is created all the same
+  local out
+  out="$(deploy_yaml e2e-deploy-denied orphan does-not-exist 1 | k apply -f - 2>&1 >/dev/null)" \
+    || fail "applying the Deployment was refused: $out"
+  note "kubectl apply said: $out"
+  grep -qF 'Warning: the pods of Deployment e2e-deploy-denied/orphan would be denied by the model-validation webhook: ModelValidation "does-not-exist" named by label' <<<"$out" \
+    || fail "kubectl apply printed no warning about the missing ModelValidation: $out"
   wait_until 60 "the ReplicaSet of e2e-deploy-denied/orphan" replicaset_of e2e-deploy-denied orphan
   local rs; rs="$(replicaset_of e2e-deploy-denied orphan)"
   expect_event e2e-deploy-denied ReplicaSet "$rs" FailedCreate 'ModelValidation "does-not-exist" named by label'
   [ -z "$(jp -n e2e-deploy-denied pods -l app=orphan '{.items[*].metadata.name}')" ] || fail "a pod of the denied Deployment exists"
+}
+
+# --- policy (issue 17) ----------------------------------------------------------------------------
+# Several signers: two trusted keys (a model signed by either verifies, the second key is what
+# admits wrong-signed), and a Sigstore identity as an anchored regular expression: the genuine
+# upstream vector matches, a near miss (a prefix of the identity) does not.
+scenario_several_signers() {
+  new_ns e2e-signers
+  mv_apply e2e-signers either two-keys key-signed
+  mv_apply e2e-signers either-second two-keys wrong-signed
+  mv_apply e2e-signers first-only key wrong-signed
+  mv_apply e2e-signers regexp sigstore-regexp sigstore
+  mv_apply e2e-signers near-miss sigstore-near-miss sigstore
+  pod_create e2e-signers by-first either
+  pod_create e2e-signers by-second either-second
+  pod_create e2e-signers untrusted first-only
+  pod_create e2e-signers genuine regexp
+  pod_create e2e-signers near near-miss
+  expect_verified e2e-signers by-first either
+  expect_verified e2e-signers by-second either-second
+  expect_blocked e2e-signers untrusted first-only "Key mismatch"
+  expect_verified e2e-signers genuine regexp
+  expect_blocked e2e-signers near near-miss "matches no trusted signer"
+  grep -qF -- '--identity-regexp' <<<"$(jp -n e2e-signers pod genuine "{.spec.initContainers[?(@.name==\"$INIT_NAME\")].args}")" \
+    || fail "the verifier of e2e-signers/genuine was not given --identity-regexp"
+}
+
+# pod_with_labels NS NAME LABELS_JSON: pod_yaml's pod without the verification label, with LABELS
+pod_with_labels() {
+  pod_yaml "$1" "$2" - | python3 -c '
+import json, sys, yaml
+pod = yaml.safe_load(sys.stdin)
+pod["metadata"]["labels"] = json.loads(sys.argv[1])
+print(yaml.safe_dump(pod))' "$3"
+}
+
+# selector_seen NS MV: a server-side dry run of a pod labelled app=llm gets the label naming MV
+selector_seen() {
+  pod_with_labels "$1" probe '{"app": "llm"}' | k create --dry-run=server -o jsonpath="{.metadata.labels.validation\.ml\.sigstore\.dev/ml}" -f - 2>/dev/null | grep -qx "$2"
+}
+
+# A required namespace: a pod no ModelValidation covers is denied with a message naming what is
+# missing; a pod a podSelector selects is verified without the label (and gets the label).
+scenario_required_namespace() {
+  new_ns e2e-required "$ENFORCE_LABEL=true"
+  mv_apply e2e-required llm key key-signed
+  k -n e2e-required patch modelvalidation llm --type=merge -p '{"spec":{"podSelector":{"matchLabels":{"app":"llm"}}}}' >/dev/null
+  wait_until 30 "the webhook sees the podSelector" selector_seen e2e-required llm
+  local out
+  if out="$(pod_with_labels e2e-required stray '{"app": "web"}' | k create -f - 2>&1)"; then
+    fail "an uncovered pod was admitted in a required namespace"
+  fi
+  note "denied: $out"
+  for want in "namespace e2e-required requires model verification" "no ModelValidation covers this pod" "(the namespace has: llm)"; do
+    grep -qF -- "$want" <<<"$out" || fail "the denial does not say '$want': $out"
+  done
+  out="$(pod_with_labels e2e-required selected '{"app": "llm"}' | k create -f - 2>&1)" \
+    || fail "the pod the podSelector selects was refused: $out"
+  expect_verified e2e-required selected llm
+  [ "$(jp -n e2e-required pod selected "{.metadata.labels.validation\.ml\.sigstore\.dev/ml}")" = llm ] \
+    || fail "the selected pod does not carry the label naming its ModelValidation"
+  # an unlabelled pod outside a required namespace is not the webhook's (no object selector match)
+  new_ns e2e-required-not
+  pod_with_labels e2e-required-not free '{"app": "llm"}' | k create -f - >/dev/null || fail "a pod of a namespace that is not required was refused"
+  expect_not_injected e2e-required-not free
 }
 
 # A native sidecar (init container with restartPolicy Always) and a model-download init container:
