@@ -28,7 +28,7 @@ pub const MSG_NO_KEY: &str = "publicKeyConfig needs keyPath or a non-empty keyPa
 pub const MSG_NO_CA: &str =
     "pkiConfig needs certificateAuthority or a non-empty certificateAuthorities";
 
-const CEL_PAIR: &str = "(has(self.certificateIdentity) ? 1 : 0) + (has(self.certificateIdentityRegExp) ? 1 : 0) == 1 && (has(self.certificateOidcIssuer) ? 1 : 0) + (has(self.certificateOidcIssuerRegExp) ? 1 : 0) == 1";
+const CEL_EACH_PAIR: &str = "self.all(i, (has(i.certificateIdentity) ? 1 : 0) + (has(i.certificateIdentityRegExp) ? 1 : 0) == 1 && (has(i.certificateOidcIssuer) ? 1 : 0) + (has(i.certificateOidcIssuerRegExp) ? 1 : 0) == 1)";
 const CEL_TOP_PAIR: &str = "!(has(self.certificateIdentity) || has(self.certificateIdentityRegExp) || has(self.certificateOidcIssuer) || has(self.certificateOidcIssuerRegExp)) || ((has(self.certificateIdentity) ? 1 : 0) + (has(self.certificateIdentityRegExp) ? 1 : 0) == 1 && (has(self.certificateOidcIssuer) ? 1 : 0) + (has(self.certificateOidcIssuerRegExp) ? 1 : 0) == 1)";
 const CEL_SOME_SIGNER: &str = "has(self.certificateIdentity) || has(self.certificateIdentityRegExp) || has(self.certificateOidcIssuer) || has(self.certificateOidcIssuerRegExp) || (has(self.identities) && size(self.identities) > 0)";
 const CEL_SOME_KEY: &str = "has(self.keyPath) || (has(self.keyPaths) && size(self.keyPaths) > 0)";
@@ -70,11 +70,28 @@ pub struct ValidationConfig {
     validation = kube::core::Rule::new(CEL_SOME_SIGNER).message(MSG_NO_SIGNER)
 )]
 pub struct SigstoreConfig {
+    /// The signer in upstream's spelling (`certificateIdentity`, `certificateOidcIssuer`) or
+    /// with regular expressions; optional when `identities` names the signers.
+    #[serde(flatten)]
+    pub signer: SigstoreIdentity,
+    /// More signers, any of which may have signed (each an identity and an issuer, exact or
+    /// regular expression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new(CEL_EACH_PAIR).message(MSG_SIGNER_PAIR))]
+    #[schemars(length(max = 32))]
+    pub identities: Option<Vec<SigstoreIdentity>>,
+}
+
+/// One Sigstore signer: exactly one spelling of the identity and exactly one of the issuer.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SigstoreIdentity {
     /// Expected identity of the signer (a SAN of the Fulcio certificate), compared exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub certificate_identity: Option<String>,
-    /// Expected OIDC issuer of that identity, e.g. `https://accounts.google.com`.
+    /// Expected OIDC issuer of that identity, e.g. `https://accounts.google.com`, compared
+    /// exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub certificate_oidc_issuer: Option<String>,
@@ -84,34 +101,6 @@ pub struct SigstoreConfig {
     #[schemars(length(min = 1, max = 1024))]
     pub certificate_identity_reg_exp: Option<String>,
     /// The OIDC issuer as a regular expression that must match the whole issuer (anchored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 1024))]
-    pub certificate_oidc_issuer_reg_exp: Option<String>,
-    /// More signers, any of which may have signed (each an identity and an issuer, exact or
-    /// regular expression).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    pub identities: Option<Vec<SigstoreIdentity>>,
-}
-
-/// One Sigstore signer of `sigstoreConfig.identities`.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new(CEL_PAIR).message(MSG_SIGNER_PAIR))]
-pub struct SigstoreIdentity {
-    /// The identity (SAN), compared exactly.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 1024))]
-    pub certificate_identity: Option<String>,
-    /// The OIDC issuer, compared exactly.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 1024))]
-    pub certificate_oidc_issuer: Option<String>,
-    /// The identity as an anchored regular expression.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 1024))]
-    pub certificate_identity_reg_exp: Option<String>,
-    /// The OIDC issuer as an anchored regular expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub certificate_oidc_issuer_reg_exp: Option<String>,
@@ -175,32 +164,24 @@ pub struct RegExpError {
     pub reason: Box<str>,
 }
 
-/// The four spellings of one signer, from the top level or an `identities` entry.
-struct Pair<'a> {
-    field: &'static str,
-    identity: Option<&'a String>,
-    identity_reg_exp: Option<&'a String>,
-    issuer: Option<&'a String>,
-    issuer_reg_exp: Option<&'a String>,
-}
-
-impl Pair<'_> {
+impl SigstoreIdentity {
     fn is_empty(&self) -> bool {
-        self.identity.is_none()
-            && self.identity_reg_exp.is_none()
-            && self.issuer.is_none()
-            && self.issuer_reg_exp.is_none()
+        self.certificate_identity.is_none()
+            && self.certificate_identity_reg_exp.is_none()
+            && self.certificate_oidc_issuer.is_none()
+            && self.certificate_oidc_issuer_reg_exp.is_none()
     }
 
-    fn signer(&self) -> Result<SignerIdentity, SpecError> {
-        let pattern = |exact: Option<&String>, regexp: Option<&String>, what: &'static str| match (
+    /// The signer, or why it is not one; `field` says where it is for the message.
+    fn signer(&self, field: &'static str) -> Result<SignerIdentity, SpecError> {
+        let pattern = |exact: &Option<String>, regexp: &Option<String>, what: &'static str| match (
             exact, regexp,
         ) {
             (Some(e), None) => Ok(Pattern::Exact(e.clone())),
             (None, Some(r)) => {
                 mv_shared::signer::check_regexp(r).map_err(|e| {
                     SpecError::RegExp(Box::new(RegExpError {
-                        field: self.field,
+                        field,
                         which: what,
                         pattern: r.as_str().into(),
                         reason: e.to_string().into(),
@@ -208,17 +189,17 @@ impl Pair<'_> {
                 })?;
                 Ok(Pattern::RegExp(r.clone()))
             }
-            _ => Err(SpecError::SignerPair { field: self.field }),
+            _ => Err(SpecError::SignerPair { field }),
         };
         Ok(SignerIdentity {
             identity: pattern(
-                self.identity,
-                self.identity_reg_exp,
+                &self.certificate_identity,
+                &self.certificate_identity_reg_exp,
                 "certificateIdentityRegExp",
             )?,
             issuer: pattern(
-                self.issuer,
-                self.issuer_reg_exp,
+                &self.certificate_oidc_issuer,
+                &self.certificate_oidc_issuer_reg_exp,
                 "certificateOidcIssuerRegExp",
             )?,
         })
@@ -229,9 +210,12 @@ impl SigstoreConfig {
     /// Exact signer (upstream's spelling).
     pub fn exact(identity: &str, issuer: &str) -> Self {
         Self {
-            certificate_identity: Some(identity.to_owned()),
-            certificate_oidc_issuer: Some(issuer.to_owned()),
-            ..Self::default()
+            signer: SigstoreIdentity {
+                certificate_identity: Some(identity.to_owned()),
+                certificate_oidc_issuer: Some(issuer.to_owned()),
+                ..SigstoreIdentity::default()
+            },
+            identities: None,
         }
     }
 
@@ -239,26 +223,12 @@ impl SigstoreConfig {
     /// complete, at least one signer) plus what CEL cannot check: the regular expressions
     /// compile.
     pub fn signers(&self) -> Result<Vec<SignerIdentity>, SpecError> {
-        let top = Pair {
-            field: "spec.config.sigstoreConfig",
-            identity: self.certificate_identity.as_ref(),
-            identity_reg_exp: self.certificate_identity_reg_exp.as_ref(),
-            issuer: self.certificate_oidc_issuer.as_ref(),
-            issuer_reg_exp: self.certificate_oidc_issuer_reg_exp.as_ref(),
-        };
         let mut out = Vec::new();
-        if !top.is_empty() {
-            out.push(top.signer()?);
+        if !self.signer.is_empty() {
+            out.push(self.signer.signer("spec.config.sigstoreConfig")?);
         }
         for i in self.identities.iter().flatten() {
-            let pair = Pair {
-                field: "spec.config.sigstoreConfig.identities",
-                identity: i.certificate_identity.as_ref(),
-                identity_reg_exp: i.certificate_identity_reg_exp.as_ref(),
-                issuer: i.certificate_oidc_issuer.as_ref(),
-                issuer_reg_exp: i.certificate_oidc_issuer_reg_exp.as_ref(),
-            };
-            out.push(pair.signer()?);
+            out.push(i.signer("spec.config.sigstoreConfig.identities")?);
         }
         if out.is_empty() {
             return Err(SpecError::NoSigner {
@@ -344,6 +314,7 @@ impl PkiConfig {
 /// that do not check it).
 pub(super) fn empty_identity_field(c: &SigstoreConfig) -> Option<&'static str> {
     let empty = |v: &Option<String>| v.as_deref() == Some("");
+    let c = &c.signer;
     [
         (
             &c.certificate_identity,
