@@ -484,8 +484,14 @@ pub(crate) fn decide(
         && config.operator_namespace.as_deref() != Some(namespace);
     // (3) neither the label nor a required namespace: only a podSelector can cover the pod
     // (in a cluster such pods reach the webhook only from required namespaces)
-    let labelled = labels.contains_key(mv_shared::POD_LABEL);
-    if !labelled && !required && !lookup.ready() {
+    if !labels.contains_key(mv_shared::POD_LABEL)
+        && !required
+        && (!lookup.ready()
+            || !lookup
+                .in_namespace(namespace)
+                .iter()
+                .any(|m| policy::selects(m, &labels)))
+    {
         return allow("no label");
     }
     // Mirror pods reflect a static pod on a node; changing them makes the kubelet fight back.
@@ -858,6 +864,9 @@ mod tests {
             .unwrap()
             .remove(POD_LABEL);
         assert_untouched(&run(&r, &lookup(vec![])), "no label");
+        // not the webhook's pod at all: its containers are not looked at either
+        r["request"]["object"]["spec"]["containers"][0]["name"] = json!(INIT_CONTAINER_NAME);
+        assert_untouched(&run(&r, &lookup(vec![key_mv("only")])), "no label");
     }
 
     #[test]
