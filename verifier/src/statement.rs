@@ -149,7 +149,11 @@ fn wrong(field: &str, expected: &'static str, got: &Value) -> StatementError {
     let mut got = got.to_string();
     if got.len() > 80 {
         // on a character boundary: the value may be any UTF-8 (a fuzzed statement panicked here)
-        got.truncate(got.floor_char_boundary(77));
+        let mut end = 77;
+        while !got.is_char_boundary(end) {
+            end -= 1;
+        }
+        got.truncate(end);
         got.push_str("...");
     }
     StatementError::WrongType {
