@@ -478,10 +478,11 @@ pub(crate) fn decide(
         return allow("namespace ignored");
     }
     let labels = pod.metadata.labels.clone().unwrap_or_default();
-    let required = (create.entry == Entry::RequiredNamespace
-        || lookup.namespace_required(namespace))
-        && !policy::NEVER_REQUIRED.contains(&namespace.as_str())
-        && config.operator_namespace.as_deref() != Some(namespace);
+    let required = policy::required(
+        namespace,
+        create.entry == Entry::RequiredNamespace || lookup.namespace_required(namespace),
+        config.operator_namespace.as_deref(),
+    );
     // (3) neither the label nor a required namespace: only a podSelector can cover the pod
     // (in a cluster such pods reach the webhook only from required namespaces)
     if !labels.contains_key(mv_shared::POD_LABEL)

@@ -175,16 +175,6 @@ impl Caches {
             .is_some_and(|ns| ns.labels().get(label).map(String::as_str) == Some("true"))
     }
 
-    /// The labels of a namespace the cache knows.
-    pub fn namespace_labels(
-        &self,
-        namespace: &str,
-    ) -> Option<std::collections::BTreeMap<String, String>> {
-        self.namespaces
-            .get(&ObjectRef::new(namespace))
-            .map(|ns| ns.labels().clone())
-    }
-
     /// Starts both reflectors on the runtime. The lookup is [`ready`](ModelValidationLookup::ready)
     /// once the ModelValidations are listed ([`Caches::wait_synced`]).
     /// RBAC: `list`, `watch` on `modelvalidations.ml.sigstore.dev` and on `namespaces`.

@@ -218,16 +218,11 @@ fn by_label(
 /// operator's (a broken policy there must not stop the operator or the control plane).
 pub const NEVER_REQUIRED: [&str; 2] = ["kube-system", "kube-node-lease"];
 
-/// Whether a namespace with these labels requires every pod to be covered.
-/// `operator_namespace` is never required.
-pub fn required(
-    namespace: &str,
-    labels: &BTreeMap<String, String>,
-    operator_namespace: Option<&str>,
-) -> bool {
-    labels.get(NAMESPACE_ENFORCE_LABEL).map(String::as_str) == Some("true")
-        && !NEVER_REQUIRED.contains(&namespace)
-        && operator_namespace != Some(namespace)
+/// Whether a namespace requires every pod to be covered: `enforced` (labelled
+/// `validation.ml.sigstore.dev/enforce: "true"`, as the webhook entry or the cache says), and
+/// neither a cluster namespace nor `operator_namespace`.
+pub fn required(namespace: &str, enforced: bool, operator_namespace: Option<&str>) -> bool {
+    enforced && !NEVER_REQUIRED.contains(&namespace) && operator_namespace != Some(namespace)
 }
 
 #[cfg(test)]

@@ -48,6 +48,20 @@ fn allowed(
     }
 }
 
+/// The answer when reviewing `body` panicked (a bug): allowed, with a warning saying so.
+pub fn after_panic(body: &[u8], message: &str) -> Decision {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let uid = value
+        .pointer("/request/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut decision = allowed(None, uid, "internal error (a workload: allowed)");
+    decision.response.warnings = Some(vec![format!(
+        "internal error in the model-validation webhook while checking this workload's pod template: {message}"
+    )]);
+    decision
+}
+
 /// Decides on one AdmissionReview of a workload: always allowed, with warnings for what its
 /// pods would meet. A body that cannot be read is allowed too (this entry never blocks).
 pub fn review(body: &[u8], lookup: &dyn ModelValidationLookup, config: &InjectConfig) -> Decision {

@@ -298,27 +298,14 @@ fn messages_name_what_is_missing() {
 
 #[test]
 fn required_namespaces() {
-    let enforce = labels(&[(NAMESPACE_ENFORCE_LABEL, "true")]);
     let cases = [
-        ("team", enforce.clone(), Some("mv-system"), true),
-        (
-            "team",
-            labels(&[(NAMESPACE_ENFORCE_LABEL, "false")]),
-            None,
-            false,
-        ),
-        (
-            "team",
-            labels(&[(NAMESPACE_ENFORCE_LABEL, "True")]),
-            None,
-            false,
-        ),
-        ("team", labels(&[]), None, false),
-        ("kube-system", enforce.clone(), None, false),
-        ("kube-node-lease", enforce.clone(), None, false),
-        ("mv-system", enforce.clone(), Some("mv-system"), false),
+        ("team", true, Some("mv-system"), true),
+        ("team", false, None, false),
+        ("kube-system", true, None, false),
+        ("kube-node-lease", true, None, false),
+        ("mv-system", true, Some("mv-system"), false),
     ];
-    for (ns, l, operator, want) in cases {
-        assert_eq!(required(ns, &l, operator), want, "{ns} {l:?}");
+    for (ns, enforced, operator, want) in cases {
+        assert_eq!(required(ns, enforced, operator), want, "{ns} {enforced}");
     }
 }

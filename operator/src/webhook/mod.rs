@@ -58,7 +58,7 @@ pub fn router(state: WebhookState) -> Router {
     Router::new()
         .route("/mutate-v1-pod", post(mutate_labelled_pod))
         .route("/mutate-v1-pod-required", post(mutate_required_pod))
-        .route("/warn-v1-workload", post(validate_workload))
+        .route("/warn-v1-workload", post(warn_workload))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -80,7 +80,11 @@ fn admit_guarded(
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "non-text panic payload".to_owned());
-        admission::after_panic(body, &message)
+        match entry {
+            Route::Pod(_) => admission::after_panic(body, &message),
+            // the workload entry only ever warns, a bug included
+            Route::Workload => crate::workload::after_panic(body, &message),
+        }
     })
 }
 
@@ -101,7 +105,7 @@ async fn mutate_required_pod(state: State<WebhookState>, body: Bytes) -> Respons
     answer(Route::Pod(Entry::RequiredNamespace), state, body).await
 }
 
-async fn validate_workload(state: State<WebhookState>, body: Bytes) -> Response {
+async fn warn_workload(state: State<WebhookState>, body: Bytes) -> Response {
     answer(Route::Workload, state, body).await
 }
 

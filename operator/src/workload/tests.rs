@@ -242,3 +242,22 @@ fn everything_else_passes_silently() {
         assert!(d.response.patch.is_none(), "{what}");
     }
 }
+
+#[test]
+fn a_panic_while_reviewing_a_workload_still_allows_it() {
+    let body = review(
+        "apps",
+        "Deployment",
+        "CREATE",
+        json!({"metadata": {"name": "web"}}),
+    );
+    let d = super::after_panic(&body, "boom");
+    assert!(d.response.allowed, "{d:?}");
+    assert_eq!(d.response.uid, "u-7");
+    let warnings = d.response.warnings.unwrap_or_default();
+    assert!(
+        warnings.len() == 1 && warnings[0].ends_with(": boom"),
+        "{warnings:?}"
+    );
+    assert!(super::after_panic(b"\xff", "boom").response.allowed);
+}
