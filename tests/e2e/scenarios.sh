@@ -597,6 +597,16 @@ scenario_deployment_denied() {
 }
 
 # --- policy (issue 17) ----------------------------------------------------------------------------
+# release_pods NS...: delete the scenario's pods once it passed: the single test node has 2 CPUs
+# and every verified pod that keeps running holds its verifier's 100m request (later scenarios
+# failed with "Insufficient cpu" when these stayed)
+release_pods() {
+  local ns
+  for ns in "$@"; do
+    k -n "$ns" delete pods --all --wait=true --timeout=60s >/dev/null || fail "the pods of $ns did not go away"
+  done
+}
+
 # Several signers: two trusted keys (a model signed by either verifies, the second key is what
 # admits wrong-signed), and a Sigstore identity as an anchored regular expression: the genuine
 # upstream vector matches, a near miss (a prefix of the identity) does not.
@@ -619,6 +629,7 @@ scenario_several_signers() {
   expect_blocked e2e-signers near near-miss "matches no trusted signer"
   grep -qF -- '--identity-regexp' <<<"$(jp -n e2e-signers pod genuine "{.spec.initContainers[?(@.name==\"$INIT_NAME\")].args}")" \
     || fail "the verifier of e2e-signers/genuine was not given --identity-regexp"
+  release_pods e2e-signers
 }
 
 # pod_with_labels NS NAME LABELS_JSON: pod_yaml's pod without the verification label, with LABELS
@@ -659,6 +670,7 @@ scenario_required_namespace() {
   new_ns e2e-required-not
   pod_with_labels e2e-required-not free '{"app": "llm"}' | k create -f - >/dev/null || fail "a pod of a namespace that is not required was refused"
   expect_not_injected e2e-required-not free
+  release_pods e2e-required e2e-required-not
 }
 
 # A native sidecar (init container with restartPolicy Always) and a model-download init container:
