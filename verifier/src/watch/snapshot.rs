@@ -169,6 +169,44 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Looks at the same files again without walking: `look(i)` is the stamp of the file of
+    /// entry `i` now (through a held descriptor). Compares as [`diff`] does with a snapshot of
+    /// the same names in the same order, takes the new stamps, and returns the changes in name
+    /// order; `None`, and nothing taken, when a file cannot be looked at or an entry is a
+    /// symbolic link (a descriptor sees the file, not the link).
+    pub fn restamp(
+        &mut self,
+        mut look: impl FnMut(usize) -> Option<FileStamp>,
+        taken_ns: i128,
+    ) -> Option<Vec<Change>> {
+        let mut changed = Vec::new();
+        for (i, (_, was)) in self.entries.iter().enumerate() {
+            if was.link.is_some() {
+                return None;
+            }
+            let now = EntryStamp {
+                file: look(i)?,
+                link: None,
+            };
+            if let Some(kind) = compare(was, &now, self.taken_ns) {
+                changed.push((i, kind, now));
+            }
+        }
+        let mut out = Vec::with_capacity(changed.len());
+        for (i, kind, now) in changed {
+            self.entries[i].1 = now;
+            out.push(Change {
+                name: self.entries[i].0.clone(),
+                kind,
+            });
+        }
+        self.taken_ns = taken_ns;
+        out.sort_by(|x, y| x.name.cmp(&y.name));
+        Some(out)
+    }
+}
+
 /// What changed between two stamps of one name, if anything.
 fn compare(was: &EntryStamp, now: &EntryStamp, old_taken_ns: i128) -> Option<ChangeKind> {
     let mut fields = was.file.differences(&now.file);
@@ -351,6 +389,43 @@ mod tests {
         let mut later = old.clone();
         later.taken_ns = NOW + RACY_WINDOW_NS;
         assert!(diff(&later, &later.clone()).is_empty());
+    }
+
+    #[test]
+    fn restamping_finds_what_diff_finds_and_takes_the_new_stamps() {
+        type Edit = fn(&mut EntryStamp);
+        let cases: [(&str, Edit); 5] = [
+            ("nothing", |_| {}),
+            ("size", |s| s.file.size += 1),
+            ("ctime", |s| s.file.ctime_ns += 1),
+            ("inode", |s| s.file.ino += 1),
+            ("mtime", |s| s.file.mtime_ns -= 1),
+        ];
+        for (what, edit) in cases {
+            let mut recent = stamp(3, 3);
+            recent.file.ctime_ns = NOW - 1;
+            let old = snap(&[("z", stamp(1, 1)), ("a", stamp(2, 2)), ("r", recent)]);
+            let mut now = old.clone();
+            edit(&mut now.entries[0].1);
+            now.taken_ns = NOW + 1;
+            let want = diff(&old, &now);
+            let mut held = old.clone();
+            let got = held.restamp(|i| Some(now.entries[i].1.file), NOW + 1);
+            assert_eq!(got, Some(want), "{what}");
+            assert_eq!(held, now, "{what}");
+        }
+        // A file that cannot be looked at, or a link: nothing decided, nothing taken.
+        let old = snap(&[("a", stamp(1, 1)), ("b", stamp(2, 2))]);
+        let mut held = old.clone();
+        assert_eq!(
+            held.restamp(|i| (i == 0).then_some(stamp(9, 9).file), NOW),
+            None
+        );
+        assert_eq!(held, old);
+        let mut linked = stamp(1, 1);
+        linked.link = Some(stamp(5, 5).file);
+        let mut with_link = snap(&[("l", linked)]);
+        assert_eq!(with_link.restamp(|_| Some(linked.file), NOW), None);
     }
 
     #[test]
