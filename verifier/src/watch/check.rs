@@ -118,6 +118,8 @@ struct ModelState {
     verdict: Verdict,
     /// Descriptors for the files of `scan`, in its order, when they may be used.
     held: Option<Held>,
+    /// Whether the last walk was not watched from before it (walking again now may hold).
+    unwatched: bool,
 }
 
 /// The state kept between checks of one model.
@@ -244,15 +246,18 @@ where
         let mut names = self.names.as_mut();
         // Descriptors held for the old state go before anything else is looked at.
         let old = self.model.take();
-        let state = match (mode, old) {
+        let mut state = match (mode, old) {
             (CheckMode::Full, old) | (CheckMode::Cheap, old @ None) => {
                 drop(old);
-                full(signed, report, names)
+                full(signed, report, names.as_deref_mut())
             }
             (CheckMode::Baseline, None) => baseline(signed, names.as_deref_mut())
-                .unwrap_or_else(|| full(signed, report, names)),
-            (_, Some(state)) => cheap(signed, state, report, names),
+                .unwrap_or_else(|| full(signed, report, names.as_deref_mut())),
+            (_, Some(state)) => cheap(signed, state, report, names.as_deref_mut()),
         };
+        if let (Ok(state), Some(names)) = (&mut state, names) {
+            hold_after_first_walk(signed, state, names);
+        }
         let verdict = state
             .as_ref()
             .map_or_else(|f| Verdict::Failed(f.clone()), |s| s.verdict.clone());
@@ -316,18 +321,23 @@ fn needed_dirs(model_path: &Path, scan: &Scan) -> Vec<PathBuf> {
 /// so far are watched again, the walk runs, and descriptors are opened after it only when every
 /// directory it depends on was watched from before it and nothing happened meanwhile (see
 /// [`super::held`]); the directories it found are watched for the next check.
-fn walk_paths(
-    signed: &SignedModel,
-    names: Option<&mut NameWatch>,
-) -> (Result<Scan, ScanError>, Option<Held>) {
+fn walk_paths(signed: &SignedModel, names: Option<&mut NameWatch>) -> Walked {
     let Some(names) = names else {
-        return (scan::scan(signed), None);
+        return Walked {
+            scan: scan::scan(signed),
+            held: None,
+            unwatched: false,
+        };
     };
     names.quiet();
     names.resync();
     let scanned = scan::scan(signed);
     let Ok(scan) = &scanned else {
-        return (scanned, None);
+        return Walked {
+            scan: scanned,
+            held: None,
+            unwatched: false,
+        };
     };
     let model_path = &signed.spec.model_path;
     let dirs = needed_dirs(model_path, scan);
@@ -341,7 +351,20 @@ fn walk_paths(
     } else {
         None
     };
-    (scanned, held)
+    Walked {
+        scan: scanned,
+        held,
+        unwatched: !(covered && quiet),
+    }
+}
+
+/// A path walk and the descriptors opened after it.
+struct Walked {
+    scan: Result<Scan, ScanError>,
+    held: Option<Held>,
+    /// Not held because a directory was not watched from before the walk, or something
+    /// happened during it.
+    unwatched: bool,
 }
 
 fn failure(kind: &'static str, reason: String) -> Failure {
@@ -393,8 +416,8 @@ fn full(
     names: Option<&mut NameWatch>,
 ) -> Result<ModelState, Failure> {
     report.full = true;
-    let (scan, held) = walk_paths(signed, names);
-    let scan = scan.ok();
+    let walked = walk_paths(signed, names);
+    let scan = walked.scan.ok();
     match signed.compute() {
         Ok(computed) => {
             report.files_read = computed.files;
@@ -403,7 +426,8 @@ fn full(
             let local = (verdict != Verdict::Verified).then_some(computed.manifest);
             Ok(ModelState {
                 local,
-                held: held.filter(|_| scan.is_some()),
+                held: walked.held.filter(|_| scan.is_some()),
+                unwatched: walked.unwatched,
                 scan,
                 verdict,
             })
@@ -420,13 +444,33 @@ fn baseline(
     signed: &SignedModel,
     names: Option<&mut NameWatch>,
 ) -> Option<Result<ModelState, Failure>> {
-    let (scan, held) = walk_paths(signed, names);
+    let walked = walk_paths(signed, names);
     Some(Ok(ModelState {
         local: None,
-        scan: Some(scan.ok()?),
+        scan: Some(walked.scan.ok()?),
         verdict: Verdict::Verified,
-        held,
+        held: walked.held,
+        unwatched: walked.unwatched,
     }))
+}
+
+/// After a walk whose directories were not all watched from before it (the first one, or one
+/// that found new directories), walks once more, now watched, and holds descriptors when it
+/// finds exactly the same names and stamps: the steady state from the next check on, not from
+/// the one after.
+fn hold_after_first_walk(signed: &SignedModel, state: &mut ModelState, names: &mut NameWatch) {
+    if !std::mem::take(&mut state.unwatched) {
+        return;
+    }
+    let Some(scan) = state.scan.as_ref().filter(|_| state.held.is_none()) else {
+        return;
+    };
+    let again = walk_paths(signed, Some(names));
+    if let (Ok(again), Some(held)) = (again.scan, again.held)
+        && again.snapshot.entries == scan.snapshot.entries
+    {
+        state.held = Some(held);
+    }
 }
 
 /// Looks at the files through the held descriptors, when nothing may have changed a name since
@@ -464,13 +508,14 @@ fn cheap(
             }
             None => {
                 state.held = None;
-                let (scanned, held) = walk_paths(signed, names.as_deref_mut());
-                let Ok(new) = scanned else {
+                let walked = walk_paths(signed, names.as_deref_mut());
+                let Ok(new) = walked.scan else {
                     // Something the walk refuses: the full verification says exactly what.
                     drop(state);
                     return full(signed, report, names);
                 };
-                state.held = held;
+                state.held = walked.held;
+                state.unwatched = walked.unwatched;
                 let changes = diff(&old.snapshot, &new.snapshot);
                 (new, changes)
             }
