@@ -134,6 +134,8 @@ pub(crate) fn normalize_args(mut args: Vec<OsString>, at: usize) -> Vec<OsString
 
 /// `watch …` / `validation-agent …`.
 pub(crate) fn watch(args: WatchArgs) -> ExitCode {
+    // Before any thread: one malloc arena keeps the idle heap small (see `watch::trim`).
+    model_verifier::watch::trim::single_arena();
     let WatchCommand::Verify { method } = &args.command;
     let options = match cli::verify_options(method.common()) {
         Ok(options) => options,
