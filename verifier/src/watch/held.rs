@@ -266,6 +266,7 @@ impl Held {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::watch::snapshot::EntryStamp;
 
     #[test]
     fn the_descriptor_limit_is_raised_to_the_hard_one_or_not_enough() {
@@ -286,6 +287,78 @@ mod tests {
         ];
         for (n, soft, hard, want) in cases {
             assert_eq!(room(n, soft, hard), want, "{n} {soft:?} {hard:?}");
+        }
+    }
+
+    /// A one-file snapshot of `dir/name` as the walk would take it, with `edit` applied.
+    fn one(dir: &Path, name: &str, edit: fn(&mut EntryStamp)) -> Snapshot {
+        let m = fs::metadata(dir.join(name)).unwrap();
+        let mut entry = EntryStamp {
+            file: stamp(&m),
+            link: None,
+        };
+        edit(&mut entry);
+        Snapshot::new(vec![(name.to_owned(), entry)], 0)
+    }
+
+    #[test]
+    fn descriptors_are_held_only_on_the_walked_inodes_of_a_local_filesystem() {
+        let tmp = tempfile::tempdir().unwrap();
+        let local = tmp.path().to_owned();
+        fs::write(local.join("w.bin"), b"w").unwrap();
+        // A real filesystem that may change without inotify events: procfs.
+        let proc = PathBuf::from(format!("/proc/{}", std::process::id()));
+        type Edit = fn(&mut EntryStamp);
+        let cases: [(&str, &Path, &str, Edit, bool, &str); 5] = [
+            ("local file", &local, "w.bin", |_| {}, false, "held"),
+            ("procfs file", &proc, "stat", |_| {}, false, "filesystem"),
+            (
+                "procfs directory",
+                &proc,
+                "stat",
+                |_| {},
+                true,
+                "filesystem",
+            ),
+            (
+                "another inode",
+                &local,
+                "w.bin",
+                |e| e.file.ino += 1,
+                false,
+                "moved",
+            ),
+            (
+                "a link",
+                &local,
+                "w.bin",
+                |e| e.link = Some(Box::new(e.file)),
+                false,
+                "link",
+            ),
+        ];
+        for (what, dir, name, edit, with_dir, want) in cases {
+            let dirs = if with_dir {
+                vec![dir.to_owned()]
+            } else {
+                vec![]
+            };
+            let got = match Held::open(dir, &one(dir, name, edit), &dirs) {
+                Ok(h) => {
+                    assert_eq!(h.len(), 1, "{what}");
+                    assert!(h.root_unchanged(dir), "{what}");
+                    assert!(h.look(0).is_some(), "{what}");
+                    "held"
+                }
+                Err(NotHeld::Filesystem { f_type, .. }) => {
+                    assert_eq!(f_type, 0x9FA0, "{what}: procfs");
+                    "filesystem"
+                }
+                Err(NotHeld::Moved { .. }) => "moved",
+                Err(NotHeld::Link) => "link",
+                Err(e) => panic!("{what}: {e}"),
+            };
+            assert_eq!(got, want, "{what}");
         }
     }
 
