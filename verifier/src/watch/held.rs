@@ -30,8 +30,8 @@
 //! - no model file is a symbolic link (a descriptor would see the target, not the link);
 //! - each descriptor, opened after the walk, is on the inode the walk stamped (else the name
 //!   changed in between);
-//! - the process may hold them: `RLIMIT_NOFILE` (its soft limit is raised to the hard one when
-//!   needed) leaves [`FD_MARGIN`] descriptors for everything else.
+//! - the process may hold them: at most [`MAX_HELD`], and `RLIMIT_NOFILE` (its soft limit is
+//!   raised to the hard one when needed) leaves [`FD_MARGIN`] descriptors for everything else.
 //!
 //! A name change that happens while descriptors are being looked at is like one that happens
 //! just after a path walk: its event stays queued, and the next check walks paths. When in
@@ -54,6 +54,12 @@ use super::snapshot::{FileStamp, Snapshot};
 /// Descriptors left for everything else the process opens (files being hashed, sockets, the
 /// termination log, inotify).
 pub const FD_MARGIN: u64 = 1024;
+
+/// At most this many descriptors are held; a larger model is walked. Each one costs kernel
+/// memory charged to the container (a `struct file`, 192 bytes on x86_64, and it keeps the
+/// file's dentry and inode from being reclaimed): about 12 MiB of `struct file` here, well
+/// inside the sidecar's memory limit.
+pub const MAX_HELD: u64 = 65_536;
 
 /// Filesystems where every change is made by this kernel, so inotify sees every name change:
 /// `(f_type, name)`.
@@ -118,6 +124,12 @@ pub enum NotHeld {
     /// A model file is a symbolic link.
     #[error("a model file is a symbolic link")]
     Link,
+    /// More than [`MAX_HELD`] files.
+    #[error("{files} files are more than the {MAX_HELD} whose descriptors are held")]
+    TooManyFiles {
+        /// Model files.
+        files: u64,
+    },
     /// `RLIMIT_NOFILE` is too low.
     #[error("{files} files need {} descriptors, more than RLIMIT_NOFILE allows", files + FD_MARGIN)]
     FdLimit {
@@ -201,6 +213,9 @@ impl Held {
             return Err(NotHeld::Link);
         }
         let files = snapshot.entries.len() as u64;
+        if files > MAX_HELD {
+            return Err(NotHeld::TooManyFiles { files });
+        }
         if !make_room(files) {
             return Err(NotHeld::FdLimit { files });
         }
@@ -360,6 +375,14 @@ mod tests {
             };
             assert_eq!(got, want, "{what}");
         }
+        // More files than are ever held: refused before any is opened.
+        let mut many = one(&local, "w.bin", |_| {});
+        let entry = many.entries[0].clone();
+        many.entries.resize(MAX_HELD as usize + 1, entry);
+        assert!(matches!(
+            Held::open(&local, &many, &[]),
+            Err(NotHeld::TooManyFiles { files }) if files == MAX_HELD + 1
+        ));
     }
 
     #[test]
