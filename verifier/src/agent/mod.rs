@@ -134,6 +134,8 @@ pub(crate) fn normalize_args(mut args: Vec<OsString>, at: usize) -> Vec<OsString
 
 /// `watch …` / `validation-agent …`.
 pub(crate) fn watch(args: WatchArgs) -> ExitCode {
+    // Before any thread: one malloc arena keeps the idle heap small (see `watch::trim`).
+    model_verifier::watch::trim::single_arena();
     let WatchCommand::Verify { method } = &args.command;
     let options = match cli::verify_options(method.common()) {
         Ok(options) => options,
@@ -226,7 +228,8 @@ where
 
     let model_path = options.model_path.clone();
     let mut reporter = report::Reporter::new(method.name(), model_path.clone(), method.common());
-    let mut checker = Checker::new(options, trust, make_verifier);
+    // Held descriptors rely on the checker's own inotify watch: not with `--no-inotify`.
+    let mut checker = Checker::new(options, trust, make_verifier).hold_files(!args.no_inotify);
     let mode = if args.skip_initial {
         CheckMode::Baseline
     } else {
@@ -290,6 +293,7 @@ where
             full = report.full,
             signature = report.signature_checked,
             changed = report.changes.len(),
+            held = report.held,
             files_read = report.files_read,
             bytes_read = report.bytes_read,
             ms = report.elapsed.as_secs_f64() * 1000.0,

@@ -13,7 +13,9 @@ use crate::manifest::{Digest, Manifest, ResourceKey};
 use crate::method::SignatureVerifier;
 use crate::verify::{SignedModel, VerifyError, VerifyOptions, verify_signature};
 
-use super::scan::{self, Scan, now_ns, stamp};
+use super::held::{Held, path_of};
+use super::names::NameWatch;
+use super::scan::{self, Scan, ScanError, now_ns, stamp};
 use super::snapshot::{Change, ChangeKind, FileStamp, diff};
 
 /// At most this many file names are carried in a verdict (the count says how many there are).
@@ -64,6 +66,8 @@ pub struct CheckReport {
     pub signature_checked: bool,
     /// Files the metadata walk found changed (empty after a full check).
     pub changes: Vec<Change>,
+    /// Whether the model's metadata was looked at through held descriptors (no path walk).
+    pub held: bool,
     /// Files read and bytes hashed by this check.
     pub files_read: usize,
     /// Bytes hashed by this check.
@@ -112,6 +116,10 @@ struct ModelState {
     scan: Option<Scan>,
     /// The comparison of `local` with the signed manifest.
     verdict: Verdict,
+    /// Descriptors for the files of `scan`, in its order, when they may be used.
+    held: Option<Held>,
+    /// Whether the last walk was not watched from before it (walking again now may hold).
+    unwatched: bool,
 }
 
 /// The state kept between checks of one model.
@@ -122,6 +130,9 @@ pub struct Checker<F> {
     make_verifier: F,
     signed: Option<(SignedModel, TrustStamp)>,
     model: Option<ModelState>,
+    /// Whether to hold descriptors (and watch names) at all.
+    hold: bool,
+    names: Option<NameWatch>,
 }
 
 impl<F> Checker<F> {
@@ -177,7 +188,16 @@ where
             make_verifier,
             signed: None,
             model: None,
+            hold: true,
+            names: None,
         }
+    }
+
+    /// Whether to re-check through held descriptors where sound (the default; `false` walks
+    /// paths at every check, as `--no-inotify` does).
+    pub fn hold_files(mut self, on: bool) -> Self {
+        self.hold = on;
+        self
     }
 
     /// Runs one check.
@@ -188,6 +208,7 @@ where
             full: false,
             signature_checked: false,
             changes: Vec::new(),
+            held: false,
             files_read: 0,
             bytes_read: 0,
             elapsed: Duration::ZERO,
@@ -213,11 +234,30 @@ where
         let Some((signed, _)) = &self.signed else {
             return Verdict::Failed(failure("signature-invalid", "no signature".into()));
         };
-        let state = match (mode, self.model.take()) {
-            (CheckMode::Full, _) | (CheckMode::Cheap, None) => full(signed, report),
-            (CheckMode::Baseline, None) => baseline(signed).unwrap_or_else(|| full(signed, report)),
-            (_, Some(state)) => cheap(signed, state, report),
+        if self.hold && self.names.is_none() {
+            match NameWatch::new() {
+                Ok(names) => self.names = Some(names),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no inotify: walking paths at every check");
+                    self.hold = false;
+                }
+            }
+        }
+        let mut names = self.names.as_mut();
+        // Descriptors held for the old state go before anything else is looked at.
+        let old = self.model.take();
+        let mut state = match (mode, old) {
+            (CheckMode::Full, old) | (CheckMode::Cheap, old @ None) => {
+                drop(old);
+                full(signed, report, names.as_deref_mut())
+            }
+            (CheckMode::Baseline, None) => baseline(signed, names.as_deref_mut())
+                .unwrap_or_else(|| full(signed, report, names.as_deref_mut())),
+            (_, Some(state)) => cheap(signed, state, report, names.as_deref_mut()),
         };
+        if let (Ok(state), Some(names)) = (&mut state, names) {
+            hold_after_first_walk(signed, state, names);
+        }
         let verdict = state
             .as_ref()
             .map_or_else(|f| Verdict::Failed(f.clone()), |s| s.verdict.clone());
@@ -253,6 +293,78 @@ where
             }
         }
     }
+}
+
+/// The directories a snapshot depends on: those the walk entered and every directory on the
+/// way from the model path to each file.
+fn needed_dirs(model_path: &Path, scan: &Scan) -> Vec<PathBuf> {
+    let mut dirs: BTreeSet<PathBuf> = scan.dirs.iter().cloned().collect();
+    for (name, _) in &scan.snapshot.entries {
+        if name == "." {
+            continue;
+        }
+        dirs.insert(model_path.to_owned());
+        let mut path = model_path.to_owned();
+        let mut parts = name.split('/').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                break;
+            }
+            path.push(part);
+            dirs.insert(path.clone());
+        }
+    }
+    dirs.into_iter().collect()
+}
+
+/// The path walk. With a name watch: what happened before is drained, the directories known
+/// so far are watched again, the walk runs, and descriptors are opened after it only when every
+/// directory it depends on was watched from before it and nothing happened meanwhile (see
+/// [`super::held`]); the directories it found are watched for the next check.
+fn walk_paths(signed: &SignedModel, names: Option<&mut NameWatch>) -> Walked {
+    let Some(names) = names else {
+        return Walked {
+            scan: scan::scan(signed),
+            held: None,
+            unwatched: false,
+        };
+    };
+    names.quiet();
+    names.resync();
+    let scanned = scan::scan(signed);
+    let Ok(scan) = &scanned else {
+        return Walked {
+            scan: scanned,
+            held: None,
+            unwatched: false,
+        };
+    };
+    let model_path = &signed.spec.model_path;
+    let dirs = needed_dirs(model_path, scan);
+    let covered = names.covers(dirs.iter().map(PathBuf::as_path));
+    let quiet = names.quiet();
+    names.sync(&dirs);
+    let held = if covered && quiet {
+        Held::open(model_path, &scan.snapshot, &dirs)
+            .map_err(|e| tracing::debug!(reason = %e, "walking paths at every check"))
+            .ok()
+    } else {
+        None
+    };
+    Walked {
+        scan: scanned,
+        held,
+        unwatched: !(covered && quiet),
+    }
+}
+
+/// A path walk and the descriptors opened after it.
+struct Walked {
+    scan: Result<Scan, ScanError>,
+    held: Option<Held>,
+    /// Not held because a directory was not watched from before the walk, or something
+    /// happened during it.
+    unwatched: bool,
 }
 
 fn failure(kind: &'static str, reason: String) -> Failure {
@@ -298,9 +410,14 @@ pub fn drifted_files(local: &Manifest, expected: &Manifest) -> BTreeSet<String> 
 
 /// Walks and hashes everything; the metadata is taken first, so a change during the hashing
 /// shows at the next check.
-fn full(signed: &SignedModel, report: &mut CheckReport) -> Result<ModelState, Failure> {
+fn full(
+    signed: &SignedModel,
+    report: &mut CheckReport,
+    names: Option<&mut NameWatch>,
+) -> Result<ModelState, Failure> {
     report.full = true;
-    let scan = scan::scan(signed).ok();
+    let walked = walk_paths(signed, names);
+    let scan = walked.scan.ok();
     match signed.compute() {
         Ok(computed) => {
             report.files_read = computed.files;
@@ -309,6 +426,8 @@ fn full(signed: &SignedModel, report: &mut CheckReport) -> Result<ModelState, Fa
             let local = (verdict != Verdict::Verified).then_some(computed.manifest);
             Ok(ModelState {
                 local,
+                held: walked.held.filter(|_| scan.is_some()),
+                unwatched: walked.unwatched,
                 scan,
                 verdict,
             })
@@ -321,22 +440,52 @@ fn full(signed: &SignedModel, report: &mut CheckReport) -> Result<ModelState, Fa
 }
 
 /// `--skip-initial`: the model is taken to be as signed; only its metadata is recorded.
-fn baseline(signed: &SignedModel) -> Option<Result<ModelState, Failure>> {
-    let scan = scan::scan(signed).ok()?;
+fn baseline(
+    signed: &SignedModel,
+    names: Option<&mut NameWatch>,
+) -> Option<Result<ModelState, Failure>> {
+    let walked = walk_paths(signed, names);
     Some(Ok(ModelState {
         local: None,
-        scan: Some(scan),
+        scan: Some(walked.scan.ok()?),
         verdict: Verdict::Verified,
+        held: walked.held,
+        unwatched: walked.unwatched,
     }))
 }
 
-/// The path of a resource name.
-fn path_of(model_path: &Path, name: &str) -> PathBuf {
-    if name == "." {
-        model_path.to_owned()
-    } else {
-        model_path.join(name)
+/// After a walk whose directories were not all watched from before it (the first one, or one
+/// that found new directories), walks once more, now watched, and holds descriptors when it
+/// finds exactly the same names and stamps: the steady state from the next check on, not from
+/// the one after.
+fn hold_after_first_walk(signed: &SignedModel, state: &mut ModelState, names: &mut NameWatch) {
+    if !std::mem::take(&mut state.unwatched) {
+        return;
     }
+    let Some(scan) = state.scan.as_ref().filter(|_| state.held.is_none()) else {
+        return;
+    };
+    let again = walk_paths(signed, Some(names));
+    if let (Ok(again), Some(held)) = (again.scan, again.held)
+        && again.snapshot.entries == scan.snapshot.entries
+    {
+        state.held = Some(held);
+    }
+}
+
+/// Looks at the files through the held descriptors, when nothing may have changed a name since
+/// they were opened (see [`super::held`]): the changes, with the snapshot taking the new stamps.
+fn through_held(
+    model_path: &Path,
+    state: &ModelState,
+    scan: &mut Scan,
+    names: Option<&mut NameWatch>,
+) -> Option<Vec<Change>> {
+    let held = state.held.as_ref()?;
+    if !names?.quiet() || !held.root_unchanged(model_path) {
+        return None;
+    }
+    scan.snapshot.restamp(|i| held.look(i), now_ns())
 }
 
 /// Walks the metadata and reads only the files that changed.
@@ -344,20 +493,37 @@ fn cheap(
     signed: &SignedModel,
     mut state: ModelState,
     report: &mut CheckReport,
+    mut names: Option<&mut NameWatch>,
 ) -> Result<ModelState, Failure> {
-    let Some(old) = state.scan.take() else {
-        return full(signed, report);
+    let Some(mut old) = state.scan.take() else {
+        drop(state);
+        return full(signed, report, names);
     };
-    let Ok(mut new) = scan::scan(signed) else {
-        // Something the walk refuses: the full verification says exactly what.
-        return full(signed, report);
-    };
-    let changes = diff(&old.snapshot, &new.snapshot);
+    let spec = &signed.spec;
+    let (mut new, changes) =
+        match through_held(&spec.model_path, &state, &mut old, names.as_deref_mut()) {
+            Some(changes) => {
+                report.held = true;
+                (old, changes)
+            }
+            None => {
+                state.held = None;
+                let walked = walk_paths(signed, names.as_deref_mut());
+                let Ok(new) = walked.scan else {
+                    // Something the walk refuses: the full verification says exactly what.
+                    drop(state);
+                    return full(signed, report, names);
+                };
+                state.held = walked.held;
+                state.unwatched = walked.unwatched;
+                let changes = diff(&old.snapshot, &new.snapshot);
+                (new, changes)
+            }
+        };
     if changes.is_empty() {
         state.scan = Some(new);
         return Ok(state);
     }
-    let spec = &signed.spec;
     let mut keys = Vec::new();
     let mut items = Vec::new();
     let stamps = new.snapshot.index();
@@ -393,7 +559,7 @@ fn cheap(
             }
         }
     }
-    let names: BTreeSet<&str> = changes.iter().map(|c| c.name.as_str()).collect();
+    let changed: BTreeSet<&str> = changes.iter().map(|c| c.name.as_str()).collect();
     report.files_read = changes
         .iter()
         .filter(|c| c.kind != ChangeKind::Removed)
@@ -413,7 +579,7 @@ fn cheap(
             });
             local
                 .resources
-                .retain(|k, _| !names.contains(k.file_name()));
+                .retain(|k, _| !changed.contains(k.file_name()));
             let algorithm: std::sync::Arc<str> = spec.hashing.resource_algorithm().into();
             for (key, d) in keys.into_iter().zip(digests) {
                 report.bytes_read += d.bytes;
@@ -431,12 +597,14 @@ fn cheap(
             }
         }
         Err(e) => {
-            // Read them again at the next check, whatever their metadata says then.
-            new.snapshot.forget(&names);
+            // Read them again at the next check, whatever their metadata says then (the
+            // descriptors follow the snapshot's entries: they go too).
+            new.snapshot.forget(&changed);
+            state.held = None;
             let e = VerifyError::Model(e.into());
             state.verdict = Verdict::Failed(named(
                 failure(e.kind(), e.to_string()),
-                names.iter().map(|n| (*n).to_owned()),
+                changed.iter().map(|n| (*n).to_owned()),
             ));
         }
     }

@@ -62,8 +62,11 @@ pub fn stamp(m: &Metadata) -> FileStamp {
         dev: m.dev(),
         ino: m.ino(),
         size: m.size(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        mtime_sec: m.mtime(),
+        // In 0..1e9 (statx), so the conversion cannot fail.
+        mtime_nsec: u32::try_from(m.mtime_nsec()).unwrap_or_default(),
+        ctime_sec: m.ctime(),
+        ctime_nsec: u32::try_from(m.ctime_nsec()).unwrap_or_default(),
         mode: m.mode(),
     }
 }
@@ -121,7 +124,7 @@ fn classify(
         }
         (
             fs::metadata(path).map_err(io_err(path))?,
-            Some(stamp(&lstat)),
+            Some(Box::new(stamp(&lstat))),
         )
     } else {
         (lstat, None)

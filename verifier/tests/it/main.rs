@@ -32,3 +32,4 @@ mod sigstore_vectors;
 mod testdata;
 mod walk_and_hash;
 mod watch;
+mod watch_held;

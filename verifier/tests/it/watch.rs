@@ -583,3 +583,43 @@ fn an_initial_failure_is_not_ready_but_healthy_and_recovers() {
     a.wait_ready(200);
     a.wait_stdout("Model verified again");
 }
+
+#[test]
+fn too_low_a_descriptor_limit_walks_paths_and_still_finds_drift() {
+    // (shell prefix, whether checks may look through held descriptors)
+    let cases = [
+        ("export NO_COLOR=1; exec \"$0\" \"$@\"", true),
+        (
+            "export NO_COLOR=1; ulimit -n 64 && exec \"$0\" \"$@\"",
+            false,
+        ),
+    ];
+    for (script, held) in cases {
+        let s = Signed::new();
+        let flags = [
+            "--health-port",
+            "0",
+            "--interval",
+            "1s",
+            "--log-level",
+            "debug",
+        ];
+        let mut a = s.spawn("sh", &["-c", script, BIN, "watch"], &flags, &[]);
+        a.wait_ready(200);
+        let out = a.stderr.clone();
+        a.wait_until("three checks", || {
+            out.lock().unwrap().matches(" held=").count() >= 3
+        });
+        poke(&s.path("model/weights.bin"), 500, 7);
+        a.wait_ready(503);
+        a.wait_stderr("weights.bin: modified (");
+        let err = a.stderr();
+        assert_eq!(err.contains(" held=true"), held, "{script}: {err}");
+        assert_eq!(
+            err.contains("more than RLIMIT_NOFILE allows"),
+            !held,
+            "{script}: {err}"
+        );
+        assert_eq!(a.signal("TERM").code(), Some(0));
+    }
+}
