@@ -29,8 +29,9 @@ run: ## Run the operator locally: webhook on https://localhost:9443 with a self-
 .PHONY: demo
 demo: ## Verify the bundled signed model (succeeds), then its tampered copy (fails)
 	$(CARGO) build -q --release --locked -p model-verifier
-	cd testdata && ../target/release/model-verifier verify key model --signature signatures/key.sig --public_key keys/signing-key.pub
-	cd testdata && ! ../target/release/model-verifier verify key model-tampered --signature signatures/key.sig --public_key keys/signing-key.pub
+	B=$$(realpath -m $${CARGO_TARGET_DIR:-target})/release/model-verifier; \
+	  cd testdata && $$B verify key model --signature signatures/key.sig --public_key keys/signing-key.pub && \
+	  ! $$B verify key model-tampered --signature signatures/key.sig --public_key keys/signing-key.pub
 
 # ---- fuzzing (fuzz/: cargo-fuzz on the stable toolchain, see fuzz/README.md) -----------------
 FUZZ_TARGETS := bundle statement dsse_key_method pem_der_path trust_root admission model_validation
