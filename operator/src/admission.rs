@@ -246,10 +246,9 @@ fn invalid(uid: Option<&str>, message: String, namespace: Option<String>) -> Dec
 }
 
 /// Which webhook entry of the configuration sent the request (each has its own path).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {
     /// `/mutate-v1-pod`: pods with the label, in namespaces that are not required.
-    #[default]
     Labelled,
     /// `/mutate-v1-pod-required`: every pod of the namespaces labelled
     /// `validation.ml.sigstore.dev/enforce: "true"` (the API server checked the label).

@@ -547,18 +547,7 @@ fn bundle_mutations_get_the_same_verdict_from_both() {
     Chain::standard("P256").write(&root.join("pki"));
     write_model(&root.join("m"), &tiny_model());
     signed(
-        &py.model_signing(
-            root,
-            &[
-                "sign",
-                "key",
-                "m",
-                "--private_key",
-                "k.key",
-                "--signature",
-                "key.sig",
-            ],
-        ),
+        &py.model_signing(root, &refs(&sign_args("key", "m", "key.sig"))),
         "python",
     );
     signed(
@@ -843,18 +832,7 @@ fn random_bundle_corruptions_get_the_same_verdict() {
     python_key(&py, root, "k", "P256", "pkcs8", "");
     write_model(&root.join("m"), &tiny_model());
     signed(
-        &py.model_signing(
-            root,
-            &[
-                "sign",
-                "key",
-                "m",
-                "--private_key",
-                "k.key",
-                "--signature",
-                "k.sig",
-            ],
-        ),
+        &py.model_signing(root, &refs(&sign_args("key", "m", "k.sig"))),
         "python",
     );
     let original = std::fs::read(root.join("k.sig")).unwrap();
